@@ -1,0 +1,1 @@
+"""Task data: task folders, the embedded demo suite, GLUE from the hub."""

@@ -1,0 +1,35 @@
+"""Choose the task source the config asks for: the demo suite, a folder set, or GLUE online."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+from adapters.data.task_folder import FolderTaskSource
+from adapters.errors import DataError
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("ADAPTIVE_LEARNER_CACHE", Path.home() / ".cache" / "adaptive-learner"))
+
+
+def build_source(cfg) -> FolderTaskSource:
+    d = cfg.data
+    kwargs = dict(
+        train_samples=d.train_samples_per_task,
+        dev_samples=d.dev_samples_per_task,
+        validation_samples=d.validation_samples_per_task or None,
+        seed=cfg.run.seed,
+        verbalizers=d.verbalizers,
+    )
+    if d.source == "demo":
+        root = write_demo_suite(cache_root() / "demo-suite-v1")
+        return FolderTaskSource(root, d.tasks or list(DEMO_TASK_NAMES), **kwargs)
+    if d.source == "folder":
+        if not d.data_dir:
+            raise DataError("data.source is 'folder' but no data directory was given (use --data-dir DIR)")
+        return FolderTaskSource(Path(d.data_dir), d.tasks or None, **kwargs)
+    from adapters.data.hub_glue import HubGlueSource
+
+    return HubGlueSource(d.tasks, **kwargs)

@@ -1,0 +1,165 @@
+"""A torch-free backbone for fast tests and dry runs (`--backbone fake`).
+
+It is a real adapter (Learner, AdapterStore, Encoder) with a deterministic model of
+learning and interference, so tests can assert exact metrics:
+
+  acc(expert, t)   = base(t) + (peak - base(t)) * skill_t       base(t) = 1 / |labels of t|
+  training B       : skill_B rises by 1/epochs_to_learn per epoch, up to 1, and in each of
+                     those epochs every other task A on the same expert keeps
+                     skill_A *= 1 - d(A, B) * (1 - protection_A) / epochs_to_learn
+  d(A, B)          = 1 - Jaccard(words of A, words of B)   (description words and labels)
+  protection_A     = 1 - (1 - ewc) * (1 - replay),  ewc = L / (L + 100), L = ewc_lambda * fisher_scale,
+                     replay = 0.5 when a replay kind is on
+
+Experts never touch each other, so one expert per task gives BWT = 0 exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+
+from attrs import define, field
+
+from adapters.errors import StorageError
+from application.ports import EpochReport
+from domain.consolidation import ConsolidationPolicy, TrainingSignals
+from domain.metrics import Score
+from domain.task import Task
+
+PROFILE_DIM = 64
+
+
+def task_words(task: Task) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]+", f"{task.description} {' '.join(task.labels)}".lower()))
+
+
+def dissimilarity(a: Task, b: Task) -> float:
+    wa, wb = task_words(a), task_words(b)
+    union = wa | wb
+    return 0.0 if not union else 1.0 - len(wa & wb) / len(union)
+
+
+def hashed_bag_of_words(text: str) -> tuple[float, ...]:
+    """A stable (process-independent) bag-of-words vector."""
+    vec = [0.0] * PROFILE_DIM
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vec[int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big") % PROFILE_DIM] += 1.0
+    return tuple(vec)
+
+
+@define
+class _ExpertState:
+    skill: dict[str, float] = field(factory=dict)
+    protection: dict[str, float] = field(factory=dict)
+    tasks: dict[str, Task] = field(factory=dict)
+
+    def copy(self) -> _ExpertState:
+        return _ExpertState(dict(self.skill), dict(self.protection), dict(self.tasks))
+
+
+class FakeSession:
+    def __init__(self, backbone: FakeBackbone, expert_id: str, task: Task) -> None:
+        self.backbone, self.expert_id, self.task = backbone, expert_id, task
+        self.state = backbone.experts[expert_id]
+        self.state.tasks[task.id] = task
+        self.state.skill.setdefault(task.id, 0.0)
+        self.epoch, self.best = 0, self.state.copy()
+
+    def train_epoch(self) -> EpochReport:
+        self.epoch += 1
+        rate = 1.0 / self.backbone.epochs_to_learn
+        if self.state.skill[self.task.id] < 1.0:
+            for other_id, other in self.state.tasks.items():
+                if other_id != self.task.id:
+                    keep = 1.0 - dissimilarity(other, self.task) * (1.0 - self.state.protection.get(other_id, 0.0)) * rate
+                    self.state.skill[other_id] *= keep
+            self.state.skill[self.task.id] = min(1.0, self.state.skill[self.task.id] + rate)
+        loss = -math.log(max(self.backbone.accuracy(self.state, self.task), 1e-6))
+        return EpochReport(epoch=self.epoch, train_loss=loss, steps=10, seconds=0.0)
+
+    def validate(self) -> float:
+        return self.backbone.accuracy(self.state, self.task)
+
+    def keep_best(self) -> None:
+        self.best = self.state.copy()
+
+    def restore_best(self) -> None:
+        self.backbone.experts[self.expert_id] = self.state = self.best.copy()
+
+    def signals(self) -> TrainingSignals:
+        acc = self.backbone.accuracy(self.state, self.task)
+        return TrainingSignals(nll=-math.log(max(acc, 1e-6)), accuracy=acc, grad_norm=1.0, entropy=1.0 - acc)
+
+
+class FakeBackbone:
+    """Deterministic stand-in for the HF backbone; see module docstring."""
+
+    def __init__(self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, root: Path | None = None) -> None:
+        self.peak, self.epochs_to_learn, self.root = peak_accuracy, max(1, epochs_to_learn), root
+        self.experts: dict[str, _ExpertState] = {}
+
+    def accuracy(self, state: _ExpertState | None, task: Task) -> float:
+        base = 1.0 / len(task.labels)
+        skill = state.skill.get(task.id, 0.0) if state is not None else 0.0
+        return base + (self.peak - base) * skill
+
+    # Learner
+    def new_expert(self, expert_id: str, parent: str | None = None) -> None:
+        self.experts[expert_id] = self.experts[parent].copy() if parent else _ExpertState()
+
+    def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> FakeSession:
+        return FakeSession(self, expert_id, task)
+
+    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+        strength = policy.ewc_lambda * fisher_scale
+        ewc = strength / (strength + 100.0)
+        replay = 0.5 if policy.uses_replay else 0.0
+        self.experts[expert_id].protection[task.id] = 1.0 - (1.0 - ewc) * (1.0 - replay)
+
+    def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
+        acc = self.accuracy(self.experts[expert_id] if expert_id else None, task)
+        return Score(accuracy=acc, balanced_accuracy=acc, majority_baseline=1.0 / len(task.labels), n=100)
+
+    # AdapterStore
+    def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:
+        ref = f"{expert_id}@{len(task_ids)}"
+        if self.root is not None:
+            from adapters.storage import atomic_write_text
+
+            s = self.experts[expert_id]
+            payload = {"skill": s.skill, "protection": s.protection, "tasks": {k: _task_dict(t) for k, t in s.tasks.items()}}
+            atomic_write_text(self.root / "experts" / f"{ref}.json", json.dumps(payload, sort_keys=True))
+        return ref
+
+    def load_expert(self, expert_id: str, adapter_ref: str) -> None:
+        if self.root is None:
+            raise StorageError("the fake backbone has no run folder to load experts from")
+        path = self.root / "experts" / f"{adapter_ref}.json"
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{path}: cannot read saved fake expert ({exc})") from None
+        tasks = {k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()}
+        self.experts[expert_id] = _ExpertState(raw["skill"], raw["protection"], tasks)
+
+    # Encoder
+    def profile(self, task: Task) -> tuple[float, ...]:
+        return hashed_bag_of_words(f"{task.description} {' '.join(task.labels)}")
+
+    def embed(self, text: str) -> tuple[float, ...]:
+        return hashed_bag_of_words(text)
+
+
+def _task_dict(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "name": task.name,
+        "description": task.description,
+        "labels": list(task.labels),
+        "kind": task.kind,
+        "verbalizers": list(task.verbalizers),
+    }

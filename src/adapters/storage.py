@@ -1,0 +1,87 @@
+"""Crash-safe files: every write goes to a temporary file, is fsynced, then renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from adapters.errors import StorageError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StorageError(f"{path}: no such file") from None
+    except ValueError as exc:
+        raise StorageError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JsonRunStore:
+    """RunStore over `<run>/state.json`, written atomically after every task."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / "state.json"
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        atomic_write_json(self.path, state)
+
+    def load_state(self) -> dict[str, Any] | None:
+        return read_json(self.path) if self.path.exists() else None
+
+
+class MemoryRunStore:
+    """RunStore that keeps the state in memory (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] | None = None
+        self.saves = 0
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        self.state = json.loads(json.dumps(state))
+        self.saves += 1
+
+    def load_state(self) -> dict[str, Any] | None:
+        return self.state

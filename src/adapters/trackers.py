@@ -1,0 +1,59 @@
+"""Trackers behind the Tracker port: nowhere, a JSONL file, a list (tests)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+class NullTracker:
+    def log_event(self, event: str, **fields: Any) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class RecordingTracker:
+    """Keeps everything it is told; tests assert on `events` and `metrics`."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.metrics: list[tuple[int | None, dict[str, float]]] = []
+        self.finished = False
+
+    def log_event(self, event: str, **fields: Any) -> None:
+        self.events.append((event, fields))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.metrics.append((step, dict(metrics)))
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+class JsonlTracker:
+    """Appends one JSON object per event or metric line to `<run>/events.jsonl`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self._handle.write(json.dumps({"time": round(time.time(), 3), **record}, default=str) + "\n")
+        self._handle.flush()
+
+    def log_event(self, event: str, **fields: Any) -> None:
+        self._write({"event": event, **fields})
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self._write({"metrics": metrics, "step": step})
+
+    def finish(self) -> None:
+        self._handle.close()

@@ -1,0 +1,105 @@
+"""LearnTask: route -> decide -> train -> consolidate -> update the expert's profile -> save."""
+
+from __future__ import annotations
+
+import time
+
+from application.ports import AdapterStore, Encoder, Learner, Tracker
+from application.route_query import RouteQuery
+from application.state import RunState, TaskReport
+from domain.consolidation import ConsolidationPolicy
+from domain.early_stopping import EarlyStopping
+from domain.expert import Expert
+from domain.routing import ReuseAction, ReuseDecision
+from domain.task import Task
+
+
+class LearnTask:
+    """Teach one task to the expert the router picks, under the consolidation policy.
+
+    With `early_stopping` set, the dev accuracy is checked after every epoch and the best
+    epoch's weights are restored at the end; without it all `epochs` run.
+    """
+
+    def __init__(
+        self,
+        learner: Learner,
+        store: AdapterStore,
+        encoder: Encoder,
+        route: RouteQuery,
+        tracker: Tracker,
+        policy: ConsolidationPolicy,
+        epochs: int,
+        early_stopping: EarlyStopping | None = None,
+    ) -> None:
+        self.learner, self.store, self.encoder, self.route = learner, store, encoder, route
+        self.tracker, self.policy, self.epochs, self.early_stopping = tracker, policy, epochs, early_stopping
+
+    def __call__(self, state: RunState, step: int, task: Task) -> TaskReport:
+        started = time.perf_counter()
+        decision = self.route.for_task(task, step, state)
+        expert = self._materialise(state, step, decision)
+        self.tracker.log_event("routed", task=task.id, expert=expert.id, action=str(decision.action), reason=decision.reason)
+        if step > 0:
+            self._record_before(state, step, task, expert.id, decision)
+
+        session = self.learner.start(expert.id, task, self.policy)
+        stopper, dev_history, losses = self.early_stopping, [], []
+        epochs_run = 0
+        for epoch in range(1, self.epochs + 1):
+            report = session.train_epoch()
+            epochs_run, metrics = epoch, {f"{task.id}/train_loss": report.train_loss}
+            losses.append(report.train_loss)
+            if stopper is not None:
+                dev = session.validate()
+                dev_history.append(dev)
+                metrics[f"{task.id}/dev_accuracy"] = dev
+                stopper = stopper.observe(dev)
+                if stopper.improved:
+                    session.keep_best()
+            self.tracker.log_metrics(metrics, step=epoch)
+            if stopper is not None and stopper.should_stop:
+                break
+        if stopper is not None:
+            session.restore_best()
+
+        fisher_scale = self.policy.fisher_scale(session.signals())
+        if self.policy.uses_ewc or self.policy.uses_replay:
+            self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
+        expert = state.library.assign(task.id, expert.id)
+        state.task_profiles[task.id] = self.encoder.profile(task)
+        expert = state.library.set_adapter_ref(expert.id, self.store.save_expert(expert.id, expert.tasks))
+        return TaskReport(
+            step=step,
+            task_id=task.id,
+            expert_id=expert.id,
+            decision=decision,
+            epochs_run=epochs_run,
+            best_epoch=stopper.best_epoch if stopper is not None else epochs_run,
+            seconds=time.perf_counter() - started,
+            fisher_scale=fisher_scale,
+            dev_history=tuple(dev_history),
+            train_losses=tuple(losses),
+            stopped_early=stopper is not None and epochs_run < self.epochs,
+        )
+
+    def _record_before(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision) -> None:
+        """R[step-1][step], the routed expert on the task before training it (for FWT).
+
+        A new expert starts as the bare backbone (LoRA B = 0), so its score is b[step].
+        """
+        if decision.action is ReuseAction.CREATE and step in state.accuracy.zero_shot:
+            state.accuracy.record(step - 1, step, state.accuracy.zero_shot[step])
+            state.balanced.record(step - 1, step, state.balanced.zero_shot[step])
+            return
+        score = self.learner.score(expert_id, task)
+        state.accuracy.record(step - 1, step, score.accuracy)
+        state.balanced.record(step - 1, step, score.balanced_accuracy)
+
+    def _materialise(self, state: RunState, step: int, decision: ReuseDecision) -> Expert:
+        if decision.action is ReuseAction.REUSE:
+            return state.library.get(decision.expert_id)
+        parent = decision.expert_id if decision.action is ReuseAction.FORK else None
+        expert = state.library.create(step=step, parent=parent)
+        self.learner.new_expert(expert.id, parent)
+        return expert

@@ -1,0 +1,117 @@
+"""Ports: the narrow interfaces the use cases need from the outside world.
+
+Adapters satisfy them structurally; none inherits from these Protocols.
+Tensors never cross: experts are named by id, profiles are tuples of floats.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from attrs import frozen
+
+from domain.consolidation import ConsolidationPolicy, TrainingSignals
+from domain.expert import ExpertLibrary
+from domain.metrics import Score
+from domain.task import Task, TaskSequence
+
+Vector = tuple[float, ...]
+
+
+@frozen
+class EpochReport:
+    epoch: int
+    train_loss: float
+    steps: int
+    seconds: float
+
+
+class TaskSource(Protocol):
+    """Where the task sequence and each task's examples come from."""
+
+    def load(self) -> TaskSequence: ...
+
+
+class TrainingSession(Protocol):
+    """One expert learning one task; created by `Learner.start`."""
+
+    def train_epoch(self) -> EpochReport:
+        """Run one pass over the task's training examples."""
+
+    def validate(self) -> float:
+        """Accuracy on the task's held-out dev examples (never the reported validation split)."""
+
+    def keep_best(self) -> None:
+        """Remember the current weights as the best so far."""
+
+    def restore_best(self) -> None:
+        """Put back the weights remembered by `keep_best`."""
+
+    def signals(self) -> TrainingSignals:
+        """Training signals of the finished task, for the neuromodulation gain."""
+
+
+class Learner(Protocol):
+    """The frozen backbone with its LoRA experts: creates, trains, consolidates and scores them."""
+
+    def new_expert(self, expert_id: str, parent: str | None = None) -> None:
+        """Create an expert; a fork starts from a copy of `parent`'s weights and memory."""
+
+    def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> TrainingSession:
+        """Begin training `expert_id` on `task` under `policy` (penalties from earlier tasks apply)."""
+
+    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+        """Store what the expert must keep of `task` (Fisher, anchors, replay memory)."""
+
+    def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
+        """Evaluate an expert (None: the bare backbone, zero-shot) on a split of a task."""
+
+
+class AdapterStore(Protocol):
+    """Persists experts' weights (and consolidation state) under a run folder."""
+
+    def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:
+        """Write the expert durably; returns its adapter reference."""
+
+    def load_expert(self, expert_id: str, adapter_ref: str) -> None:
+        """Bring a saved expert back into the learner."""
+
+
+class Encoder(Protocol):
+    """Profiles for routing: a task's or a text's representation as plain floats."""
+
+    def profile(self, task: Task) -> Vector: ...
+
+    def embed(self, text: str) -> Vector: ...
+
+
+class RunStore(Protocol):
+    """Durable state of one run: the expert library, profiles, matrices and per-task reports."""
+
+    def save_state(self, state: dict[str, Any]) -> None: ...
+
+    def load_state(self) -> dict[str, Any] | None: ...
+
+
+class Tracker(Protocol):
+    """Where events and metrics go (console, JSONL, W&B, nowhere)."""
+
+    def log_event(self, event: str, **fields: Any) -> None: ...
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+__all__ = [
+    "AdapterStore",
+    "Encoder",
+    "EpochReport",
+    "ExpertLibrary",
+    "Learner",
+    "RunStore",
+    "TaskSource",
+    "Tracker",
+    "TrainingSession",
+    "Vector",
+]

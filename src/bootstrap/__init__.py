@@ -1,0 +1,1 @@
+"""Composition root: configuration, the DI container and the command-line interface."""

@@ -1,0 +1,162 @@
+"""The `adaptive-learner` command line: parse, call one use case, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from adapters.errors import AdapterError
+from bootstrap import render
+from bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
+from bootstrap.containers import build_task_source, make_container
+from bootstrap.runs import new_run_dir, run_config, run_state
+from domain.errors import DomainError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
+# A pipe gets wide tables rather than task names folded over three lines.
+console = Console(width=None if sys.stdout.isatty() else 160)
+DEBUG = {"on": False}
+
+Preset = Annotated[str, typer.Option("--preset", "-p", help="Preset name (see `presets`) or path to a .toml file.")]
+Sets = Annotated[list[str], typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable).")]
+RunDir = Annotated[Path, typer.Argument(help="A run folder written by `run`.", exists=True, file_okay=False)]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
+    DEBUG["on"] = debug
+
+
+def _overrides(sets: list[str], backbone: str | None, data_dir: Path | None, tasks: str | None, output_dir: Path | None) -> list[str]:
+    extra = list(sets)
+    if backbone:
+        extra.append(f"run.backbone={backbone}")
+    if data_dir:
+        extra += ["data.source=folder", f"data.data_dir={str(data_dir)!r}"]
+    if tasks:
+        extra.append("data.tasks=[" + ", ".join(repr(t.strip()) for t in tasks.split(",")) + "]")
+    if output_dir:
+        extra.append(f"run.output_dir={str(output_dir)!r}")
+    return extra
+
+
+@app.command()
+def run(
+    preset: Preset = "default",
+    backbone: Annotated[str | None, typer.Option(help="Backbone adapter: hf or fake (overrides run.backbone).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder of task folders (task.json + JSONL splits).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated task folder names, in learning order.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds; several seeds report mean ± std.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where run folders go (overrides run.output_dir).")] = None,
+    set_: Sets = [],  # noqa: B006 - typer needs a literal default
+) -> None:
+    """Learn a task sequence and print the accuracy matrix, AvgAcc and BWT."""
+    overrides = _overrides(set_, backbone, data_dir, tasks, output_dir)
+    seed_list = [int(s) for s in seeds.split(",")] if seeds else [None]
+    states = []
+    for seed in seed_list:
+        cfg = load_config(preset, overrides + ([f"run.seed={seed}"] if seed is not None else []))
+        source = build_task_source(cfg)
+        source.load()  # bad data fails here, before a run folder exists
+        run_dir = new_run_dir(cfg)
+        console.print(f"[bold]run[/] {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}")
+        container = make_container(cfg, run_dir)
+        container.task_source.override(source)
+        state = container.run_sequence()()
+        render.print_run(console, state)
+        console.print(f"run folder: {run_dir}")
+        states.append(state)
+    if len(states) > 1:
+        console.print(render.seeds_table(states, seed_list))
+
+
+@app.command()
+def resume(run_dir: RunDir) -> None:
+    """Continue a stopped run from its last saved task."""
+    state = make_container(run_config(run_dir), run_dir).run_sequence()()
+    render.print_run(console, state)
+
+
+@app.command()
+def evaluate(run_dir: RunDir, split: Annotated[str, typer.Option(help="Split to score: validation or dev.")] = "validation") -> None:
+    """Re-score every learned task with its saved expert and print it beside the saved row."""
+    container = make_container(run_config(run_dir), run_dir)
+    state, tasks, backbone = run_state(run_dir), container.task_source().load(), container.backbone()
+    for expert in state.library:
+        backbone.load_expert(expert.id, expert.adapter_ref)
+    last = state.completed - 1
+    for j, task_id in enumerate(state.task_ids[: last + 1]):
+        expert = state.library.expert_for(task_id)
+        score = backbone.score(expert.id, tasks[j], split)
+        saved = state.accuracy.get(last, j)
+        console.print(f"{task_id:>12}  {expert.id:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}")
+
+
+@app.command()
+def route(
+    run_dir: RunDir,
+    text: Annotated[str | None, typer.Option(help="A single input to route to the nearest expert.")] = None,
+    task: Annotated[str | None, typer.Option(help="A task (folder name) to decide reuse / create / fork for.")] = None,
+) -> None:
+    """Ask the router where a text or a new task would go."""
+    if (text is None) == (task is None):
+        raise typer.BadParameter("give exactly one of --text or --task")
+    container = make_container(run_config(run_dir), run_dir)
+    state = run_state(run_dir)
+    query = container.route()
+    if text is not None:
+        decision = query.for_text(text, state)
+    else:
+        tasks = container.task_source().load()
+        decision = query.for_task(tasks[tasks.index_of(task)], len(state.reports), state)
+    console.print(render.decision_text(decision))
+
+
+@app.command()
+def experts(run_dir: RunDir) -> None:
+    """List the experts of a run and the tasks each has learned."""
+    console.print(render.experts_table(run_state(run_dir)))
+
+
+@app.command()
+def presets(show: Annotated[str | None, typer.Option(help="Print one preset's full config with help text.")] = None) -> None:
+    """List the shipped presets, or show one in full."""
+    if show is None:
+        for name in preset_names():
+            console.print(f"[bold]{name:>14}[/]  {_read_preset(name).get('description', '')}")
+        return
+    cfg = load_config(show).to_dict()
+    for key, help_text, _ in config_help():
+        section, _, leaf = key.partition(".")
+        value = cfg[section][leaf] if leaf else cfg[section]
+        console.print(f"[bold]{key}[/] = {value!r}  [dim]# {help_text}[/]")
+
+
+def entry() -> None:
+    """Console-script entry: one line per known error, full traceback only with --debug."""
+    try:
+        app(standalone_mode=False)
+    except (ConfigError, DomainError, AdapterError) as exc:
+        if DEBUG["on"]:
+            raise
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, click.exceptions.Exit):
+            raise SystemExit(exc.exit_code) from None
+        raise
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,270 @@
+"""The experiment configuration: one typed, documented object, loaded from TOML presets.
+
+Every hyperparameter of a run lives here (the seed's central config). Presets are TOML files
+shipped in `bootstrap/presets/`; a preset may name a `base` preset it extends. `--set
+section.key=value` overrides any field; values are parsed as TOML literals (`3`, `1e-4`,
+`true`, `["q_proj"]`) and fall back to plain strings. Unknown keys and ill-typed values are
+errors that name the key and suggest the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+
+class ConfigError(ValueError):
+    """A preset, key or value the configuration does not accept; the message names it."""
+
+
+def doc(default: Any, help: str, **kwargs: Any) -> Any:
+    """A config field with its help text (shown by `adaptive-learner presets --show`)."""
+    if isinstance(default, (list, dict)):
+        kwargs["factory"] = lambda d=default: type(d)(d)
+    else:
+        kwargs["default"] = default
+    return field(metadata={"help": help}, **kwargs)
+
+
+@frozen
+class RunConfig:
+    name: str = doc("demo", "Experiment name; the run folder is <output_dir>/<name>-<timestamp>-s<seed>.")
+    seed: int = doc(0, "Random seed for sampling, LoRA initialisation and data order.")
+    backbone: str = doc("hf", "Backbone adapter: 'hf' (transformers + PEFT) or 'fake' (torch-free simulation).", validator=attrs.validators.in_(('hf', 'fake')))
+    tracker: str = doc("jsonl", "Tracker: 'null', 'jsonl' (events.jsonl in the run folder) or 'wandb'.", validator=attrs.validators.in_(('null', 'jsonl', 'wandb')))
+    output_dir: str = doc("runs", "Folder that receives one sub-folder per run.")
+    device: str = doc("auto", "'auto' (CUDA when available, else CPU), 'cpu' or 'cuda'.", validator=attrs.validators.in_(('auto', 'cpu', 'cuda')))
+
+
+@frozen
+class DataConfig:
+    source: str = doc("demo", "'demo' (embedded generated suite), 'folder' (--data-dir) or 'hub' (nyu-mll/glue online).", validator=attrs.validators.in_(('demo', 'folder', 'hub')))
+    data_dir: str = doc("", "Folder of task folders (<task>/task.json, train.jsonl, validation.jsonl) for source 'folder'.")
+    tasks: list[str] = doc([], "Task folder names in learning order; empty = every task folder, sorted.")
+    train_samples_per_task: int = doc(250, "Training examples drawn per task (seeded).")
+    dev_samples_per_task: int = doc(100, "Held-out examples drawn from the train file for early stopping.")
+    validation_samples_per_task: int = doc(500, "Cap on reported validation examples per task (0 = all).")
+    max_length: int = doc(256, "Truncate prompts to this many tokens (keeps the answer position).")
+    verbalizers: dict[str, list[str]] = doc({}, "Per-task answer words in label order, e.g. {rte = [' yes', ' no']}.")
+
+
+@frozen
+class ModelConfig:
+    name_or_path: str = doc("smollm2-135m", "Hub id, local folder, or embedded name ('smollm2-135m', 'gemma3-270m').")
+    gguf_file: str = doc("", "GGUF file inside name_or_path to load through transformers' gguf_file=.")
+    dtype: str = doc("auto", "'auto' (float32 on CPU, bfloat16 on CUDA), 'float32', 'bfloat16' or 'float16'.", validator=attrs.validators.in_(('auto', 'float32', 'bfloat16', 'float16')))
+    attention: str = doc("auto", "'auto' (flash_attention_2 when flash-attn is importable on CUDA, else sdpa), 'sdpa', 'eager'.", validator=attrs.validators.in_(('auto', 'sdpa', 'eager', 'flash_attention_2')))
+    quantize: str = doc("none", "'none', '8bit' or '4bit' (bitsandbytes).", validator=attrs.validators.in_(('none', '8bit', '4bit')))
+    cache_dir: str = doc("", "Where converted GGUF models are cached; empty = ~/.cache/adaptive-learner/models.")
+
+
+@frozen
+class LoraConfig:
+    r: int = doc(8, "LoRA rank.", validator=attrs.validators.ge(1))
+    alpha: int = doc(16, "LoRA alpha (scaling = alpha / r).")
+    dropout: float = doc(0.05, "LoRA dropout.")
+    target_modules: list[str] = doc([], "Modules to adapt; empty = the architecture's attention projections.")
+
+
+@frozen
+class TrainingConfig:
+    epochs: int = doc(3, "Maximum epochs per task.", validator=attrs.validators.ge(1))
+    batch_size: int = doc(8, "Training batch size.", validator=attrs.validators.ge(1))
+    eval_batch_size: int = doc(32, "Scoring batch size.", validator=attrs.validators.ge(1))
+    learning_rate: float = doc(2e-4, "AdamW learning rate for LoRA parameters.", validator=attrs.validators.gt(0))
+    weight_decay: float = doc(0.0, "AdamW weight decay.")
+    max_grad_norm: float = doc(1.0, "Gradient clipping norm (0 = off).")
+    early_stopping: bool = doc(True, "Check dev accuracy each epoch and restore the best epoch's weights.")
+    patience: int = doc(3, "Epochs without improvement before stopping.", validator=attrs.validators.ge(1))
+    min_delta: float = doc(0.001, "Smallest dev-accuracy gain that counts as an improvement.")
+    min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.")
+
+
+@frozen
+class RoutingConfig:
+    strategy: str = doc("schedule", "'schedule' (num_tasks_to_share_lora) or 'similarity' (profile cosine).", validator=attrs.validators.in_(('schedule', 'similarity')))
+    num_tasks_to_share_lora: int = doc(1, "First N tasks share one LoRA, later tasks get their own; -1 = one LoRA for all.")
+    reuse_threshold: float = doc(0.9, "Similarity routing: reuse an expert at or above this cosine.")
+    fork_threshold: float = doc(1.01, "Similarity routing: fork an expert at or above this cosine (> 1 = never).")
+    temperature: float = doc(0.1, "Softmax temperature for the decision probability.")
+
+
+@frozen
+class ConsolidationConfig:
+    ewc_lambda: float = doc(0.0, "EWC strength; 0 turns EWC off.")
+    ewc_data_loader_num_samples: int = doc(25, "Training examples used to estimate the diagonal Fisher.")
+    ewc_batch_size: int = doc(10, "Batch size of the Fisher pass.")
+    fisher: str = doc("empirical", "'empirical' (gold labels) or 'true' (labels sampled from the model).", validator=attrs.validators.in_(('empirical', 'true')))
+    use_gamma_gating: bool = doc(False, "Scale each task's Fisher by the neuromodulation gain gamma.")
+    ewc_fixed_lambda_bypass_gamma: bool = doc(False, "Ignore gamma even when gating is on (fixed-lambda EWC).")
+    gamma_gain_lambda: float = doc(3.0, "Gain of the neuromodulation signal: gamma = 1 + lambda * (surprise - 0.5).")
+    gamma_weights: dict[str, float] = doc(
+        {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5}, "Weights of the normalised training signals."
+    )
+    gamma_scales: dict[str, float] = doc(
+        {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0}, "Each signal is divided by its scale and clipped to [0, 1]."
+    )
+    replay: str = doc("none", "'none', 'experience', 'cmt' or 'pcgr'.", validator=attrs.validators.in_(('none', 'experience', 'cmt', 'pcgr')))
+    replay_alpha: float = doc(0.2, "Weight of the label-distribution divergence on replayed examples.")
+    feature_replay_alpha: float = doc(0.1, "Weight of the feature distance on replayed examples.")
+    replay_backbone_encoding_batch_size: int = doc(8, "Batch size when encoding a task into replay memory.")
+    replay_budget_bytes: int = doc(262144, "Replay memory budget per task, in bytes.")
+
+
+@frozen
+class FakeConfig:
+    peak_accuracy: float = doc(0.9, "Fake backbone: accuracy of a fully learned task.")
+    epochs_to_learn: int = doc(1, "Fake backbone: epochs until a task is fully learned.")
+
+
+@frozen
+class Config:
+    description: str = doc("", "One line describing the preset.")
+    run: RunConfig = field(factory=RunConfig)
+    data: DataConfig = field(factory=DataConfig)
+    model: ModelConfig = field(factory=ModelConfig)
+    lora: LoraConfig = field(factory=LoraConfig)
+    training: TrainingConfig = field(factory=TrainingConfig)
+    routing: RoutingConfig = field(factory=RoutingConfig)
+    consolidation: ConsolidationConfig = field(factory=ConsolidationConfig)
+    fake: FakeConfig = field(factory=FakeConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def _closest(key: str, options: Sequence[str]) -> str:
+    match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
+    return f"; did you mean {match[0]!r}?" if match else f"; valid keys: {', '.join(sorted(options))}"
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool):
+        if type(value) is not hint:
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_check_type(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        _, item = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(origin, type) and issubclass(origin, types.UnionType):  # pragma: no cover
+        return value
+    return value
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in attrs.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise ConfigError(f"unknown config key {path!r}{_closest(key, names)}")
+        hint = hints[key]
+        if attrs.has(hint):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{path}: expected a [{path}] table, got {value!r}")
+            kwargs[key] = _build(hint, value, path)
+        else:
+            kwargs[key] = _check_type(value, hint, path)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("bootstrap.presets").iterdir() if p.name.endswith(".toml"))
+
+
+def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        text, label = path.read_text(encoding="utf-8"), str(path)
+    else:
+        if name not in preset_names():
+            raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names())}")
+        text, label = resources.files("bootstrap.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"preset {name}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{label}: invalid TOML ({exc})") from None
+    base = data.pop("base", None)
+    if base:
+        if base in seen:
+            raise ConfigError(f"{label}: preset cycle through {base!r}")
+        data = _merge(_read_preset(base, (*seen, name)), data)
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.key=value` -> (["section", "key"], parsed value)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().split("."), value
+
+
+def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Config:
+    """The preset (or a .toml path) with `section.key=value` overrides applied."""
+    data = _read_preset(preset)
+    for text in overrides:
+        path, value = parse_override(text)
+        node: dict[str, Any] = {}
+        cursor = node
+        for part in path[:-1]:
+            cursor = cursor.setdefault(part, {})
+        cursor[path[-1]] = value
+        data = _merge(data, node)
+    return _build(Config, data, "")
+
+
+def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
+    """Rebuild a Config from `Config.to_dict()` output (a run folder's config.json)."""
+    try:
+        return _build(Config, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def config_help(cls: type = Config, prefix: str = "") -> list[tuple[str, str, Any]]:
+    """(key, help, default) for every leaf field, for `presets --show` and the docs."""
+    rows = []
+    for f in attrs.fields(cls):
+        if attrs.has(f.type if isinstance(f.type, type) else typing.get_type_hints(cls)[f.name]):
+            rows += config_help(typing.get_type_hints(cls)[f.name], f"{prefix}{f.name}.")
+        else:
+            default = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
+            rows.append((f"{prefix}{f.name}", f.metadata.get("help", ""), default))
+    return rows

@@ -1,0 +1,125 @@
+"""The dependency-injection container: the one place where adapters are chosen.
+
+`providers.Selector` picks the backbone, tracker and task source from the config; tests
+swap any provider with `container.<name>.override(...)`. Heavy adapters (torch, wandb) are
+imported inside their builder functions so `--backbone fake` never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dependency_injector import containers, providers
+
+from adapters.fake_backbone import FakeBackbone
+from adapters.storage import JsonRunStore
+from adapters.trackers import JsonlTracker, NullTracker
+from application.evaluate_sequence import EvaluateSequence
+from application.learn_task import LearnTask
+from application.route_query import RouteQuery
+from application.run_sequence import RunSequence
+from bootstrap.config import Config
+from domain.consolidation import ConsolidationPolicy, GammaGain
+from domain.early_stopping import EarlyStopping
+from domain.routing import SharingSchedule, SimilarityRouter
+
+
+def build_policy(cfg: Config) -> ConsolidationPolicy:
+    c = cfg.consolidation
+    return ConsolidationPolicy(
+        ewc_lambda=c.ewc_lambda,
+        ewc_data_loader_num_samples=c.ewc_data_loader_num_samples,
+        ewc_batch_size=c.ewc_batch_size,
+        fisher=c.fisher,
+        use_gamma_gating=c.use_gamma_gating,
+        ewc_fixed_lambda_bypass_gamma=c.ewc_fixed_lambda_bypass_gamma,
+        gamma_gain_lambda=c.gamma_gain_lambda,
+        gamma=GammaGain(weights=dict(c.gamma_weights), scales=dict(c.gamma_scales)),
+        replay=c.replay,
+        replay_alpha=c.replay_alpha,
+        feature_replay_alpha=c.feature_replay_alpha,
+        replay_backbone_encoding_batch_size=c.replay_backbone_encoding_batch_size,
+        replay_budget_bytes=c.replay_budget_bytes,
+    )
+
+
+def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter:
+    r = cfg.routing
+    if r.strategy == "similarity":
+        return SimilarityRouter(reuse_threshold=r.reuse_threshold, fork_threshold=r.fork_threshold, temperature=r.temperature)
+    return SharingSchedule(r.num_tasks_to_share_lora)
+
+
+def build_early_stopping(cfg: Config) -> EarlyStopping | None:
+    t = cfg.training
+    if not t.early_stopping:
+        return None
+    return EarlyStopping(patience=t.patience, min_delta=t.min_delta, min_epochs_before_stop=t.min_epochs_before_stop)
+
+
+def build_task_source(cfg: Config):
+    from adapters.data.sources import build_source
+
+    return build_source(cfg)
+
+
+def build_hf_backbone(cfg: Config, run_dir: Path, source):
+    from adapters.hf.backbone import build_hf_backbone as build
+
+    return build(cfg, run_dir, source)
+
+
+def build_wandb_tracker(cfg: Config, run_dir: Path):
+    from adapters.wandb_tracker import WandbTracker
+
+    return WandbTracker(run_dir=run_dir, name=run_dir.name, config=cfg.to_dict())
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Config)
+    run_dir = providers.Dependency(instance_of=Path)
+    config = providers.Configuration()
+
+    task_source = providers.Singleton(build_task_source, settings)
+    backbone = providers.Selector(
+        config.run.backbone,
+        fake=providers.Singleton(
+            FakeBackbone, peak_accuracy=config.fake.peak_accuracy, epochs_to_learn=config.fake.epochs_to_learn, root=run_dir
+        ),
+        hf=providers.Singleton(build_hf_backbone, settings, run_dir, task_source),
+    )
+    tracker = providers.Selector(
+        config.run.tracker,
+        null=providers.Singleton(NullTracker),
+        jsonl=providers.Singleton(JsonlTracker, providers.Callable(lambda d: d / "events.jsonl", run_dir)),
+        wandb=providers.Singleton(build_wandb_tracker, settings, run_dir),
+    )
+    run_store = providers.Singleton(JsonRunStore, run_dir)
+    route = providers.Singleton(RouteQuery, encoder=backbone, rule=providers.Callable(build_rule, settings))
+    learn_task = providers.Factory(
+        LearnTask,
+        learner=backbone,
+        store=backbone,
+        encoder=backbone,
+        route=route,
+        tracker=tracker,
+        policy=providers.Callable(build_policy, settings),
+        epochs=config.training.epochs,
+        early_stopping=providers.Callable(build_early_stopping, settings),
+    )
+    evaluate = providers.Factory(EvaluateSequence, learner=backbone, tracker=tracker)
+    run_sequence = providers.Factory(
+        RunSequence,
+        source=task_source,
+        learn=learn_task,
+        evaluate=evaluate,
+        store=backbone,
+        run_store=run_store,
+        tracker=tracker,
+    )
+
+
+def make_container(cfg: Config, run_dir: Path) -> Container:
+    container = Container(settings=cfg, run_dir=Path(run_dir))
+    container.config.from_dict(cfg.to_dict())
+    return container

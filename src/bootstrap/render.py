@@ -1,0 +1,89 @@
+"""Printing results: the accuracy matrix as a table, metrics, experts, decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from application.state import RunState
+from domain.metrics import mean_std
+from domain.routing import ReuseDecision
+
+METRICS = ("avg_acc", "bwt", "bwt_clipped", "fwt", "forgetting")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def matrix_table(state: RunState, title: str = "Accuracy matrix R[i][j] (row: after training task i)") -> Table:
+    ids = state.task_ids
+    table = Table(title=title, title_justify="left")
+    table.add_column("after \\ on", style="bold")
+    for tid in ids:
+        table.add_column(tid, justify="right")
+    table.add_row("zero-shot", *(_fmt(state.accuracy.zero_shot.get(j)) for j in range(len(ids))), style="dim")
+    for i in range(state.completed):
+        table.add_row(ids[i], *(_fmt(state.accuracy.get(i, j)) for j in range(len(ids))))
+    table.add_row("majority", *(_fmt(state.majority.get(t)) for t in ids), style="dim")
+    if state.completed:
+        last = state.completed - 1
+        table.add_row("balanced", *(_fmt(state.balanced.get(last, j)) for j in range(len(ids))), style="dim")
+    return table
+
+
+def metrics_line(state: RunState) -> str:
+    if not state.completed:
+        return "no task completed yet"
+    s = state.accuracy.summary()
+    parts = [f"AvgAcc {s['avg_acc']:.3f}", f"BWT {s['bwt']:+.3f}", f"BWT(clipped) {s['bwt_clipped']:+.3f}"]
+    parts.append("FWT n/a" if s["fwt"] is None else f"FWT {s['fwt']:+.3f}")
+    parts.append(f"forgetting {s['forgetting']:.3f}")
+    parts.append(f"balanced AvgAcc {state.balanced.avg_acc():.3f}")
+    return "  ".join(parts)
+
+
+def reports_table(state: RunState) -> Table:
+    table = Table(title="Per task", title_justify="left")
+    for col in ("task", "expert", "decision", "epochs", "best", "seconds", "reason"):
+        table.add_column(col)
+    for r in state.reports:
+        table.add_row(
+            r.task_id, r.expert_id, str(r.decision.action), str(r.epochs_run), str(r.best_epoch), f"{r.seconds:.1f}", r.decision.reason
+        )
+    return table
+
+
+def print_run(console: Console, state: RunState) -> None:
+    console.print(matrix_table(state))
+    console.print(reports_table(state))
+    console.print(metrics_line(state), style="bold")
+
+
+def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
+    table = Table(title=f"Across seeds {list(seeds)} (mean ± std)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("mean ± std", justify="right")
+    for name in METRICS:
+        values = [s.accuracy.summary()[name] for s in states]
+        if any(v is None for v in values):
+            continue
+        mean, std = mean_std(values)
+        table.add_row(name, f"{mean:.3f} ± {std:.3f}")
+    return table
+
+
+def decision_text(decision: ReuseDecision) -> str:
+    target = decision.expert_id or "a new expert"
+    return f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) — {decision.reason}"
+
+
+def experts_table(state: RunState) -> Table:
+    table = Table(title="Experts", title_justify="left")
+    for col in ("id", "tasks", "parent", "created at step", "adapter"):
+        table.add_column(col)
+    for e in state.library:
+        table.add_row(e.id, ", ".join(e.tasks), e.parent or "", str(e.created_at_step), e.adapter_ref)
+    return table

@@ -1,0 +1,117 @@
+"""Reuse decisions: which expert a new task (or a query) goes to.
+
+Two rules, both pure:
+  * `SharingSchedule` — the seed's rule: the first `num_tasks_to_share_lora` tasks share one
+    LoRA and every later task gets a new one (N = -1: one LoRA for all; N <= 1: one per task).
+  * `SimilarityRouter` — compares a task profile with each expert's profile by cosine
+    similarity: reuse at or above `reuse_threshold`, fork at or above `fork_threshold`,
+    otherwise create. `probability` is a softmax over the scores with `temperature`,
+    the "create" option scored at `reuse_threshold`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping, Sequence
+
+from attrs import field, frozen, validators
+
+from domain.errors import DomainError
+
+
+class ReuseAction(enum.StrEnum):
+    REUSE = "reuse"
+    CREATE = "create"
+    FORK = "fork"
+
+
+@frozen
+class ReuseDecision:
+    """Reuse expert X, create a new one, or fork X, with the evidence behind it."""
+
+    action: ReuseAction = field(converter=ReuseAction)
+    expert_id: str | None
+    score: float = 0.0
+    probability: float = 1.0
+    reason: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if self.action is not ReuseAction.CREATE and self.expert_id is None:
+            raise DomainError(f"a {self.action} decision needs an expert id")
+        if not 0.0 <= self.probability <= 1.0:
+            raise DomainError(f"probability {self.probability} is outside [0, 1]")
+
+    @classmethod
+    def create(cls, reason: str, score: float = 0.0, probability: float = 1.0) -> ReuseDecision:
+        return cls(ReuseAction.CREATE, None, score, probability, reason)
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    if len(a) != len(b):
+        raise DomainError(f"profiles of different length: {len(a)} vs {len(b)}")
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
+    return 0.0 if na == 0 or nb == 0 else dot / (na * nb)
+
+
+def softmax(scores: Sequence[float], temperature: float) -> list[float]:
+    top = max(scores)
+    exps = [math.exp((s - top) / temperature) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+@frozen
+class SharingSchedule:
+    """The seed's shared-LoRA schedule; `step` is the 0-based position of the task."""
+
+    num_tasks_to_share_lora: int = field(default=-1, validator=validators.ge(-1))
+
+    def decide(self, step: int, previous_expert: str | None) -> ReuseDecision:
+        n = self.num_tasks_to_share_lora
+        if previous_expert is None:
+            return ReuseDecision.create("first task")
+        if n == -1:
+            return ReuseDecision(ReuseAction.REUSE, previous_expert, 1.0, 1.0, "one LoRA for all tasks")
+        if step < n:
+            return ReuseDecision(ReuseAction.REUSE, previous_expert, 1.0, 1.0, f"task {step + 1} of {n} sharing one LoRA")
+        return ReuseDecision.create(f"task {step + 1} is past the {n} tasks that share a LoRA")
+
+
+@frozen
+class SimilarityRouter:
+    """Routes by cosine similarity of profiles; see module docstring."""
+
+    reuse_threshold: float = field(default=0.9, validator=validators.le(1.0))
+    fork_threshold: float = field(default=1.01)
+    temperature: float = field(default=0.1, validator=validators.gt(0.0))
+
+    def decide(self, task_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
+        if not expert_profiles:
+            return ReuseDecision.create("no expert yet")
+        scores = {eid: cosine(task_profile, p) for eid, p in expert_profiles.items()}
+        best = max(scores, key=lambda eid: (scores[eid], eid))
+        probs = softmax([*scores.values(), self.reuse_threshold], self.temperature)
+        prob_of = dict(zip([*scores, None], probs, strict=True))
+        score = scores[best]
+        if score >= self.reuse_threshold:
+            return ReuseDecision(
+                ReuseAction.REUSE, best, score, prob_of[best], f"cosine {score:.3f} >= reuse threshold {self.reuse_threshold}"
+            )
+        if score >= self.fork_threshold:
+            return ReuseDecision(
+                ReuseAction.FORK, best, score, prob_of[best], f"cosine {score:.3f} >= fork threshold {self.fork_threshold}"
+            )
+        return ReuseDecision.create(
+            f"best cosine {score:.3f} ({best}) < reuse threshold {self.reuse_threshold}", score, prob_of[None]
+        )
+
+    def nearest(self, query_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
+        """The expert whose profile is closest to a single input (always a reuse)."""
+        if not expert_profiles:
+            raise DomainError("no expert has a profile yet; learn a task first")
+        scores = {eid: cosine(query_profile, p) for eid, p in expert_profiles.items()}
+        probs = dict(zip(scores, softmax(list(scores.values()), self.temperature), strict=True))
+        best = max(scores, key=lambda eid: (scores[eid], eid))
+        return ReuseDecision(ReuseAction.REUSE, best, scores[best], probs[best], f"nearest profile, cosine {scores[best]:.3f}")

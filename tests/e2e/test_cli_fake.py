@@ -1,0 +1,89 @@
+"""The CLI end to end on the fake backbone, as a user runs it (a real subprocess)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run([sys.executable, "-m", "bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def metric(out: str, name: str) -> float:
+    return float(re.search(rf"{name} ([+-]?\d\.\d+)", out).group(1))
+
+
+def run_dir_of(out: str) -> Path:
+    return Path(re.search(r"run folder: (\S+)", out).group(1))
+
+
+def test_run_prints_five_task_matrix_avgacc_bwt(tmp_path):
+    result = cli("run", "--backbone", "fake", "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Accuracy matrix" in out and "AvgAcc" in out and "BWT" in out
+    state = json.loads((run_dir_of(out) / "state.json").read_text())
+    assert len(state["task_ids"]) == 5
+    assert all(row[i] is not None for i, row in enumerate(state["accuracy"]["rows"]))
+
+
+def test_one_expert_per_task_gives_zero_bwt(tmp_path):
+    out = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    assert metric(out, "BWT") == 0.0
+    assert metric(out, "AvgAcc") == pytest.approx(0.9, abs=1e-3)
+
+
+def test_one_shared_expert_forgets(tmp_path):
+    out = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=-1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    assert metric(out, "BWT") < -0.05
+    assert metric(out, "AvgAcc") < 0.9
+
+
+def test_several_seeds_report_mean_and_std(tmp_path):
+    out = cli("run", "--preset", "fake", "--seeds", "0,1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    assert "Across seeds [0, 1]" in out and "±" in out
+
+
+def test_inspection_commands_on_a_finished_run(tmp_path):
+    run_dir = run_dir_of(cli("run", "--preset", "fake", "--output-dir", str(tmp_path), cwd=tmp_path).stdout)
+    experts = cli("experts", str(run_dir), cwd=tmp_path)
+    assert experts.returncode == 0 and "expert-0" in experts.stdout
+    routed = cli("route", str(run_dir), "--text", "Is this a question?", cwd=tmp_path)
+    assert routed.returncode == 0 and "reuse: expert-" in routed.stdout
+    evaluated = cli("evaluate", str(run_dir), cwd=tmp_path)
+    assert evaluated.returncode == 0
+    assert all(a == b for a, b in re.findall(r"now (\d\.\d+)\s+saved (\d\.\d+)", evaluated.stdout))
+    resumed = cli("resume", str(run_dir), cwd=tmp_path)  # already complete: reprints, learns nothing new
+    assert resumed.returncode == 0 and "AvgAcc" in resumed.stdout
+
+
+def test_presets_listing_and_show(tmp_path):
+    listed = cli("presets", cwd=tmp_path)
+    assert "default" in listed.stdout and "fake" in listed.stdout
+    shown = cli("presets", "--show", "fake", cwd=tmp_path)
+    assert "training.learning_rate" in shown.stdout and "# AdamW learning rate" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--preset", "nope"], "unknown preset 'nope'"),
+        (["run", "--preset", "fake", "--set", "training.epoch=3"], "did you mean 'epochs'"),
+        (["run", "--preset", "fake", "--data-dir", "/does/not/exist"], "/does/not/exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
+    result = cli(*args, "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    text = (result.stdout + result.stderr).strip()
+    assert message in text and "Traceback" not in text
+    assert len(text.splitlines()) == 1

@@ -1,0 +1,52 @@
+import pytest
+
+from domain.errors import DomainError
+from domain.expert import ExpertLibrary
+from domain.task import Task, TaskSequence
+
+pytestmark = pytest.mark.unit
+
+
+def test_task_from_spec_and_answers():
+    t = Task.from_spec({"name": "RTE", "description": "d", "labels": ["entailment", "not_entailment"], "kind": "pair"}, task_id="rte")
+    assert t.id == "rte" and t.is_pair and t.answers == ("entailment", "not_entailment")
+    t2 = Task.from_spec({"name": "x", "labels": ["a", "b"], "verbalizers": [" yes", " no"]})
+    assert t2.answers == (" yes", " no") and t2.label_index("b") == 1
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"name": "x", "labels": ["a"]}, "at least two labels"),
+        ({"name": "x", "labels": ["a", "a"]}, "duplicate labels"),
+        ({"labels": ["a", "b"]}, "missing field"),
+        ({"name": "x", "labels": ["a", "b"], "verbalizers": ["y"]}, "1 verbalizers for 2 labels"),
+    ],
+)
+def test_task_rejects_bad_specs(spec, message):
+    with pytest.raises(DomainError, match=message):
+        Task.from_spec(spec)
+
+
+def test_sequence_rejects_duplicates():
+    t = Task("a", "A", "", ["x", "y"])
+    with pytest.raises(DomainError, match="appears twice"):
+        TaskSequence([t, t])
+
+
+def test_library_invariants_and_round_trip():
+    lib = ExpertLibrary()
+    e0 = lib.create(step=0)
+    lib.assign("a", e0.id)
+    lib.assign("b", e0.id)
+    fork = lib.create(step=2, parent=e0.id)
+    lib.assign("c", fork.id)
+    assert lib.expert_for("b").tasks == ("a", "b")
+    assert [e.id for e in lib.shared_experts()] == [e0.id]
+    with pytest.raises(DomainError, match="already learned"):
+        lib.assign("a", fork.id)
+    with pytest.raises(DomainError, match="no expert"):
+        lib.create(step=3, parent="nope")
+    again = ExpertLibrary.from_dict(lib.to_dict())
+    assert again.to_dict() == lib.to_dict()
+    assert again.expert_for("c").parent == e0.id

@@ -1,0 +1,115 @@
+"""The use cases wired to the fake backbone and in-memory stores; exact, hand-derived numbers."""
+
+import pytest
+from tests.conftest import StaticSource, make_tasks
+
+from adapters.fake_backbone import FakeBackbone
+from adapters.storage import MemoryRunStore
+from adapters.trackers import RecordingTracker
+from application.evaluate_sequence import EvaluateSequence
+from application.learn_task import LearnTask
+from application.route_query import RouteQuery
+from application.run_sequence import RunSequence
+from application.state import RunState
+from domain.consolidation import ConsolidationPolicy
+from domain.early_stopping import EarlyStopping
+from domain.routing import SharingSchedule, SimilarityRouter
+from domain.task import TaskSequence
+
+pytestmark = pytest.mark.unit
+
+
+def build(tasks, rule, policy=ConsolidationPolicy(), epochs=2, stopper=EarlyStopping(), backbone=None):
+    fb = backbone or FakeBackbone()
+    tracker, store = RecordingTracker(), MemoryRunStore()
+    learn = LearnTask(fb, fb, fb, RouteQuery(fb, rule), tracker, policy, epochs=epochs, early_stopping=stopper)
+    return RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, store, tracker), tracker, store, fb
+
+
+def two_tasks():
+    return TaskSequence(make_tasks().tasks[:2])
+
+
+def test_one_expert_per_task_never_forgets(tasks):
+    run, tracker, store, _ = build(tasks, SharingSchedule(1))
+    state = run()
+    assert state.accuracy.bwt() == 0.0
+    assert state.accuracy.avg_acc() == pytest.approx(0.9)
+    assert len(state.library) == 3
+    assert store.saves == 1 + 3  # after zero-shot and after every task
+    assert [e for e, _ in tracker.events].count("task_learned") == 3
+
+
+def test_shared_expert_forgets_by_task_dissimilarity():
+    # sentiment words {rate the movie review sentiment positive negative},
+    # topic words {decide the news topic sports business science politics}: d = 13/14.
+    # skill_sentiment = 1 - 13/14; acc = 0.5 + 0.4 * (1/14); BWT = acc - 0.9 = -13/35.
+    state = build(two_tasks(), SharingSchedule(-1))[0]()
+    assert state.accuracy[1, 0] == pytest.approx(0.5 + 0.4 / 14)
+    assert state.accuracy.bwt() == pytest.approx(-13 / 35)
+    assert state.accuracy.avg_acc() == pytest.approx((0.5 + 0.4 / 14 + 0.9) / 2)
+    assert len(state.library) == 1 and state.library.get("expert-0").tasks == ("sentiment", "topic")
+
+
+def test_ewc_halves_the_forgetting():
+    # lambda 100 -> protection 100 / (100 + 100) = 0.5 -> BWT = -13/70
+    state = build(two_tasks(), SharingSchedule(-1), policy=ConsolidationPolicy(ewc_lambda=100))[0]()
+    assert state.accuracy.bwt() == pytest.approx(-13 / 70)
+
+
+def test_fwt_from_before_accuracies(tasks):
+    state = build(tasks, SharingSchedule(-1))[0]()
+    # a reused expert that never saw the task scores its zero-shot accuracy: FWT = 0
+    assert state.accuracy.fwt() == pytest.approx(0.0)
+    assert state.accuracy.get(0, 1) == pytest.approx(0.25)
+
+
+def test_early_stopping_stops_and_restores_best(tasks):
+    run = build(tasks, SharingSchedule(1), epochs=10, stopper=EarlyStopping(patience=2))[0]
+    state = run()
+    # the fake learns in one epoch, then plateaus: stop after 1 + patience epochs
+    assert [r.epochs_run for r in state.reports] == [3, 3, 3]
+    assert all(r.best_epoch == 1 and r.stopped_early for r in state.reports)
+
+
+def test_without_early_stopping_all_epochs_run(tasks):
+    state = build(tasks, SharingSchedule(1), epochs=4, stopper=None)[0]()
+    assert [r.epochs_run for r in state.reports] == [4, 4, 4]
+
+
+def test_similarity_routing_creates_for_dissimilar_tasks(tasks):
+    state = build(tasks, SimilarityRouter(reuse_threshold=0.95))[0]()
+    assert [str(r.decision.action) for r in state.reports] == ["create", "create", "create"]
+
+
+def test_route_query_for_text_picks_nearest(tasks):
+    run = build(tasks, SharingSchedule(1))[0]
+    state = run()
+    decision = RouteQuery(FakeBackbone(), SharingSchedule(1)).for_text("the news topic about sports and business", state)
+    assert decision.expert_id == state.library.expert_for("topic").id
+
+
+def test_resume_continues_and_matches_uninterrupted(tasks, tmp_path):
+    whole = build(tasks, SharingSchedule(-1), backbone=FakeBackbone(root=tmp_path / "a"))[0]()
+
+    fb = FakeBackbone(root=tmp_path / "b")
+    run, _, store, _ = build(tasks, SharingSchedule(-1), backbone=fb)
+    original = run.learn.__call__
+    calls = {"n": 0}
+
+    def crash_on_third(state, step, task):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(state, step, task)
+
+    run.learn = type("L", (), {"__call__": staticmethod(crash_on_third)})()
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert RunState.from_dict(store.state).completed == 2
+
+    fresh = FakeBackbone(root=tmp_path / "b")  # a new process: nothing in memory
+    run2 = build(tasks, SharingSchedule(-1), backbone=fresh)[0]
+    run2.run_store = store
+    resumed = run2()
+    assert resumed.accuracy.rows() == whole.accuracy.rows()
