@@ -24,9 +24,17 @@ class EvaluateSequence:
         state.zero_shot_done = True
 
     def __call__(self, state: RunState, tasks: TaskSequence, row: int) -> None:
+        """Row `row` of R. Scoring is deterministic, so a task whose expert did not train in this
+        step keeps its previous cell (the same weights on the same examples) instead of being
+        re-scored: one pass per changed expert, not T(T+1)/2 passes over the data."""
+        trained = state.reports[row].expert_id if len(state.reports) > row else None
         for j in range(row + 1):
             task = tasks[j]
             expert = state.library.expert_for(task.id)
+            if j < row and expert.id != trained and state.accuracy.get(row - 1, j) is not None:
+                state.accuracy.record(row, j, state.accuracy[row - 1, j])
+                state.balanced.record(row, j, state.balanced[row - 1, j])
+                continue
             score = self.learner.score(expert.id, task, self.split)
             state.accuracy.record(row, j, score.accuracy)
             state.balanced.record(row, j, score.balanced_accuracy)

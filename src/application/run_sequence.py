@@ -44,8 +44,8 @@ class RunSequence:
             self.run_store.save_state(state.to_dict())
         for step in range(state.completed, len(tasks)):
             report = self.learn(state, step, tasks[step])
-            self.evaluate(state, tasks, step)
             state.reports.append(report)
+            self.evaluate(state, tasks, step)
             self.run_store.save_state(state.to_dict())
             self.tracker.log_event(
                 "task_learned",

@@ -1,0 +1,1 @@
+"""The Hugging Face backbone: transformers for the frozen LM, PEFT for LoRA experts."""

@@ -1,0 +1,191 @@
+"""The HF backbone: Learner, AdapterStore and Encoder over a frozen causal LM with LoRA experts."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+import zlib
+from pathlib import Path
+
+import torch
+
+from adapters.data.examples import Example
+from adapters.errors import AdapterError, BackboneError
+from adapters.hf import scoring
+from adapters.hf.experts import PeftExperts
+from adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
+from adapters.progress import progress
+from application.ports import EpochReport
+from domain.consolidation import ConsolidationPolicy, TrainingSignals
+from domain.metrics import Score
+from domain.task import Task
+
+PROFILE_EXAMPLES = 32
+
+
+class HFSession:
+    """One expert learning one task: AdamW on that expert's LoRA weights, loss on the answer token."""
+
+    def __init__(self, backbone: HFBackbone, expert_id: str, task: Task) -> None:
+        self.b, self.expert_id, self.task = backbone, expert_id, task
+        backbone.experts.activate(expert_id)
+        self.params = list(backbone.experts.parameters(expert_id).values())
+        t = backbone.training
+        self.optimizer = torch.optim.AdamW(self.params, lr=t.learning_rate, weight_decay=t.weight_decay)
+        self.train_split = backbone.encoded(task, "train")
+        self.label_ids = backbone.label_ids(task)
+        self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
+        self.epoch, self.best = 0, backbone.experts.state(expert_id)
+        self.last_nll, self.grad_norms, self.dev_accuracy, self.dev_entropy = 0.0, [], 0.0, 0.0
+
+    def train_epoch(self) -> EpochReport:
+        b, t = self.b, self.b.training
+        self.epoch += 1
+        b.experts.activate(self.expert_id)
+        b.experts.model.train()
+        started, losses = time.perf_counter(), []
+        batches = list(length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng))
+        for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
+            ids, mask = scoring.collate([self.train_split.ids[i] for i in batch], b.pad_id, b.device)
+            gold = torch.tensor([self.train_split.labels[i] for i in batch], device=b.device)
+            loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), self.label_ids, gold)
+            if not torch.isfinite(loss):
+                raise AdapterError(f"task {self.task.id!r}: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.params, t.max_grad_norm if t.max_grad_norm > 0 else math.inf)
+            self.grad_norms.append(float(norm))
+            self.optimizer.step()
+            losses.append(loss.item())
+        b.experts.model.eval()
+        self.last_nll = sum(losses) / len(losses)
+        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started)
+
+    def validate(self) -> float:
+        score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")
+        self.dev_accuracy, self.dev_entropy = score.accuracy, mean_entropy
+        return score.accuracy
+
+    def keep_best(self) -> None:
+        self.best = self.b.experts.state(self.expert_id)
+
+    def restore_best(self) -> None:
+        self.b.experts.load_state(self.expert_id, self.best)
+
+    def signals(self) -> TrainingSignals:
+        grad = sum(self.grad_norms) / len(self.grad_norms) if self.grad_norms else 0.0
+        return TrainingSignals(nll=self.last_nll, accuracy=self.dev_accuracy, grad_norm=grad, entropy=self.dev_entropy)
+
+
+class HFBackbone:
+    """Frozen transformers model + PEFT experts; see docs/adr/0011-label-scoring.md."""
+
+    def __init__(self, model, tokenizer, source, *, lora, training, max_length: int, seed: int, run_dir: Path | None, base_name: str):
+        self.tokenizer, self.source, self.training = tokenizer, source, training
+        self.max_length, self.seed, self.run_dir = max_length, seed, run_dir
+        self.device = next(model.parameters()).device
+        self.pad_id = tokenizer.pad_token_id
+        self.experts = PeftExperts(
+            model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=list(lora.target_modules), base_name=base_name
+        )
+        self._encoded: dict[tuple[str, str], Encoded] = {}
+        self._labels: dict[str, torch.Tensor] = {}
+
+    # --- data, tokenised once per task and split ----------------------------------------------
+    def encoded(self, task: Task, split: str) -> Encoded:
+        key = (task.id, split)
+        if key not in self._encoded:
+            examples = getattr(self.source.data(task.id), split)
+            self._encoded[key] = encode_split(self.tokenizer, task, examples, self.max_length)
+        return self._encoded[key]
+
+    def label_ids(self, task: Task) -> torch.Tensor:
+        if task.id not in self._labels:
+            self._labels[task.id] = torch.tensor(label_token_ids(self.tokenizer, task), device=self.device)
+        return self._labels[task.id]
+
+    # --- Learner -------------------------------------------------------------------------------
+    def new_expert(self, expert_id: str, parent: str | None = None) -> None:
+        torch.manual_seed(zlib.crc32(f"{self.seed}:{expert_id}".encode()))  # LoRA A init, reproducible per run
+        self.experts.add(expert_id, parent)
+
+    def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> HFSession:
+        if policy.uses_ewc or policy.uses_replay:
+            raise BackboneError("EWC and replay are not available on the hf backbone yet (consolidation issue)")
+        return HFSession(self, expert_id, task)
+
+    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+        raise BackboneError("EWC and replay are not available on the hf backbone yet (consolidation issue)")
+
+    def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
+        return self.evaluate(expert_id, task, split)[0]
+
+    @torch.inference_mode()
+    def evaluate(self, expert_id: str | None, task: Task, split: str) -> tuple[Score, float]:
+        """Score and mean predictive entropy over the labels, batched by length."""
+        data, label_ids = self.encoded(task, split), self.label_ids(task)
+        predictions, entropies = [0] * len(data), []
+        batches = list(length_batches([len(r) for r in data.ids], self.training.eval_batch_size))
+        with self._model_for(expert_id) as model:
+            for batch in progress(batches, f"scoring {task.id} ({split})"):
+                ids, mask = scoring.collate([data.ids[i] for i in batch], self.pad_id, self.device)
+                log_probs = scoring.label_log_probs(scoring.answer_logits(model, ids, mask), label_ids)
+                entropies.append(scoring.entropy(log_probs).sum().item())
+                for i, p in zip(batch, log_probs.argmax(-1).tolist(), strict=True):
+                    predictions[i] = p
+        score = Score.from_predictions(data.labels, predictions, task.labels)
+        return score, sum(entropies) / len(data)
+
+    def _model_for(self, expert_id: str | None):
+        if expert_id is None:
+            return self.experts.bare()
+        self.experts.activate(expert_id)
+        return contextlib.nullcontext(self.experts.model)
+
+    # --- AdapterStore --------------------------------------------------------------------------
+    def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:
+        ref = f"{expert_id}/v{len(task_ids)}"
+        if self.run_dir is not None:
+            meta = {"expert_id": expert_id, "run": self.run_dir.name, "task_ids": list(task_ids)}
+            self.experts.save(expert_id, self.run_dir / "experts" / ref, meta)
+        return ref
+
+    def load_expert(self, expert_id: str, adapter_ref: str) -> None:
+        if self.run_dir is None:
+            raise BackboneError("no run folder to load experts from")
+        self.experts.load(expert_id, self.run_dir / "experts" / adapter_ref)
+
+    # --- Encoder -------------------------------------------------------------------------------
+    def profile(self, task: Task) -> tuple[float, ...]:
+        examples = self.source.data(task.id).train[:PROFILE_EXAMPLES]
+        return self._embed_rows([encode_example(self.tokenizer, task, e, self.max_length) for e in examples])
+
+    def embed(self, text: str) -> tuple[float, ...]:
+        return self._embed_rows([tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_length])])
+
+    @torch.inference_mode()
+    def _embed_rows(self, rows) -> tuple[float, ...]:
+        pooled = []
+        with self.experts.bare() as model:
+            for batch in length_batches([len(r) for r in rows], self.training.eval_batch_size):
+                ids, mask = scoring.collate([rows[i] for i in batch], self.pad_id, self.device)
+                pooled.append(scoring.mean_pool(scoring.hidden_states(model, ids, mask).float(), mask))
+        return tuple(torch.cat(pooled).mean(0).tolist())
+
+
+def build_hf_backbone(cfg, run_dir: Path, source) -> HFBackbone:
+    from adapters.hf.loading import load_backbone, pick_device, quiet_transformers
+
+    quiet_transformers()
+    device = pick_device(cfg.run.device)
+    torch.manual_seed(cfg.run.seed)
+    model, tokenizer = load_backbone(cfg.model, device)
+    return HFBackbone(
+        model, tokenizer, source, lora=cfg.lora, training=cfg.training, max_length=cfg.data.max_length,
+        seed=cfg.run.seed, run_dir=run_dir, base_name=cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else ""),
+    )
+
+
+__all__ = ["Example", "HFBackbone", "HFSession", "build_hf_backbone"]

