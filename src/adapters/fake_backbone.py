@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 from attrs import define, field
@@ -70,6 +71,7 @@ class FakeSession:
         self.epoch, self.best = 0, self.state.copy()
 
     def train_epoch(self) -> EpochReport:
+        time.sleep(self.backbone.seconds_per_epoch)
         self.epoch += 1
         rate = 1.0 / self.backbone.epochs_to_learn
         if self.state.skill[self.task.id] < 1.0:
@@ -98,8 +100,11 @@ class FakeSession:
 class FakeBackbone:
     """Deterministic stand-in for the HF backbone; see module docstring."""
 
-    def __init__(self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, root: Path | None = None) -> None:
+    def __init__(
+        self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, seconds_per_epoch: float = 0.0, root: Path | None = None
+    ) -> None:
         self.peak, self.epochs_to_learn, self.root = peak_accuracy, max(1, epochs_to_learn), root
+        self.seconds_per_epoch = seconds_per_epoch
         self.experts: dict[str, _ExpertState] = {}
 
     def accuracy(self, state: _ExpertState | None, task: Task) -> float:

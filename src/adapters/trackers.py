@@ -12,6 +12,9 @@ class NullTracker:
     def log_event(self, event: str, **fields: Any) -> None:
         pass
 
+    def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
+        pass
+
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         pass
 
@@ -32,6 +35,9 @@ class RecordingTracker:
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.metrics.append((step, dict(metrics)))
+
+    def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
+        self.events.append(("matrix", {"task_ids": task_ids, "rows": rows}))
 
     def finish(self) -> None:
         self.finished = True
@@ -55,5 +61,55 @@ class JsonlTracker:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self._write({"metrics": metrics, "step": step})
 
+    def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
+        self._write({"matrix": rows, "task_ids": list(task_ids)})
+
     def finish(self) -> None:
         self._handle.close()
+
+
+class LogTracker:
+    """One canonical structlog line per learned task (and per notable event), for people."""
+
+    QUIET = frozenset({"zero_shot"})
+
+    def __init__(self) -> None:
+        import structlog
+
+        self.log = structlog.get_logger("adaptive_learner")
+
+    def log_event(self, event: str, **fields: Any) -> None:
+        if event not in self.QUIET:
+            self.log.info(event, **fields)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+class FanoutTracker:
+    """Sends everything to several trackers (e.g. the console log and W&B)."""
+
+    def __init__(self, *trackers: Any) -> None:
+        self.trackers = trackers
+
+    def log_event(self, event: str, **fields: Any) -> None:
+        for t in self.trackers:
+            t.log_event(event, **fields)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        for t in self.trackers:
+            t.log_metrics(metrics, step)
+
+    def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
+        for t in self.trackers:
+            t.log_matrix(task_ids, rows)
+
+    def finish(self) -> None:
+        for t in self.trackers:
+            t.finish()

@@ -57,4 +57,5 @@ class RunSequence:
                 seconds=round(report.seconds, 2),
             )
         self.tracker.log_metrics({k: v for k, v in state.accuracy.summary().items() if v is not None})
+        self.tracker.log_matrix(state.task_ids, state.accuracy.rows())
         return state

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 
 from adapters.errors import AdapterError
-from bootstrap import render
+from adapters.reporting import write_report
+from bootstrap import logging_setup, render
 from bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
 from bootstrap.containers import build_task_source, make_container
-from bootstrap.runs import new_run_dir, run_config, run_state
+from bootstrap.runs import RunLock, new_run_dir, run_config, run_state, write_manifest
 from domain.errors import DomainError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
@@ -27,8 +28,12 @@ RunDir = Annotated[Path, typer.Argument(help="A run folder written by `run`.", e
 
 
 @app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False) -> None:
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    json_logs: Annotated[bool | None, typer.Option("--json-logs/--console-logs", help="Log format (default: console on a terminal, JSON lines otherwise).")] = None,
+) -> None:
     DEBUG["on"] = debug
+    logging_setup.configure(json=json_logs)
 
 
 def _overrides(sets: list[str], backbone: str | None, data_dir: Path | None, tasks: str | None, output_dir: Path | None) -> list[str]:
@@ -63,22 +68,49 @@ def run(
         source = build_task_source(cfg)
         source.load()  # bad data fails here, before a run folder exists
         run_dir = new_run_dir(cfg)
+        write_manifest(run_dir, cfg, source.files())
         console.print(f"[bold]run[/] {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}")
-        container = make_container(cfg, run_dir)
-        container.task_source.override(source)
-        state = container.run_sequence()()
-        render.print_run(console, state)
-        console.print(f"run folder: {run_dir}")
-        states.append(state)
+        states.append(_execute(cfg, run_dir, source))
     if len(states) > 1:
         console.print(render.seeds_table(states, seed_list))
 
 
+def _execute(cfg, run_dir: Path, source=None):
+    """Run (or resume) the sequence under the run folder's lock; write the report; print."""
+    with RunLock(run_dir):
+        container = make_container(cfg, run_dir)
+        if source is not None:
+            container.task_source.override(source)
+        tracker = container.tracker()
+        try:
+            state = container.run_sequence()()
+        finally:
+            tracker.finish()
+        report = write_report(run_dir, state)
+    render.print_run(console, state)
+    console.print(f"run folder: {run_dir}  (report: {report.name}, matrix.png, matrix.csv)")
+    return state
+
+
 @app.command()
 def resume(run_dir: RunDir) -> None:
-    """Continue a stopped run from its last saved task."""
-    state = make_container(run_config(run_dir), run_dir).run_sequence()()
+    """Continue a stopped or killed run from its last saved task."""
+    _execute(run_config(run_dir), run_dir)
+
+
+@app.command()
+def report(run_dir: RunDir) -> None:
+    """Rebuild a run's report.md, matrix.json/.csv and matrix.png from its saved state."""
+    state = run_state(run_dir)
+    path = write_report(run_dir, state)
     render.print_run(console, state)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def compare(run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to compare; runs of one config are grouped as seeds.")]) -> None:
+    """Put runs side by side; runs that differ only in seed are shown as mean ± std."""
+    console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs]))
 
 
 @app.command()

@@ -73,6 +73,7 @@ class LoraConfig:
     alpha: int = doc(16, "LoRA alpha (scaling = alpha / r).")
     dropout: float = doc(0.05, "LoRA dropout.")
     target_modules: list[str] = doc([], "Modules to adapt; empty = the architecture's attention projections.")
+    first_layer: int = doc(0, "Adapt decoder layers from this index up (0 = all); latent replay reads the input of this layer.")
 
 
 @frozen
@@ -124,6 +125,7 @@ class ConsolidationConfig:
 class FakeConfig:
     peak_accuracy: float = doc(0.9, "Fake backbone: accuracy of a fully learned task.")
     epochs_to_learn: int = doc(1, "Fake backbone: epochs until a task is fully learned.")
+    seconds_per_epoch: float = doc(0.0, "Fake backbone: sleep per epoch, to rehearse crashes and resume on a slow run.")
 
 
 @frozen

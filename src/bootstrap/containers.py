@@ -13,7 +13,7 @@ from dependency_injector import containers, providers
 
 from adapters.fake_backbone import FakeBackbone
 from adapters.storage import JsonRunStore
-from adapters.trackers import JsonlTracker, NullTracker
+from adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
 from application.evaluate_sequence import EvaluateSequence
 from application.learn_task import LearnTask
 from application.route_query import RouteQuery
@@ -84,16 +84,21 @@ class Container(containers.DeclarativeContainer):
     backbone = providers.Selector(
         config.run.backbone,
         fake=providers.Singleton(
-            FakeBackbone, peak_accuracy=config.fake.peak_accuracy, epochs_to_learn=config.fake.epochs_to_learn, root=run_dir
+            FakeBackbone,
+            peak_accuracy=config.fake.peak_accuracy,
+            epochs_to_learn=config.fake.epochs_to_learn,
+            seconds_per_epoch=config.fake.seconds_per_epoch,
+            root=run_dir,
         ),
         hf=providers.Singleton(build_hf_backbone, settings, run_dir, task_source),
     )
-    tracker = providers.Selector(
+    chosen_tracker = providers.Selector(
         config.run.tracker,
         null=providers.Singleton(NullTracker),
         jsonl=providers.Singleton(JsonlTracker, providers.Callable(lambda d: d / "events.jsonl", run_dir)),
         wandb=providers.Singleton(build_wandb_tracker, settings, run_dir),
     )
+    tracker = providers.Singleton(FanoutTracker, providers.Singleton(LogTracker), chosen_tracker)
     run_store = providers.Singleton(JsonRunStore, run_dir)
     route = providers.Singleton(RouteQuery, encoder=backbone, rule=providers.Callable(build_rule, settings))
     learn_task = providers.Factory(

@@ -87,3 +87,26 @@ def experts_table(state: RunState) -> Table:
     for e in state.library:
         table.add_row(e.id, ", ".join(e.tasks), e.parent or "", str(e.created_at_step), e.adapter_ref)
     return table
+
+
+def compare_table(runs) -> Table:
+    """runs: (run_dir, config, state). Runs whose config differs only in seed form one row."""
+    groups: dict[str, list] = {}
+    for run_dir, cfg, state in runs:
+        key = cfg.to_dict()
+        key["run"] = {k: v for k, v in key["run"].items() if k not in ("seed",)}
+        groups.setdefault(repr(key), []).append((run_dir, cfg, state))
+    table = Table(title="Runs compared (mean ± std over seeds)", title_justify="left")
+    for col in ("runs", "seeds", *METRICS, "balanced AvgAcc"):
+        table.add_column(col)
+    for members in groups.values():
+        states = [s for _, _, s in members if s.completed]
+        if not states:
+            continue
+        cells = []
+        for name in METRICS:
+            values = [s.accuracy.summary()[name] for s in states]
+            cells.append("n/a" if any(v is None for v in values) else "{:.3f} ± {:.3f}".format(*mean_std(values)))
+        cells.append("{:.3f} ± {:.3f}".format(*mean_std([s.balanced.avg_acc() for s in states])))
+        table.add_row(", ".join(d.name for d, _, _ in members), ",".join(str(c.run.seed) for _, c, _ in members), *cells)
+    return table

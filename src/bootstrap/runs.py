@@ -34,3 +34,62 @@ def run_state(run_dir: Path) -> RunState:
     if not path.exists():
         raise ConfigError(f"{run_dir}: the run has not saved any state yet (no state.json)")
     return RunState.from_dict(read_json(path))
+
+
+def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
+    """What a reader needs to reproduce the run: config, seed, versions, git revision, data fingerprints."""
+    import hashlib
+    import platform
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    try:
+        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        revision = None
+    fingerprints = {}
+    for path in data_files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        fingerprints[str(path)] = digest.hexdigest()
+    packages = ("adaptive-learner", "torch", "transformers", "peft", "bitsandbytes", "datasets", "attrs", "structlog", "wandb")
+    atomic_write_json(run_dir / "manifest.json", {
+        "config": cfg.to_dict(), "seed": cfg.run.seed, "git_revision": revision, "python": sys.version.split()[0],
+        "platform": platform.platform(), "packages": {p: version(p) for p in packages}, "data": fingerprints,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+
+
+class RunLock:
+    """An exclusive lock on a run folder, so two processes never write one run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / ".lock"
+        self.handle = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise ConfigError(f"{self.path.parent}: another process is writing this run") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import fcntl
+
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()

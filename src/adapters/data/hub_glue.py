@@ -69,6 +69,9 @@ class HubGlueSource:
         labels = tuple(self._load(name)["train"].features["label"].names)
         return Task(name, name, description, labels, "pair" if second else "single", tuple(self._verbalizers.get(name, ())))
 
+    def files(self) -> list:
+        return []  # hub data is identified by HUB_ID and config name in the manifest's config
+
     def load(self) -> TaskSequence:
         return TaskSequence(tuple(self._task(n) for n in self._names))
 

@@ -68,6 +68,10 @@ class FolderTaskSource:
             )
         return self._data[task_id]
 
+    def files(self) -> list[Path]:
+        """The files the sequence reads, for the run manifest's data fingerprints."""
+        return [self._dir / name / f for name in self._task_ids() for f in ("task.json", *SPLIT_FILES.values())]
+
     def _task_ids(self) -> tuple[str, ...]:
         if not self._dir.is_dir():
             raise DataError(f"data directory {self._dir} does not exist")

@@ -1,0 +1,101 @@
+"""A run's human- and machine-readable results: matrix JSON/CSV, heatmap PNG, report.md.
+
+Everything is rebuilt from `state.json` (`adaptive-learner report RUN`), so a report never
+disagrees with the state it describes. All files are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from adapters.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
+from application.state import RunState
+
+
+def _f(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def matrix_csv(state: RunState) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["after_task", "row", "on_task", "col", "accuracy", "balanced_accuracy"])
+    for i in range(state.completed):
+        for j, on in enumerate(state.task_ids):
+            acc = state.accuracy.get(i, j)
+            if acc is not None:
+                writer.writerow([state.task_ids[i], i, on, j, f"{acc:.6f}", f"{state.balanced.get(i, j):.6f}"])
+    return out.getvalue()
+
+
+def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
+    """The matrix as a PNG heatmap (cells never measured are left blank)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, ids = len(task_ids), list(task_ids)
+    values = [[float("nan") if v is None else v for v in row] for row in grid]
+    fig, ax = plt.subplots(figsize=(1.2 * n + 2, 1.0 * n + 1.5))
+    image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(n), ids, rotation=35, ha="right")
+    ax.set_yticks(range(n), ids)
+    ax.set_xlabel("evaluated on task j")
+    ax.set_ylabel("after training task i")
+    for i in range(n):
+        for j in range(n):
+            if grid[i][j] is not None:
+                ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", color="white" if grid[i][j] < 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="accuracy")
+    ax.set_title("Accuracy matrix R[i][j]")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def report_markdown(state: RunState, title: str) -> str:
+    ids = state.task_ids
+    lines = [f"# {title}", "", "## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)", ""]
+    lines += ["| after \\ on | " + " | ".join(ids) + " |", "|---" * (len(ids) + 1) + "|"]
+    lines.append("| zero-shot | " + " | ".join(_f(state.accuracy.zero_shot.get(j)) for j in range(len(ids))) + " |")
+    for i in range(state.completed):
+        lines.append(f"| {ids[i]} | " + " | ".join(_f(state.accuracy.get(i, j)) for j in range(len(ids))) + " |")
+    lines.append("| majority class | " + " | ".join(_f(state.majority.get(t)) for t in ids) + " |")
+    if state.completed:
+        last = state.completed - 1
+        lines.append("| balanced (final) | " + " | ".join(_f(state.balanced.get(last, j)) for j in range(len(ids))) + " |")
+        s = state.accuracy.summary()
+        lines += ["", "## Metrics", "", "| metric | accuracy | balanced accuracy |", "|---|---|---|"]
+        b = state.balanced.summary()
+        for key, label in (("avg_acc", "AvgAcc"), ("bwt", "BWT"), ("bwt_clipped", "BWT (clipped)"), ("fwt", "FWT"), ("forgetting", "Forgetting")):
+            lines.append(f"| {label} | {_f(s[key]) or 'n/a'} | {_f(b[key]) or 'n/a'} |")
+        majority = sum(state.majority.values()) / len(state.majority) if state.majority else None
+        lines.append(f"| mean majority-class accuracy | {_f(majority)} | |")
+    lines += ["", "## Per task", "", "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale |", "|---|---|---|---|---|---|---|---|"]
+    for r in state.reports:
+        lines.append(
+            f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | {r.epochs_run} | {r.best_epoch} "
+            f"| {r.seconds:.1f} | {r.fisher_scale:.3f} |"
+        )
+    lines += ["", "Formulas: docs/adr/0007-metrics.md. Heatmap: matrix.png. Long format: matrix.csv.", ""]
+    return "\n".join(lines)
+
+
+def completed_rows(state: RunState) -> list[list[float | None]]:
+    return [[state.accuracy.get(i, j) if i < state.completed else None for j in range(len(state.task_ids))] for i in range(len(state.task_ids))]
+
+
+def write_report(run_dir: Path, state: RunState) -> Path:
+    run_dir = Path(run_dir)
+    atomic_write_json(run_dir / "matrix.json", {"accuracy": state.accuracy.to_dict(), "balanced_accuracy": state.balanced.to_dict(),
+                                                "metrics": state.accuracy.summary() if state.completed else {},
+                                                "majority": state.majority})
+    atomic_write_text(run_dir / "matrix.csv", matrix_csv(state))
+    atomic_write_bytes(run_dir / "matrix.png", heatmap_png(state.task_ids, completed_rows(state)))
+    atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}"))
+    return run_dir / "report.md"
