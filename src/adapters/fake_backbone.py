@@ -97,6 +97,19 @@ class FakeSession:
         return TrainingSignals(nll=-math.log(max(acc, 1e-6)), accuracy=acc, grad_norm=1.0, entropy=1.0 - acc)
 
 
+class FakeJointSession:
+    """All tasks learned together: each gains skill and none interferes with another."""
+
+    def __init__(self, sessions: list[FakeSession]) -> None:
+        self.sessions = sessions
+
+    def train_epoch(self) -> EpochReport:
+        for s in self.sessions:
+            s.state.skill[s.task.id] = min(1.0, s.state.skill[s.task.id] + 1.0 / s.backbone.epochs_to_learn)
+        acc = sum(s.validate() for s in self.sessions) / len(self.sessions)
+        return EpochReport(epoch=1, train_loss=-math.log(max(acc, 1e-6)), steps=10, seconds=0.0)
+
+
 class FakeBackbone:
     """Deterministic stand-in for the HF backbone; see module docstring."""
 
@@ -118,6 +131,9 @@ class FakeBackbone:
 
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> FakeSession:
         return FakeSession(self, expert_id, task)
+
+    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> FakeJointSession:
+        return FakeJointSession([FakeSession(self, expert_id, t) for t in tasks])
 
     def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
         strength = policy.ewc_lambda * fisher_scale

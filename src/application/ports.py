@@ -60,6 +60,9 @@ class Learner(Protocol):
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> TrainingSession:
         """Begin training `expert_id` on `task` under `policy` (penalties from earlier tasks apply)."""
 
+    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> TrainingSession:
+        """Begin training one expert on all `tasks` at once (the multitask upper bound)."""
+
     def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
         """Store what the expert must keep of `task` (Fisher, anchors, replay memory)."""
 

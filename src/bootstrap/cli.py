@@ -57,6 +57,7 @@ def run(
     tasks: Annotated[str | None, typer.Option(help="Comma-separated task folder names, in learning order.")] = None,
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds; several seeds report mean ± std.")] = None,
     output_dir: Annotated[Path | None, typer.Option(help="Where run folders go (overrides run.output_dir).")] = None,
+    joint: Annotated[bool, typer.Option("--joint", help="Baseline: train one LoRA on all tasks at once (multitask upper bound).")] = False,
     set_: Sets = [],  # noqa: B006 - typer needs a literal default
 ) -> None:
     """Learn a task sequence and print the accuracy matrix, AvgAcc and BWT."""
@@ -70,6 +71,14 @@ def run(
         run_dir = new_run_dir(cfg)
         write_manifest(run_dir, cfg, source.files())
         console.print(f"[bold]run[/] {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}")
+        if joint:
+            container = make_container(cfg, run_dir)
+            container.task_source.override(source)
+            result = container.train_jointly()()
+            for task_id, score in result.scores.items():
+                console.print(f"{task_id:>16}  accuracy {score.accuracy:.3f}  balanced {score.balanced_accuracy:.3f}  majority {score.majority_baseline:.3f}")
+            console.print(f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)", style="bold")
+            continue
         states.append(_execute(cfg, run_dir, source))
     if len(states) > 1:
         console.print(render.seeds_table(states, seed_list))

@@ -18,6 +18,7 @@ from application.evaluate_sequence import EvaluateSequence
 from application.learn_task import LearnTask
 from application.route_query import RouteQuery
 from application.run_sequence import RunSequence
+from application.train_jointly import TrainJointly
 from bootstrap.config import Config
 from domain.consolidation import ConsolidationPolicy, GammaGain
 from domain.early_stopping import EarlyStopping
@@ -113,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         early_stopping=providers.Callable(build_early_stopping, settings),
     )
     evaluate = providers.Factory(EvaluateSequence, learner=backbone, tracker=tracker)
+    train_jointly = providers.Factory(TrainJointly, source=task_source, learner=backbone, tracker=tracker, epochs=config.training.epochs)
     run_sequence = providers.Factory(
         RunSequence,
         source=task_source,
@@ -128,3 +130,4 @@ def make_container(cfg: Config, run_dir: Path) -> Container:
     container = Container(settings=cfg, run_dir=Path(run_dir))
     container.config.from_dict(cfg.to_dict())
     return container
+

@@ -41,12 +41,13 @@ class FolderTaskSource:
         self._verbalizers = dict(verbalizers or {})
         self._tasks: dict[str, Task] = {}
         self._data: dict[str, TaskData] = {}
+        self._folders: dict[str, Path] = {}
 
     def load(self) -> TaskSequence:
         """The tasks in the order given (all task folders, sorted by name, when none were)."""
         for name in self._task_ids():
             if name not in self._tasks:
-                self._tasks[name] = read_task_spec(self._dir / name, self._verbalizers.get(name))
+                self._tasks[name] = read_task_spec(self._folders[name], self._verbalizers.get(name))
         return TaskSequence(tuple(self._tasks[name] for name in self._task_ids()))
 
     def data(self, task_id: str) -> TaskData:
@@ -55,7 +56,7 @@ class FolderTaskSource:
             sequence = self.load()
             if task_id not in sequence.ids:
                 raise DataError(f"{self._dir}: task {task_id!r} is not in the sequence {list(sequence.ids)}")
-            folder = self._dir / task_id
+            folder = self._folders[task_id]
             task = self._tasks[task_id]
             self._data[task_id] = sample_splits(
                 task,
@@ -70,20 +71,25 @@ class FolderTaskSource:
 
     def files(self) -> list[Path]:
         """The files the sequence reads, for the run manifest's data fingerprints."""
-        return [self._dir / name / f for name in self._task_ids() for f in ("task.json", *SPLIT_FILES.values())]
+        return [self._folders[name] / f for name in self._task_ids() for f in ("task.json", *SPLIT_FILES.values())]
 
     def _task_ids(self) -> tuple[str, ...]:
+        """Task ids in order. A name may be a sub-path ("glue/sst2") to mix folder sets; its id is the last part."""
         if not self._dir.is_dir():
             raise DataError(f"data directory {self._dir} does not exist")
         available = sorted(p.name for p in self._dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
         if self._names is None:
             if not available:
                 raise DataError(f"data directory {self._dir} holds no task folders")
+            self._folders = {name: self._dir / name for name in available}
             return tuple(available)
+        self._folders = {}
         for name in self._names:
-            if name not in available:
-                raise DataError(f"task folder {self._dir / name} does not exist; available: {available}")
-        return self._names
+            folder = self._dir / name
+            if not folder.is_dir():
+                raise DataError(f"task folder {folder} does not exist; available: {available}")
+            self._folders[folder.name] = folder
+        return tuple(self._folders)
 
 
 def read_task_folder(folder: Path, verbalizers: Sequence[str] | None = None) -> tuple[Task, list[Example], list[Example]]:
