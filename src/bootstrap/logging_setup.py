@@ -39,5 +39,7 @@ def configure(json: bool | None = None, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("transformers", "peft", "bitsandbytes", "datasets", "huggingface_hub", "urllib3", "filelock"):
+    for noisy in ("transformers", "peft", "datasets", "huggingface_hub", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # bitsandbytes warns at import on CPUs with AVX512-BF16 that an optional `kernels` package is missing.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)

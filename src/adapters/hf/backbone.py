@@ -14,6 +14,7 @@ import torch
 from adapters.data.examples import Example
 from adapters.errors import AdapterError, BackboneError
 from adapters.hf import scoring
+from adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
 from adapters.hf.experts import PeftExperts
 from adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
 from adapters.progress import progress
@@ -26,12 +27,19 @@ PROFILE_EXAMPLES = 32
 
 
 class HFSession:
-    """One expert learning one task: AdamW on that expert's LoRA weights, loss on the answer token."""
+    """One expert learning one task: AdamW on that expert's LoRA weights, loss on the answer token,
+    plus the EWC penalty and a replayed batch when the expert consolidated earlier tasks.
 
-    def __init__(self, backbone: HFBackbone, expert_id: str, task: Task) -> None:
-        self.b, self.expert_id, self.task = backbone, expert_id, task
+    `train_loss` and the NLL signal are the answer loss alone, so they compare across policies.
+    """
+
+    def __init__(self, backbone: HFBackbone, expert_id: str, task: Task, policy: ConsolidationPolicy) -> None:
+        self.b, self.expert_id, self.task, self.policy = backbone, expert_id, task, policy
         backbone.experts.activate(expert_id)
-        self.params = list(backbone.experts.parameters(expert_id).values())
+        self.named = backbone.experts.parameters(expert_id)
+        self.params = list(self.named.values())
+        self.kept = backbone.consolidation.get(expert_id) or None
+        self.replay_rng = random.Random(f"{backbone.seed}:{task.id}:replay")
         t = backbone.training
         self.optimizer = torch.optim.AdamW(self.params, lr=t.learning_rate, weight_decay=t.weight_decay)
         self.train_split = backbone.encoded(task, "train")
@@ -39,6 +47,7 @@ class HFSession:
         self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
         self.epoch, self.best = 0, backbone.experts.state(expert_id)
         self.last_nll, self.grad_norms, self.dev_accuracy, self.dev_entropy = 0.0, [], 0.0, 0.0
+        self.dev_fresh = False  # dev signals describe the current weights
 
     def train_epoch(self) -> EpochReport:
         b, t = self.b, self.b.training
@@ -50,7 +59,13 @@ class HFSession:
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
             ids, mask = scoring.collate([self.train_split.ids[i] for i in batch], b.pad_id, b.device)
             gold = torch.tensor([self.train_split.labels[i] for i in batch], device=b.device)
-            loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), self.label_ids, gold)
+            task_loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), self.label_ids, gold)
+            loss = task_loss
+            if self.kept:
+                extra = self.kept.extra_loss(
+                    b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id
+                )
+                loss = loss if extra is None else loss + extra
             if not torch.isfinite(loss):
                 raise AdapterError(f"task {self.task.id!r}: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
             self.optimizer.zero_grad(set_to_none=True)
@@ -58,14 +73,15 @@ class HFSession:
             norm = torch.nn.utils.clip_grad_norm_(self.params, t.max_grad_norm if t.max_grad_norm > 0 else math.inf)
             self.grad_norms.append(float(norm))
             self.optimizer.step()
-            losses.append(loss.item())
+            losses.append(task_loss.item())
         b.experts.model.eval()
+        self.dev_fresh = False
         self.last_nll = sum(losses) / len(losses)
         return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started)
 
     def validate(self) -> float:
         score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")
-        self.dev_accuracy, self.dev_entropy = score.accuracy, mean_entropy
+        self.dev_accuracy, self.dev_entropy, self.dev_fresh = score.accuracy, mean_entropy, True
         return score.accuracy
 
     def keep_best(self) -> None:
@@ -73,8 +89,11 @@ class HFSession:
 
     def restore_best(self) -> None:
         self.b.experts.load_state(self.expert_id, self.best)
+        self.dev_fresh = False
 
     def signals(self) -> TrainingSignals:
+        if not self.dev_fresh:  # no early stopping, or weights restored: measure the weights that are kept
+            self.validate()
         grad = sum(self.grad_norms) / len(self.grad_norms) if self.grad_norms else 0.0
         return TrainingSignals(nll=self.last_nll, accuracy=self.dev_accuracy, grad_norm=grad, entropy=self.dev_entropy)
 
@@ -88,10 +107,13 @@ class HFBackbone:
         self.device = next(model.parameters()).device
         self.pad_id = tokenizer.pad_token_id
         self.experts = PeftExperts(
-            model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=list(lora.target_modules), base_name=base_name
+            model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=list(lora.target_modules), base_name=base_name,
+            first_layer=lora.first_layer,
         )
         self._encoded: dict[tuple[str, str], Encoded] = {}
         self._labels: dict[str, torch.Tensor] = {}
+        self.consolidation: dict[str, ExpertConsolidation] = {}
+        self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
 
     # --- data, tokenised once per task and split ----------------------------------------------
     def encoded(self, task: Task, split: str) -> Encoded:
@@ -110,14 +132,16 @@ class HFBackbone:
     def new_expert(self, expert_id: str, parent: str | None = None) -> None:
         torch.manual_seed(zlib.crc32(f"{self.seed}:{expert_id}".encode()))  # LoRA A init, reproducible per run
         self.experts.add(expert_id, parent)
+        if parent is not None and parent in self.consolidation:
+            self.consolidation[expert_id] = self.consolidation[parent].copy()
 
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> HFSession:
-        if policy.uses_ewc or policy.uses_replay:
-            raise BackboneError("EWC and replay are not available on the hf backbone yet (consolidation issue)")
-        return HFSession(self, expert_id, task)
+        check_replay_point(policy, self.experts.first_layer)  # refuse before training, not after
+        return HFSession(self, expert_id, task, policy)
 
     def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
-        raise BackboneError("EWC and replay are not available on the hf backbone yet (consolidation issue)")
+        """Online EWC (docs/adr/0013-online-ewc.md) and/or the task's replay memory (docs/adr/0014-replay.md)."""
+        consolidate_task(self, expert_id, task, policy, fisher_scale)
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         return self.evaluate(expert_id, task, split)[0]
@@ -149,13 +173,18 @@ class HFBackbone:
         ref = f"{expert_id}/v{len(task_ids)}"
         if self.run_dir is not None:
             meta = {"expert_id": expert_id, "run": self.run_dir.name, "task_ids": list(task_ids)}
-            self.experts.save(expert_id, self.run_dir / "experts" / ref, meta)
+            folder = self.run_dir / "experts" / ref
+            self.experts.save(expert_id, folder, meta)
+            if self.consolidation.get(expert_id):
+                self.consolidation[expert_id].save(folder)
         return ref
 
     def load_expert(self, expert_id: str, adapter_ref: str) -> None:
         if self.run_dir is None:
             raise BackboneError("no run folder to load experts from")
-        self.experts.load(expert_id, self.run_dir / "experts" / adapter_ref)
+        folder = self.run_dir / "experts" / adapter_ref
+        self.experts.load(expert_id, folder)
+        self.consolidation[expert_id] = ExpertConsolidation.load(folder, self.device)
 
     # --- Encoder -------------------------------------------------------------------------------
     def profile(self, task: Task) -> tuple[float, ...]:

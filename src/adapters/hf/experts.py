@@ -46,10 +46,18 @@ def default_targets(model_type: str) -> list[str]:
 class PeftExperts:
     """Creates, switches, snapshots, saves and loads the LoRA experts of one backbone."""
 
-    def __init__(self, model, *, r: int, alpha: int, dropout: float, target_modules: list[str], base_name: str) -> None:
-        self.base, self.peft = model, None
+    def __init__(
+        self, model, *, r: int, alpha: int, dropout: float, target_modules: list[str], base_name: str, first_layer: int = 0
+    ) -> None:
+        self.base, self.peft, self.first_layer = model, None, first_layer
         targets = target_modules or default_targets(model.config.model_type)
-        self.lora = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none", task_type="CAUSAL_LM")
+        n_layers = model.config.num_hidden_layers
+        if not 0 <= first_layer < n_layers:
+            raise BackboneError(f"lora.first_layer {first_layer} is outside the model's {n_layers} layers")
+        layers = list(range(first_layer, n_layers)) if first_layer else None
+        self.lora = LoraConfig(
+            r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, layers_to_transform=layers, bias="none", task_type="CAUSAL_LM"
+        )
         self.base_name = base_name
 
     @property

@@ -178,13 +178,15 @@ def load_backbone(model_cfg, device: torch.device):
     where = resolve(model_cfg.name_or_path, model_cfg.gguf_file, model_cfg.cache_dir)
     dtype = pick_dtype(model_cfg.dtype, device)
     kwargs = {"dtype": dtype, "attn_implementation": pick_attention(model_cfg.attention, device)}
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN")  # gated hub models; never logged
+    auth = {"token": token} if token else {}
     quant = quantization(model_cfg.quantize, dtype)
     if quant is not None:
         kwargs["quantization_config"] = quant
     try:
-        AutoConfig.from_pretrained(where)
-        tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+        AutoConfig.from_pretrained(where, **auth)
+        tokenizer = AutoTokenizer.from_pretrained(where, **auth)
+        model = AutoModelForCausalLM.from_pretrained(where, **kwargs, **auth)
     except OSError as exc:
         offline = " (no network: use a local folder, a GGUF file or an embedded model)" if not Path(where).exists() else ""
         raise BackboneError(f"cannot load model {model_cfg.name_or_path!r}{offline}: {str(exc).splitlines()[0]}") from None
