@@ -7,6 +7,8 @@ import importlib.util
 import pytest
 
 torch = pytest.importorskip("torch")
+# Tiny models are far faster on one thread than two fighting over a 2-core machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +49,14 @@ def demo_source(tmp_path):
     return FolderTaskSource(root, list(DEMO_TASK_NAMES[:3]), train_samples=24, dev_samples=8, validation_samples=16, seed=0)
 
 
-def make_backbone(tokenizer, source, run_dir=None, seed=0, **training):
+def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, **training):
+    """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the 2-layer model)."""
     from adapters.hf.backbone import HFBackbone
     from bootstrap.config import LoraConfig, TrainingConfig
 
     t = {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-2, **training}
+    lora = LoraConfig(r=4, alpha=8, dropout=0.0, first_layer=first_layer)
     return HFBackbone(
-        tiny_model(tokenizer, seed), tokenizer, source, lora=LoraConfig(r=4, alpha=8, dropout=0.0), training=TrainingConfig(**t),
+        tiny_model(tokenizer, seed), tokenizer, source, lora=lora, training=TrainingConfig(**t),
         max_length=64, seed=seed, run_dir=run_dir, base_name="tiny-llama",
     )

@@ -35,6 +35,9 @@ class HFSession:
 
     def __init__(self, backbone: HFBackbone, expert_id: str, task: Task, policy: ConsolidationPolicy) -> None:
         self.b, self.expert_id, self.task, self.policy = backbone, expert_id, task, policy
+        # LoRA dropout draws from torch's global RNG: seed it per task so a resumed run trains
+        # each remaining task exactly as an uninterrupted run would.
+        torch.manual_seed(zlib.crc32(f"{backbone.seed}:{task.id}:train".encode()))
         backbone.experts.activate(expert_id)
         self.named = backbone.experts.parameters(expert_id)
         self.params = list(self.named.values())
@@ -98,6 +101,54 @@ class HFSession:
         return TrainingSignals(nll=self.last_nll, accuracy=self.dev_accuracy, grad_norm=grad, entropy=self.dev_entropy)
 
 
+class HFJointSession:
+    """The multitask upper bound: one expert, batches drawn from every task, shuffled together."""
+
+    def __init__(self, backbone: HFBackbone, expert_id: str, tasks: tuple[Task, ...]) -> None:
+        self.b, self.expert_id, self.tasks = backbone, expert_id, tasks
+        torch.manual_seed(zlib.crc32(f"{backbone.seed}:joint:train".encode()))
+        backbone.experts.activate(expert_id)
+        self.params = list(backbone.experts.parameters(expert_id).values())
+        t = backbone.training
+        self.optimizer = torch.optim.AdamW(self.params, lr=t.learning_rate, weight_decay=t.weight_decay)
+        self.rng, self.epoch = random.Random(f"{backbone.seed}:joint:order"), 0
+
+    def train_epoch(self) -> EpochReport:
+        b, t = self.b, self.b.training
+        self.epoch += 1
+        started, losses, batches = time.perf_counter(), [], []
+        for task in self.tasks:
+            split = b.encoded(task, "train")
+            batches += [(task, split, batch) for batch in length_batches([len(r) for r in split.ids], t.batch_size, self.rng)]
+        self.rng.shuffle(batches)
+        b.experts.model.train()
+        for task, split, batch in progress(batches, f"joint epoch {self.epoch}"):
+            ids, mask = scoring.collate([split.ids[i] for i in batch], b.pad_id, b.device)
+            gold = torch.tensor([split.labels[i] for i in batch], device=b.device)
+            loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), b.label_ids(task), gold)
+            if not torch.isfinite(loss):
+                raise AdapterError(f"joint training: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, t.max_grad_norm if t.max_grad_norm > 0 else math.inf)
+            self.optimizer.step()
+            losses.append(loss.item())
+        b.experts.model.eval()
+        return EpochReport(self.epoch, sum(losses) / len(losses), len(batches), time.perf_counter() - started)
+
+    def validate(self) -> float:
+        return sum(self.b.score(self.expert_id, t, "dev").accuracy for t in self.tasks) / len(self.tasks)
+
+    def keep_best(self) -> None:
+        self.best = self.b.experts.state(self.expert_id)
+
+    def restore_best(self) -> None:
+        self.b.experts.load_state(self.expert_id, self.best)
+
+    def signals(self) -> TrainingSignals:
+        return TrainingSignals(nll=0.0, accuracy=self.validate(), grad_norm=0.0, entropy=0.0)
+
+
 class HFBackbone:
     """Frozen transformers model + PEFT experts; see docs/adr/0011-label-scoring.md."""
 
@@ -125,7 +176,8 @@ class HFBackbone:
 
     def label_ids(self, task: Task) -> torch.Tensor:
         if task.id not in self._labels:
-            self._labels[task.id] = torch.tensor(label_token_ids(self.tokenizer, task), device=self.device)
+            with torch.inference_mode(False):  # first asked for while scoring; training must be able to save it for backward
+                self._labels[task.id] = torch.tensor(label_token_ids(self.tokenizer, task), device=self.device)
         return self._labels[task.id]
 
     # --- Learner -------------------------------------------------------------------------------
@@ -134,6 +186,9 @@ class HFBackbone:
         self.experts.add(expert_id, parent)
         if parent is not None and parent in self.consolidation:
             self.consolidation[expert_id] = self.consolidation[parent].copy()
+
+    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> HFJointSession:
+        return HFJointSession(self, expert_id, tasks)
 
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> HFSession:
         check_replay_point(policy, self.experts.first_layer)  # refuse before training, not after

@@ -1,0 +1,147 @@
+"""What one expert keeps of the tasks it learned: online-EWC Fisher and anchors, replay memories.
+
+The state lives per expert, is copied on fork, and is saved beside the expert's PEFT files as
+`consolidation.safetensors` (every tensor) + `consolidation.json` (small metadata), so nothing is
+pickled and a resumed run continues from identical tensors. Parameter keys carry no adapter name
+(the `.{}.` form of PeftExperts.state), so a fork or a reload under another id lines up.
+Decisions: docs/adr/0013-online-ewc.md, docs/adr/0014-replay.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import zlib
+from pathlib import Path
+
+import torch
+from attrs import define, field
+from safetensors.torch import load_file, save_file
+
+from adapters.errors import BackboneError, StorageError
+from adapters.hf import fisher as fisher_math
+from adapters.hf.replay import ExperienceReplay, LatentReplay, memory_from_tensors
+from domain.consolidation import ConsolidationPolicy, ReplayKind
+from domain.task import Task
+
+TENSORS, META = "consolidation.safetensors", "consolidation.json"
+LATENT_KINDS = (ReplayKind.CMT, ReplayKind.PCGR)
+
+
+def neutral(name: str, expert_id: str) -> str:
+    return name.replace(f".{expert_id}.", ".{}.")
+
+
+def check_replay_point(policy: ConsolidationPolicy, first_layer: int) -> None:
+    if policy.replay in LATENT_KINDS and first_layer == 0:
+        raise BackboneError(
+            f"latent replay ({policy.replay}) needs frozen layers below the replay point, but LoRA adapts every layer; "
+            "set lora.first_layer >= 1 (e.g. half the layers), or use consolidation.replay='experience'"
+        )
+
+
+@define
+class ExpertConsolidation:
+    """Online-EWC state and per-task replay memories of one expert."""
+
+    fisher: dict[str, torch.Tensor] = field(factory=dict)
+    anchors: dict[str, torch.Tensor] = field(factory=dict)
+    fisher_log: list[dict] = field(factory=list)  # [{"task": id, "fisher_scale": s}] in order
+    replay: dict[str, ExperienceReplay | LatentReplay] = field(factory=dict)
+
+    def copy(self) -> ExpertConsolidation:
+        """An independent copy (a fork must not share tensors with its parent)."""
+        clone = lambda d: {k: v.clone() for k, v in d.items()}
+        memories = {t: memory_from_tensors(_meta(m), clone(m.tensors)) for t, m in self.replay.items()}
+        return ExpertConsolidation(clone(self.fisher), clone(self.anchors), [dict(e) for e in self.fisher_log], memories)
+
+    def __bool__(self) -> bool:
+        return bool(self.fisher or self.replay)
+
+    # --- the extra loss while the expert learns a later task --------------------------------
+    def extra_loss(self, model, params: dict, expert_id: str, task_id: str, policy: ConsolidationPolicy, rng: random.Random,
+                   batch_size: int, pad_id: int) -> torch.Tensor | None:
+        """EWC penalty plus one replayed batch from an earlier task's memory (None when nothing applies)."""
+        loss = None
+        if self.fisher and policy.ewc_lambda > 0:
+            named = {neutral(n, expert_id): p for n, p in params.items()}
+            loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
+        earlier = sorted(t for t in self.replay if t != task_id)
+        if policy.uses_replay and earlier:
+            memory = self.replay[rng.choice(earlier)]  # one earlier task per step keeps the cost flat in the number of tasks
+            index = [rng.randrange(len(memory)) for _ in range(batch_size)]
+            term = memory.loss(model, index, pad_id=pad_id, alpha=policy.replay_alpha, feature_alpha=policy.feature_replay_alpha)
+            loss = term if loss is None else loss + term
+        return loss
+
+    # --- persistence ------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        tensors = {f"fisher/{k}": v for k, v in self.fisher.items()} | {f"anchor/{k}": v for k, v in self.anchors.items()}
+        memories = []
+        for i, (task_id, memory) in enumerate(sorted(self.replay.items())):
+            memories.append({"task": task_id, **_meta(memory), "bytes": memory.nbytes()})
+            tensors |= {f"replay/{i}/{k}": v for k, v in memory.tensors.items()}
+        meta = {"version": 1, "fisher_log": self.fisher_log, "replay": memories}
+        try:
+            _atomic(folder / TENSORS, lambda p: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(p)))
+            _atomic(folder / META, lambda p: p.write_text(json.dumps(meta, indent=2)))
+        except OSError as exc:
+            raise StorageError(f"{folder}: cannot save consolidation state ({exc})") from exc
+
+    @classmethod
+    def load(cls, folder: Path, device: torch.device) -> ExpertConsolidation:
+        if not (folder / META).exists():
+            return cls()  # an expert trained without EWC or replay
+        try:
+            meta = json.loads((folder / META).read_text())
+            tensors = load_file(str(folder / TENSORS), device=str(device))
+        except Exception as exc:  # noqa: BLE001  safetensors raises its own error types for corrupt files
+            raise StorageError(f"{folder / TENSORS}: cannot load consolidation state ({exc})") from None
+        part = lambda prefix: {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        replay = {m["task"]: memory_from_tensors(m, part(f"replay/{i}/")) for i, m in enumerate(meta["replay"])}
+        return cls(part("fisher/"), part("anchor/"), meta["fisher_log"], replay)
+
+
+def _meta(memory: ExperienceReplay | LatentReplay) -> dict:
+    return {"kind": memory.kind, "layer": getattr(memory, "layer", None)}
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def consolidate_task(backbone, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+    """After `task` was learned: accumulate its Fisher and move the anchors, and/or store its replay memory."""
+    state = backbone.consolidation.setdefault(expert_id, ExpertConsolidation())
+    experts, data, label_ids = backbone.experts, backbone.encoded(task, "train"), backbone.label_ids(task)
+    experts.activate(expert_id)
+    model = experts.model.eval()  # dropout off: Fisher and teacher targets are of the trained expert itself
+    seed = zlib.crc32(f"{backbone.seed}:{expert_id}:{task.id}".encode())
+    if policy.uses_ewc:
+        rng = random.Random(seed)
+        pick = sorted(rng.sample(range(len(data)), min(policy.ewc_data_loader_num_samples, len(data))))
+        params = experts.parameters(expert_id)
+        new = fisher_math.diagonal_fisher(
+            model, params, [data.ids[i] for i in pick], label_ids, gold=[data.labels[i] for i in pick], kind=str(policy.fisher),
+            batch_size=policy.ewc_batch_size, pad_id=backbone.pad_id, device=backbone.device,
+            generator=torch.Generator().manual_seed(seed), method=backbone.fisher_method,
+        )
+        state.fisher = fisher_math.accumulate(state.fisher, {neutral(n, expert_id): f for n, f in new.items()}, fisher_scale)
+        state.anchors = experts.state(expert_id)
+        state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})
+    if policy.uses_replay:
+        check_replay_point(policy, experts.first_layer)
+        if policy.replay is ReplayKind.EXPERIENCE:
+            memory = ExperienceReplay.build(task.id, data.ids, data.labels, label_ids, policy.replay_budget_bytes, random.Random(seed))
+        else:
+            memory = LatentReplay.build(
+                str(policy.replay), task.id, model, data.ids, data.labels, label_ids, layer=experts.first_layer,
+                budget=policy.replay_budget_bytes, batch_size=policy.replay_backbone_encoding_batch_size,
+                pad_id=backbone.pad_id, generator=torch.Generator().manual_seed(seed),
+            )
+        state.replay[task.id] = memory.to(backbone.device)

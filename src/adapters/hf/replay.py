@@ -1,0 +1,180 @@
+"""Per-task replay memories under a byte budget, and the losses that replay them.
+
+- ExperienceReplay: real examples (token ids, label index, the task's label token ids); replayed
+  with the ordinary answer loss.
+- LatentReplay, kind "cmt" (compressive memory) or "pcgr" (prototype-conditioned generation):
+  latents at the input of decoder layer k (adapters.hf.latents), PCA-compressed to float16 codes,
+  with the old expert's label distribution and final feature on each replayed latent; replayed
+  with replay_alpha * KL(teacher || current) + feature_alpha * MSE(feature, teacher feature).
+
+The budget counts the bytes of every tensor a memory keeps (`nbytes`), which is also what is saved.
+Design and limits: docs/adr/0014-replay.md.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from attrs import define, field
+
+from adapters.errors import BackboneError
+from adapters.hf import latents, scoring
+
+WINDOW = 16  # last W prompt tokens: "\nAnswer:" plus the end of the input
+RANK = 16  # PCA components kept per token latent
+MAX_ENCODED = 256  # real examples encoded per task to fit the basis and the generators
+
+
+def _nbytes(tensors: dict[str, torch.Tensor]) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def _too_small(task_id: str, kind: str, budget: int, fixed: int, per: int) -> BackboneError:
+    return BackboneError(
+        f"task {task_id!r}: consolidation.replay_budget_bytes={budget} holds no {kind} replay sample "
+        f"({fixed} B fixed + {per} B per sample); raise it"
+    )
+
+
+@define
+class ExperienceReplay:
+    kind = "experience"
+    tensors: dict[str, torch.Tensor]  # tokens (flat int32), lengths, labels (int32), label_ids (int64)
+    _rows: list[tuple[int, ...]] | None = field(default=None, init=False, eq=False, repr=False)
+
+    @classmethod
+    def build(cls, task_id: str, rows, labels, label_ids: torch.Tensor, budget: int, rng: random.Random) -> ExperienceReplay:
+        """Examples in a seeded random order, each kept while the memory still fits the budget."""
+        fixed, chosen, used = label_ids.numel() * 8, [], 0
+        for i in rng.sample(range(len(rows)), len(rows)):
+            cost = 4 * len(rows[i]) + 8  # tokens + length + label, int32 each
+            if fixed + used + cost <= budget:
+                chosen.append(i)
+                used += cost
+        if not chosen:
+            raise _too_small(task_id, cls.kind, budget, fixed, 4 * min(len(r) for r in rows) + 8)
+        flat = [t for i in chosen for t in rows[i]]
+        return cls({
+            "tokens": torch.tensor(flat, dtype=torch.int32),
+            "lengths": torch.tensor([len(rows[i]) for i in chosen], dtype=torch.int32),
+            "labels": torch.tensor([labels[i] for i in chosen], dtype=torch.int32),
+            "label_ids": label_ids.detach().to("cpu", torch.int64),
+        })
+
+    def __len__(self) -> int:
+        return self.tensors["lengths"].numel()
+
+    def nbytes(self) -> int:
+        return _nbytes(self.tensors)
+
+    def to(self, device) -> ExperienceReplay:
+        return ExperienceReplay({k: v.to(device) for k, v in self.tensors.items()})
+
+    def rows(self) -> list[tuple[int, ...]]:
+        if self._rows is None:  # unpacked once: .tolist() on every step would sync a GPU each time
+            ends = self.tensors["lengths"].long().cumsum(0).tolist()
+            flat = self.tensors["tokens"].tolist()
+            self._rows = [tuple(flat[e - n : e]) for e, n in zip(ends, self.tensors["lengths"].tolist(), strict=True)]
+        return self._rows
+
+    def loss(self, model, index: Sequence[int], *, pad_id: int, **_) -> torch.Tensor:
+        rows = self.rows()
+        ids, mask = scoring.collate([rows[i] for i in index], pad_id, self.tensors["tokens"].device)
+        gold = self.tensors["labels"][list(index)].long()
+        return scoring.answer_loss(scoring.answer_logits(model, ids, mask), self.tensors["label_ids"], gold)
+
+
+def cmt_codes(codes: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """Compressive memory: the stored codes themselves, then convex mixes of random pairs of them."""
+    order = torch.randperm(len(codes), generator=generator)
+    kept = codes[order[:count]].float()
+    extra = count - len(kept)
+    if extra <= 0:
+        return kept.half()
+    a, b = torch.randint(len(codes), (2, extra), generator=generator)
+    lam = torch.rand(extra, 1, 1, generator=generator)
+    return torch.cat([kept, lam * codes[a].float() + (1 - lam) * codes[b].float()]).half()
+
+
+def pcgr_codes(codes: torch.Tensor, labels: torch.Tensor, n_labels: int, count: int, generator: torch.Generator):
+    """Per-label prototype (mean code) and spread (std); samples proto + spread * z, labels in turn."""
+    protos = torch.zeros((n_labels, *codes.shape[1:]))
+    spread = torch.zeros_like(protos)
+    present = [k for k in range(n_labels) if (labels == k).any()]
+    for k in present:
+        mine = codes[labels == k].float()
+        protos[k], spread[k] = mine.mean(0), mine.std(0, correction=0)
+    which = torch.tensor([present[j % len(present)] for j in range(count)])
+    sampled = protos[which] + spread[which] * torch.randn((count, *codes.shape[1:]), generator=generator)
+    return sampled.half(), protos.half(), spread.half()
+
+
+@define
+class LatentReplay:
+    kind: str  # "cmt" | "pcgr"
+    layer: int
+    tensors: dict[str, torch.Tensor]  # mean, basis, codes, teacher_log_probs, teacher_features, label_ids[, prototypes, spread]
+
+    @classmethod
+    def build(
+        cls, kind: str, task_id: str, model, rows, labels, label_ids: torch.Tensor, *, layer: int, budget: int,
+        batch_size: int, pad_id: int, generator: torch.Generator,
+    ) -> LatentReplay:
+        """Encode real windows, compress, generate the replay set, and record the (old) expert as teacher."""
+        device, param = label_ids.device, next(model.parameters())
+        chosen = torch.randperm(len(rows), generator=generator)[:MAX_ENCODED].tolist()
+        ids = latents.windows([rows[i] for i in chosen], WINDOW, pad_id)
+        gold = torch.tensor([labels[i] for i in chosen])
+        latents.check_exact(model, ids[:batch_size].to(device), layer)
+        with torch.no_grad():
+            found = torch.cat([latents.layer_input(model, ids[s : s + batch_size].to(device), layer).float().cpu()
+                               for s in range(0, len(ids), batch_size)])
+            mean, basis = latents.fit_basis(found, RANK)
+            mean, basis = mean.half(), basis.half()
+            codes = latents.compress(found, mean, basis)
+            k, hidden, rank = label_ids.numel(), found.shape[-1], basis.shape[1]
+            fixed = 2 * hidden * (1 + rank) + 8 * k + (2 * 2 * k * WINDOW * rank if kind == "pcgr" else 0)
+            per = 2 * WINDOW * rank + 4 * k + 2 * hidden  # code f16 + teacher log-probs f32 + feature f16
+            count = min((budget - fixed) // per, 2 * len(chosen)) if budget > fixed else 0
+            if count < 1:
+                raise _too_small(task_id, kind, budget, fixed, per)
+            tensors = {"mean": mean, "basis": basis, "label_ids": label_ids.detach().to("cpu", torch.int64)}
+            if kind == "cmt":
+                tensors["codes"] = cmt_codes(codes, count, generator)
+            else:
+                tensors["codes"], tensors["prototypes"], tensors["spread"] = pcgr_codes(codes, gold, k, count, generator)
+            teacher_lp, teacher_feat = [], []
+            for s in range(0, count, batch_size):
+                hidden_in = latents.decompress(tensors["codes"][s : s + batch_size].to(device), mean.to(device), basis.to(device), param.dtype)
+                logits, feature = latents.run_from(model, hidden_in, layer)
+                teacher_lp.append(scoring.label_log_probs(logits, label_ids).float().cpu())
+                teacher_feat.append(feature.half().cpu())
+        tensors["teacher_log_probs"], tensors["teacher_features"] = torch.cat(teacher_lp), torch.cat(teacher_feat)
+        return cls(kind, layer, tensors)
+
+    def __len__(self) -> int:
+        return len(self.tensors["codes"])
+
+    def nbytes(self) -> int:
+        return _nbytes(self.tensors)
+
+    def to(self, device) -> LatentReplay:
+        return LatentReplay(self.kind, self.layer, {k: v.to(device) for k, v in self.tensors.items()})
+
+    def loss(self, model, index: Sequence[int], *, alpha: float, feature_alpha: float, **_) -> torch.Tensor:
+        t, index = self.tensors, list(index)
+        dtype = next(model.parameters()).dtype
+        logits, feature = latents.run_from(model, latents.decompress(t["codes"][index], t["mean"], t["basis"], dtype), self.layer)
+        current = scoring.label_log_probs(logits, t["label_ids"])
+        teacher = t["teacher_log_probs"][index]
+        kl = (teacher.exp() * (teacher - current)).sum(-1).mean()
+        return alpha * kl + feature_alpha * F.mse_loss(feature.float(), t["teacher_features"][index].float())
+
+
+def memory_from_tensors(meta: dict, tensors: dict[str, torch.Tensor]) -> ExperienceReplay | LatentReplay:
+    if meta["kind"] == "experience":
+        return ExperienceReplay(tensors)
+    return LatentReplay(meta["kind"], meta["layer"], tensors)
