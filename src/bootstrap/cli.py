@@ -184,7 +184,7 @@ def entry() -> None:
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None

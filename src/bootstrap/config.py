@@ -146,9 +146,9 @@ class Config:
 
 # --- loading ---------------------------------------------------------------------------------
 
-def _closest(key: str, options: Sequence[str]) -> str:
+def _closest(key: str, options: Sequence[str], noun: str = "keys") -> str:
     match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
-    return f"; did you mean {match[0]!r}?" if match else f"; valid keys: {', '.join(sorted(options))}"
+    return f"; did you mean {match[0]!r}?" if match else f"; valid {noun}: {', '.join(sorted(options))}"
 
 
 def _check_type(value: Any, hint: Any, where: str) -> Any:
@@ -212,7 +212,7 @@ def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         text, label = path.read_text(encoding="utf-8"), str(path)
     else:
         if name not in preset_names():
-            raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names())}")
+            raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names(), 'presets')}")
         text, label = resources.files("bootstrap.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"preset {name}"
     try:
         data = tomllib.loads(text)
