@@ -92,6 +92,27 @@ class FakeSession:
     def restore_best(self) -> None:
         self.backbone.experts[self.expert_id] = self.state = self.best.copy()
 
+    def save_checkpoint(self, progress: dict) -> None:
+        if self.backbone.root is None:
+            return
+        from adapters.storage import atomic_write_json
+
+        payload = {"task": self.task.id, "expert": self.expert_id, "epoch": self.epoch, "progress": progress,
+                   "state": [self.state.skill, self.state.protection], "best": [self.best.skill, self.best.protection]}
+        atomic_write_json(self.backbone.root / "checkpoint.json", payload)
+
+    def load_checkpoint(self) -> dict | None:
+        path = self.backbone.root / "checkpoint.json" if self.backbone.root is not None else None
+        if path is None or not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        if (raw["task"], raw["expert"]) != (self.task.id, self.expert_id):
+            return None  # a checkpoint of a task that has since completed
+        self.epoch = raw["epoch"]
+        self.state.skill, self.state.protection = raw["state"]
+        self.best = _ExpertState(raw["best"][0], raw["best"][1], dict(self.state.tasks))
+        return raw["progress"]
+
     def signals(self) -> TrainingSignals:
         acc = self.backbone.accuracy(self.state, self.task)
         return TrainingSignals(nll=-math.log(max(acc, 1e-6)), accuracy=acc, grad_norm=1.0, entropy=1.0 - acc)

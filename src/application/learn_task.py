@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from attrs import asdict
+
 from application.ports import AdapterStore, Encoder, Learner, Tracker
 from application.route_query import RouteQuery
 from application.state import RunState, TaskReport
@@ -44,9 +46,16 @@ class LearnTask:
             self._record_before(state, step, task, expert.id, decision)
 
         session = self.learner.start(expert.id, task, self.policy)
-        stopper, dev_history, losses = self.early_stopping, [], []
-        epochs_run = 0
-        for epoch in range(1, self.epochs + 1):
+        stopper, dev_history, losses, first = self.early_stopping, [], [], 1
+        saved = session.load_checkpoint()  # a run killed mid-task continues after its last epoch
+        if saved is not None:
+            first, dev_history, losses = saved["epoch"] + 1, list(saved["dev_history"]), list(saved["losses"])
+            stopper = EarlyStopping(**saved["stopper"]) if saved["stopper"] is not None else stopper
+            self.tracker.log_event("resumed_task", task=task.id, expert=expert.id, after_epoch=saved["epoch"])
+        epochs_run = first - 1
+        for epoch in range(first, self.epochs + 1):
+            if stopper is not None and stopper.should_stop:
+                break
             report = session.train_epoch()
             epochs_run, metrics = epoch, {f"{task.id}/train_loss": report.train_loss}
             losses.append(report.train_loss)
@@ -58,8 +67,9 @@ class LearnTask:
                 if stopper.improved:
                     session.keep_best()
             self.tracker.log_metrics(metrics, step=epoch)
-            if stopper is not None and stopper.should_stop:
-                break
+            session.save_checkpoint(
+                {"epoch": epoch, "dev_history": dev_history, "losses": losses, "stopper": None if stopper is None else asdict(stopper)}
+            )
         if stopper is not None:
             session.restore_best()
 

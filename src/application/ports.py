@@ -50,6 +50,12 @@ class TrainingSession(Protocol):
     def signals(self) -> TrainingSignals:
         """Training signals of the finished task, for the neuromodulation gain."""
 
+    def save_checkpoint(self, progress: dict[str, Any]) -> None:
+        """Durably keep this session's state after an epoch, with the caller's `progress`."""
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """Restore a checkpoint of this same task and expert, returning its `progress`; else None."""
+
 
 class Learner(Protocol):
     """The frozen backbone with its LoRA experts: creates, trains, consolidates and scores them."""

@@ -69,3 +69,31 @@ def test_report_and_compare(tmp_path):
     assert compared.returncode == 0 and "0,1" in compared.stdout and "±" in compared.stdout
     manifest = json.loads((Path(runs[0]) / "manifest.json").read_text())
     assert manifest["packages"]["attrs"] and len(manifest["data"]) == 15  # 5 tasks x 3 files
+
+
+def test_kill_mid_task_resumes_after_the_last_finished_epoch(tmp_path):
+    args = [*ARGS, "--set", "training.epochs=3", "--set", "training.early_stopping=false"]
+    whole = cli("run", *args, "--output-dir", str(tmp_path / "whole"), cwd=tmp_path)
+    expected = final_rows(Path(re.search(r"run folder: (\S+)", whole.stdout).group(1)))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "bootstrap.cli", "run", *args, "--output-dir", str(tmp_path / "killed")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    run_dir = None
+    while time.monotonic() < deadline:
+        found = list((tmp_path / "killed").glob("*/checkpoint.json"))
+        if found:
+            meta = json.loads(found[0].read_text())
+            if meta["task"] == "news_topic" and meta["epoch"] == 1:
+                run_dir = found[0].parent
+                break
+        time.sleep(0.005)
+    assert run_dir is not None, "never saw the checkpoint of news_topic epoch 1"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = cli("resume", str(run_dir), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert any(e.get("event") == "resumed_task" and e["task"] == "news_topic" and e["after_epoch"] == 1 for e in events)
+    assert final_rows(run_dir) == expected

@@ -1,6 +1,7 @@
 """Resume on the HF backbone: crash after two tasks, resume in a fresh backbone, same final matrix."""
 
 import pytest
+from tests.integration.conftest import make_backbone
 
 from adapters.storage import JsonRunStore
 from adapters.trackers import RecordingTracker
@@ -10,7 +11,6 @@ from application.route_query import RouteQuery
 from application.run_sequence import RunSequence
 from domain.consolidation import ConsolidationPolicy
 from domain.routing import SharingSchedule
-from tests.integration.conftest import make_backbone
 
 pytestmark = pytest.mark.integration
 POLICY = ConsolidationPolicy(ewc_lambda=50.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, replay="experience")
@@ -48,3 +48,36 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
     final = "experts/expert-0/v3/adapter_model.safetensors"
     a, b = load_file(tmp_path / "whole" / final), load_file(tmp_path / "crashed" / final)
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_killed_mid_task_resumes_from_the_epoch_checkpoint(tokenizer, demo_source, tmp_path, monkeypatch):
+    from adapters.hf.backbone import HFSession
+
+    def two_epochs(run_dir):
+        run = sequence(tokenizer, demo_source, run_dir)
+        run.learn.epochs = 2
+        return run
+
+    whole = two_epochs(tmp_path / "whole")()
+
+    original = HFSession.save_checkpoint
+
+    def die_after_first_epoch_of_second_task(self, progress):
+        original(self, progress)
+        if self.task.id == whole.task_ids[1] and progress["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(HFSession, "save_checkpoint", die_after_first_epoch_of_second_task)
+    with pytest.raises(KeyboardInterrupt):
+        two_epochs(tmp_path / "crashed")()
+    monkeypatch.setattr(HFSession, "save_checkpoint", original)
+
+    resumed_run = two_epochs(tmp_path / "crashed")
+    resumed = resumed_run()
+    assert ("resumed_task", {"task": whole.task_ids[1], "expert": "expert-0", "after_epoch": 1}) in resumed_run.tracker.events
+    assert resumed.accuracy.rows() == whole.accuracy.rows()
+    from safetensors.torch import load_file
+
+    final = "experts/expert-0/v3/adapter_model.safetensors"
+    a, b = load_file(tmp_path / "whole" / final), load_file(tmp_path / "crashed" / final)
+    assert all((a[k] == b[k]).all() for k in a)

@@ -13,7 +13,7 @@ import torch
 
 from adapters.data.examples import Example
 from adapters.errors import AdapterError, BackboneError
-from adapters.hf import scoring
+from adapters.hf import checkpoint, scoring
 from adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
 from adapters.hf.experts import PeftExperts
 from adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
@@ -93,6 +93,13 @@ class HFSession:
     def restore_best(self) -> None:
         self.b.experts.load_state(self.expert_id, self.best)
         self.dev_fresh = False
+
+    def save_checkpoint(self, progress: dict) -> None:
+        if self.b.run_dir is not None:
+            checkpoint.save(self.b.run_dir / "checkpoint", self, progress)
+
+    def load_checkpoint(self) -> dict | None:
+        return checkpoint.load(self.b.run_dir / "checkpoint", self) if self.b.run_dir is not None else None
 
     def signals(self) -> TrainingSignals:
         if not self.dev_fresh:  # no early stopping, or weights restored: measure the weights that are kept
