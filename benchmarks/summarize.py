@@ -35,7 +35,7 @@ def main(prefix: str) -> None:
         machine = runs[-1].get("machine", machine)
         per_task = ""
         if "accuracy" in runs[0]:
-            ids, rows = runs[0]["accuracy"]["task_ids"], runs[0]["accuracy"]["rows"]
+            ids = runs[0]["accuracy"]["task_ids"]
             finals = [[r["accuracy"]["rows"][len(ids) - 1][j] for r in runs] for j in range(len(ids))]
             per_task = ", ".join(f"{t} {statistics.mean(v):.2f}" for t, v in zip(ids, finals, strict=True))
         else:

@@ -148,3 +148,31 @@ def test_training_a_task_is_independent_of_what_ran_before(tokenizer, demo_sourc
 
     first, second = train(False), train(True)
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_quantization_choices(monkeypatch):
+    import importlib.util
+
+    from adapters.hf import loading
+
+    assert loading.quantization("none", torch.float32) is None
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        four = loading.quantization("4bit", torch.bfloat16)
+        assert four.load_in_4bit and four.bnb_4bit_quant_type == "nf4"
+        assert loading.quantization("8bit", torch.bfloat16).load_in_8bit
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    with pytest.raises(BackboneError, match="needs bitsandbytes"):
+        loading.quantization("8bit", torch.bfloat16)
+
+
+def test_device_dtype_and_attention_defaults():
+    from adapters.hf import loading
+
+    cpu = torch.device("cpu")
+    assert loading.pick_dtype("auto", cpu) is torch.float32
+    assert loading.pick_dtype("auto", torch.device("cuda")) is torch.bfloat16
+    assert loading.pick_attention("auto", cpu) == "sdpa"
+    if not torch.cuda.is_available():
+        with pytest.raises(BackboneError, match="no CUDA device"):
+            loading.pick_device("cuda")
