@@ -73,7 +73,8 @@ class LearnTask:
         if stopper is not None:
             session.restore_best()
 
-        fisher_scale = self.policy.fisher_scale(session.signals())
+        # Signals cost a dev pass on the HF backbone; only gamma gating needs them.
+        fisher_scale = self.policy.fisher_scale(session.signals()) if self.policy.gated else 1.0
         if self.policy.uses_ewc or self.policy.uses_replay:
             self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
         expert = state.library.assign(task.id, expert.id)

@@ -26,6 +26,15 @@ from domain.task import Task
 PROFILE_EXAMPLES = 32
 
 
+def optimise(optimizer, params, loss: torch.Tensor, max_grad_norm: float) -> float:
+    """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm > 0 else math.inf)
+    optimizer.step()
+    return float(norm)
+
+
 class HFSession:
     """One expert learning one task: AdamW on that expert's LoRA weights, loss on the answer token,
     plus the EWC penalty and a replayed batch when the expert consolidated earlier tasks.
@@ -71,11 +80,7 @@ class HFSession:
                 loss = loss if extra is None else loss + extra
             if not torch.isfinite(loss):
                 raise AdapterError(f"task {self.task.id!r}: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(self.params, t.max_grad_norm if t.max_grad_norm > 0 else math.inf)
-            self.grad_norms.append(float(norm))
-            self.optimizer.step()
+            self.grad_norms.append(optimise(self.optimizer, self.params, loss, t.max_grad_norm))
             losses.append(task_loss.item())
         b.experts.model.eval()
         self.dev_fresh = False
@@ -135,10 +140,7 @@ class HFJointSession:
             loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), b.label_ids(task), gold)
             if not torch.isfinite(loss):
                 raise AdapterError(f"joint training: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.params, t.max_grad_norm if t.max_grad_norm > 0 else math.inf)
-            self.optimizer.step()
+            optimise(self.optimizer, self.params, loss, t.max_grad_norm)
             losses.append(loss.item())
         b.experts.model.eval()
         return EpochReport(self.epoch, sum(losses) / len(losses), len(batches), time.perf_counter() - started)
