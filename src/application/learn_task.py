@@ -57,6 +57,8 @@ class LearnTask:
             if stopper is not None and stopper.should_stop:
                 break
             report = session.train_epoch()
+            for i, loss in enumerate(report.step_losses):
+                self.tracker.log_metrics({f"{task.id}/step_loss": loss}, step=(epoch - 1) * report.steps + i + 1)
             epochs_run, metrics = epoch, {f"{task.id}/train_loss": report.train_loss}
             losses.append(report.train_loss)
             if stopper is not None:

@@ -24,6 +24,7 @@ class EpochReport:
     train_loss: float
     steps: int
     seconds: float
+    step_losses: tuple[float, ...] = ()
 
 
 class TaskSource(Protocol):

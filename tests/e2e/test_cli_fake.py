@@ -87,3 +87,9 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     text = (result.stdout + result.stderr).strip()
     assert message in text and "Traceback" not in text
     assert len(text.splitlines()) == 1
+
+
+def test_duplicate_task_names_are_one_line_errors(tmp_path):
+    result = cli("run", "--preset", "fake", "--tasks", "news_topic,news_topic", "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "'news_topic' appears twice" in result.stdout and len(result.stdout.strip().splitlines()) == 1

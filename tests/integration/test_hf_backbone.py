@@ -98,6 +98,7 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
     assert len(state.library) == experts
     assert sorted(b.experts.names()) == sorted(e.id for e in state.library)
     assert id(b.experts.base) == model_id  # the backbone was never reloaded
+    assert any(key.endswith("/step_loss") for _, metrics in tracker.metrics for key in metrics)  # per-step losses reach trackers
     assert state.completed == 3 and all(0 <= v <= 1 for row in state.accuracy.rows() for v in row if v is not None)
 
 

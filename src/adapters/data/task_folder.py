@@ -88,6 +88,8 @@ class FolderTaskSource:
             folder = self._dir / name
             if not folder.is_dir():
                 raise DataError(f"task folder {folder} does not exist; available: {available}")
+            if folder.name in self._folders:
+                raise DataError(f"task {folder.name!r} appears twice in data.tasks ({self._folders[folder.name]} and {folder})")
             self._folders[folder.name] = folder
         return tuple(self._folders)
 

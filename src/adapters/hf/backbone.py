@@ -85,7 +85,7 @@ class HFSession:
         b.experts.model.eval()
         self.dev_fresh = False
         self.last_nll = sum(losses) / len(losses)
-        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started)
+        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started, tuple(losses))
 
     def validate(self) -> float:
         score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")

@@ -21,6 +21,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from adapters.hf import scoring
+from adapters.progress import progress
 
 METHODS = ("vmap", "loop")
 
@@ -116,7 +117,7 @@ def diagonal_fisher(
         raise ValueError("diagonal_fisher needs at least one example")
     device = device or next(iter(params.values())).device
     total = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
-    for start in range(0, len(rows), batch_size):
+    for start in progress(range(0, len(rows), batch_size), "Fisher"):
         batch = rows[start : start + batch_size]
         ids, mask = scoring.collate(batch, pad_id, device)
         y = _targets(model, ids, mask, label_ids, torch.tensor(gold[start : start + batch_size], device=device), kind, generator)
