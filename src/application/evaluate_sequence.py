@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from application.ports import Learner, Tracker
+from application.ports import AdapterStore, Learner, Tracker
 from application.state import RunState
+from domain.metrics import Score
 from domain.task import TaskSequence
 
 
@@ -39,3 +40,10 @@ class EvaluateSequence:
             state.accuracy.record(row, j, score.accuracy)
             state.balanced.record(row, j, score.balanced_accuracy)
             self.tracker.log_metrics({f"R/{task.id}": score.accuracy}, step=row)
+
+    def rescore(self, state: RunState, tasks: TaskSequence, store: AdapterStore) -> dict[str, Score]:
+        """Load a finished run's saved experts and score every learned task again (a reproducibility check)."""
+        for expert in state.library:
+            store.load_expert(expert.id, expert.adapter_ref)
+        return {t: self.learner.score(state.library.expert_for(t).id, tasks[tasks.index_of(t)], self.split)
+                for t in state.task_ids[: state.completed]}

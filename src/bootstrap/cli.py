@@ -126,15 +126,13 @@ def compare(run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to 
 def evaluate(run_dir: RunDir, split: Annotated[str, typer.Option(help="Split to score: validation or dev.")] = "validation") -> None:
     """Re-score every learned task with its saved expert and print it beside the saved row."""
     container = make_container(run_config(run_dir), run_dir)
-    state, tasks, backbone = run_state(run_dir), container.task_source().load(), container.backbone()
-    for expert in state.library:
-        backbone.load_expert(expert.id, expert.adapter_ref)
+    state, tasks = run_state(run_dir), container.task_source().load()
+    evaluate = container.evaluate(split=split)
     last = state.completed - 1
-    for j, task_id in enumerate(state.task_ids[: last + 1]):
-        expert = state.library.expert_for(task_id)
-        score = backbone.score(expert.id, tasks[j], split)
+    for j, (task_id, score) in enumerate(evaluate.rescore(state, tasks, container.backbone()).items()):
+        expert = state.library.expert_for(task_id).id
         saved = state.accuracy.get(last, j)
-        console.print(f"{task_id:>12}  {expert.id:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}")
+        console.print(f"{task_id:>12}  {expert:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}")
 
 
 @app.command()
