@@ -26,6 +26,13 @@ from domain.task import Task
 PROFILE_EXAMPLES = 32
 
 
+def batch_loss(backbone: HFBackbone, split: Encoded, batch: list[int], label_ids: torch.Tensor) -> torch.Tensor:
+    """Answer-token loss of the examples `batch` of a tokenised split, under the active expert."""
+    ids, mask = scoring.collate([split.ids[i] for i in batch], backbone.pad_id, backbone.device)
+    gold = torch.tensor([split.labels[i] for i in batch], device=backbone.device)
+    return scoring.answer_loss(scoring.answer_logits(backbone.experts.model, ids, mask), label_ids, gold)
+
+
 def optimise(optimizer, params, loss: torch.Tensor, max_grad_norm: float) -> float:
     """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping."""
     optimizer.zero_grad(set_to_none=True)
@@ -69,9 +76,7 @@ class HFSession:
         started, losses = time.perf_counter(), []
         batches = list(length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng))
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
-            ids, mask = scoring.collate([self.train_split.ids[i] for i in batch], b.pad_id, b.device)
-            gold = torch.tensor([self.train_split.labels[i] for i in batch], device=b.device)
-            task_loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), self.label_ids, gold)
+            task_loss = batch_loss(b, self.train_split, batch, self.label_ids)
             loss = task_loss
             if self.kept:
                 extra = self.kept.extra_loss(
@@ -135,9 +140,7 @@ class HFJointSession:
         self.rng.shuffle(batches)
         b.experts.model.train()
         for task, split, batch in progress(batches, f"joint epoch {self.epoch}"):
-            ids, mask = scoring.collate([split.ids[i] for i in batch], b.pad_id, b.device)
-            gold = torch.tensor([split.labels[i] for i in batch], device=b.device)
-            loss = scoring.answer_loss(scoring.answer_logits(b.experts.model, ids, mask), b.label_ids(task), gold)
+            loss = batch_loss(b, split, batch, b.label_ids(task))
             if not torch.isfinite(loss):
                 raise AdapterError(f"joint training: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
             optimise(self.optimizer, self.params, loss, t.max_grad_norm)
