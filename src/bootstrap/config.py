@@ -107,7 +107,12 @@ class ConsolidationConfig:
     fisher: str = doc("empirical", "'empirical' (gold labels) or 'true' (labels sampled from the model).", validator=attrs.validators.in_(('empirical', 'true')))
     use_gamma_gating: bool = doc(False, "Scale each task's Fisher by the neuromodulation gain gamma.")
     ewc_fixed_lambda_bypass_gamma: bool = doc(False, "Ignore gamma even when gating is on (fixed-lambda EWC).")
-    gamma_gain_lambda: float = doc(3.0, "Gain of the neuromodulation signal: gamma = 1 + lambda * (surprise - 0.5).")
+    gamma_gain_lambda: float = doc(3.0, "Gain of the neuromodulation signal: gamma = 1 + lambda * (drive - 0.5).")
+    gamma_direction: str = doc(
+        "competence",
+        "What drives gamma: 'competence' (well-learned tasks consolidated more) or 'surprise' (hard tasks more).",
+        validator=attrs.validators.in_(("competence", "surprise")),
+    )
     gamma_weights: dict[str, float] = doc(
         {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5}, "Weights of the normalised training signals."
     )

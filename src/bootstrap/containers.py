@@ -35,7 +35,7 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
         use_gamma_gating=c.use_gamma_gating,
         ewc_fixed_lambda_bypass_gamma=c.ewc_fixed_lambda_bypass_gamma,
         gamma_gain_lambda=c.gamma_gain_lambda,
-        gamma=GammaGain(weights=dict(c.gamma_weights), scales=dict(c.gamma_scales)),
+        gamma=GammaGain(weights=dict(c.gamma_weights), scales=dict(c.gamma_scales), direction=c.gamma_direction),
         replay=c.replay,
         replay_alpha=c.replay_alpha,
         feature_replay_alpha=c.feature_replay_alpha,

@@ -1,14 +1,17 @@
 """Consolidation policy and the neuromodulation gain that gates EWC.
 
-The gain (docs/adr/0009-neuromodulation-gain.md) turns the signals of the task just learned
-into one multiplier for that task's Fisher information:
+The gain (docs/adr/0010-neuromodulation-gain.md, amended by 0018) turns the signals of the task
+just learned into one multiplier for that task's Fisher information:
 
     s_k      = clip(signal_k / scale_k, 0, 1)              each signal normalised to [0, 1]
     surprise = sum_k w_k * s_k' / sum_k |w_k|              s_k' = s_k, or 1 - s_k for accuracy
-    gamma    = 1 + gamma_gain_lambda * (surprise - 0.5)    clamped to [gamma_min, gamma_max]
+    drive    = 1 - surprise  (direction "competence", the default)  or  surprise  ("surprise")
+    gamma    = 1 + gamma_gain_lambda * (drive - 0.5)       clamped to [gamma_min, gamma_max]
 
-so a task that was hard to learn (high NLL, low accuracy, large gradients, uncertain
-predictions) is consolidated more strongly, an easy one less, and gamma = 1 at mid surprise.
+With "competence" a task the expert learned well (low NLL, high accuracy, small gradients,
+confident predictions) is consolidated more strongly and a task it barely learned less: there is
+little skill to protect there, and anchoring it only costs plasticity. "surprise" is the opposite
+reading (hard tasks consolidated more), kept for comparison. gamma = 1 at drive 0.5.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class GammaGain:
     scales: Mapping[str, float] = field(factory=lambda: {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0})
     gamma_min: float = 0.0
     gamma_max: float = 4.0
+    direction: str = field(default="competence", validator=validators.in_(("competence", "surprise")))
 
     def __attrs_post_init__(self) -> None:
         for name, table in (("weights", self.weights), ("scales", self.scales)):
@@ -77,8 +81,13 @@ class GammaGain:
             norm += abs(weight)
         return total / norm
 
+    def drive(self, signals: TrainingSignals) -> float:
+        """What the gain follows, in [0, 1]: competence (1 - surprise) or surprise."""
+        surprise = self.surprise(signals)
+        return surprise if self.direction == "surprise" else 1.0 - surprise
+
     def gain(self, signals: TrainingSignals, gamma_gain_lambda: float) -> float:
-        gamma = 1.0 + gamma_gain_lambda * (self.surprise(signals) - 0.5)
+        gamma = 1.0 + gamma_gain_lambda * (self.drive(signals) - 0.5)
         return min(max(gamma, self.gamma_min), self.gamma_max)
 
 

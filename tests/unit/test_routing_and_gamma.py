@@ -34,7 +34,7 @@ def test_similarity_router_reuse_fork_create():
 
 
 def test_gamma_gain_by_hand():
-    g = GammaGain(weights={"nll": 1.0, "accuracy": 1.0}, scales={"nll": 2.0, "accuracy": 1.0})
+    g = GammaGain(weights={"nll": 1.0, "accuracy": 1.0}, scales={"nll": 2.0, "accuracy": 1.0}, direction="surprise")
     hard = TrainingSignals(nll=2.0, accuracy=0.0, grad_norm=0.0, entropy=0.0)  # surprise 1
     easy = TrainingSignals(nll=0.0, accuracy=1.0, grad_norm=0.0, entropy=0.0)  # surprise 0
     assert g.gain(hard, 3.0) == pytest.approx(2.5)
@@ -42,11 +42,22 @@ def test_gamma_gain_by_hand():
     assert g.gain(TrainingSignals(1.0, 0.5, 0.0, 0.0), 3.0) == pytest.approx(1.0)
 
 
+def test_gamma_competence_is_the_mirror_of_surprise():
+    weights, scales = {"nll": 1.0, "accuracy": 1.0}, {"nll": 2.0, "accuracy": 1.0}
+    g = GammaGain(weights=weights, scales=scales)  # default direction: competence
+    learned = TrainingSignals(nll=0.2, accuracy=0.9, grad_norm=0.0, entropy=0.0)  # surprise (0.1 + 0.1) / 2 = 0.1
+    assert g.gain(learned, 3.0) == pytest.approx(1 + 3 * (0.9 - 0.5))
+    assert GammaGain(weights=weights, scales=scales, direction="surprise").gain(learned, 3.0) == 0.0  # 1 - 1.2, clamped to gamma_min
+    with pytest.raises(ValueError):
+        GammaGain(direction="salience")
+
+
 def test_policy_gating_and_bypass():
     s = TrainingSignals(nll=2.0, accuracy=0.0, grad_norm=10.0, entropy=1.0)
     assert ConsolidationPolicy(ewc_lambda=100).fisher_scale(s) == 1.0
-    gated = ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True)
+    gated = ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True, gamma=GammaGain(direction="surprise"))
     assert gated.fisher_scale(s) == pytest.approx(2.5)
+    assert ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True).fisher_scale(s) == pytest.approx(0.0)  # competence: 1 - 1.5, clamped
     bypass = ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True, ewc_fixed_lambda_bypass_gamma=True)
     assert bypass.fisher_scale(s) == 1.0
 
