@@ -32,6 +32,8 @@ steps=(
   "cl-experience-s0 --seeds 0 --set consolidation.replay='experience' --note experience-replay-same-byte-budget"
   "cl-ewc-s0 --seeds 0 --set consolidation.ewc_lambda=2000.0 --note EWC-only-fixed-lambda-2000"
   "cl-joint-s0 --seeds 0 --joint --note multitask-joint-training-upper-bound"
+  "cl-hybrid-fixed-s0 --seeds 0 $LAM $CMT --note hybrid-without-gating:fixed-lambda-EWC-10000+CMT-alpha-3.0/0.3"
+  "cl-hybrid-surprise10k-s0 --seeds 0 $LAM $GATE --set consolidation.gamma_direction=surprise $CMT --note hybrid-with-gamma-following-surprise-ADR-10:EWC-10000+CMT-alpha-3.0/0.3"
 )
 pick=(${ONLY:-$(seq 0 $((${#steps[@]} - 1)))})
 stream() {  # every PAR-th picked step, starting at $1

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 SEED=${SEED:-0}
 PAR=${PAR:-1}
-SHORT=(--set "data.data_dir='../shared/data/glue'" --set data.train_samples_per_task=128 --set training.epochs=2
+SHORT=(--set "data.source='folder'" --set "data.data_dir='../shared/data/glue'" --set data.train_samples_per_task=128 --set training.epochs=2
        --set data.validation_samples_per_task=150)
 PRESETS=(${PRESETS:-sl-a sl-b-rep1 sl-b-prime2 sl-c-prime3 sl-d-prime sl-e-prime})
 one() { OMP_NUM_THREADS=$((PAR > 1 ? 1 : 2)) "$PY" benchmarks/run_preset.py "glue-$1-s$SEED" --preset "$1" "${SHORT[@]}" \
