@@ -34,6 +34,8 @@ steps=(
   "cl-joint-s0 --seeds 0 --joint --note multitask-joint-training-upper-bound"
   "cl-hybrid-fixed-s0 --seeds 0 $LAM $CMT --note hybrid-without-gating:fixed-lambda-EWC-10000+CMT-alpha-3.0/0.3"
   "cl-hybrid-surprise10k-s0 --seeds 0 $LAM $GATE --set consolidation.gamma_direction=surprise $CMT --note hybrid-with-gamma-following-surprise-ADR-10:EWC-10000+CMT-alpha-3.0/0.3"
+  "cl-hybrid-fixed-s1 --seeds 1 $LAM $CMT --note hybrid-without-gating:fixed-lambda-EWC-10000+CMT-alpha-3.0/0.3"
+  "cl-cmt-s1 --seeds 1 $CMT --note CMT-latent-replay-only-alpha-3.0/0.3"
 )
 pick=(${ONLY:-$(seq 0 $((${#steps[@]} - 1)))})
 stream() {  # every PAR-th picked step, starting at $1
