@@ -36,17 +36,6 @@ def machine() -> str:
     return f"{platform.node()} {cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
-def fisher_scales(run_dir: Path) -> dict[str, float]:
-    """Each task's Fisher multiplier (gamma when gating is on) from the newest version of each expert."""
-    scales: dict[str, float] = {}
-    for expert in sorted((Path(run_dir) / "experts").glob("*")):
-        versions = sorted(expert.glob("v*/consolidation.json"), key=lambda p: int(p.parent.name[1:]))
-        if versions:
-            for entry in json.loads(versions[-1].read_text()).get("fisher_log", []):
-                scales[entry["task"]] = round(entry["fisher_scale"], 3)
-    return scales
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="Name of this benchmark row / result file.")
@@ -79,7 +68,7 @@ def main() -> None:
             "balanced_accuracy": state.balanced.to_dict(), "majority": state.majority,
             "task_seconds": {r.task_id: round(r.seconds, 1) for r in state.reports},
             "epochs": {r.task_id: r.epochs_run for r in state.reports},
-            "fisher_scales": fisher_scales(run_dir),
+            "fisher_scales": {r.task_id: round(r.fisher_scale, 3) for r in state.reports},
         })
         print(json.dumps({"seed": seed, "wall_seconds": round(wall, 1), **{k: v for k, v in summary.items()}}))
         print("R =", json.dumps(state.accuracy.rows()))
