@@ -124,6 +124,9 @@ class ConsolidationConfig:
     feature_replay_alpha: float = doc(0.1, "Weight of the feature distance on replayed examples.")
     replay_backbone_encoding_batch_size: int = doc(8, "Batch size when encoding a task into replay memory.")
     replay_budget_bytes: int = doc(262144, "Replay memory budget per task, in bytes.")
+    replay_tasks_per_step: int = doc(
+        1, "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task)."
+    )
 
 
 @frozen

@@ -108,6 +108,17 @@ class ConsolidationPolicy:
     feature_replay_alpha: float = field(default=0.1, validator=validators.ge(0.0))
     replay_backbone_encoding_batch_size: int = field(default=8, validator=validators.ge(1))
     replay_budget_bytes: int = field(default=262_144, validator=validators.ge(1))
+    replay_tasks_per_step: int = field(default=1, validator=validators.ge(-1))  # -1: every earlier task
+
+    def __attrs_post_init__(self) -> None:
+        if self.replay_tasks_per_step == 0:
+            raise DomainError("replay_tasks_per_step must be >= 1, or -1 for every earlier task")
+
+    def replayed_per_step(self, earlier: int) -> int:
+        """How many earlier tasks' memories one training step replays, given `earlier` of them."""
+        if self.replay_tasks_per_step == -1:
+            return earlier
+        return min(self.replay_tasks_per_step, earlier)
 
     @property
     def uses_ewc(self) -> bool:

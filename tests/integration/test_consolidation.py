@@ -252,6 +252,31 @@ def test_replay_adds_to_the_training_loss(tokenizer, demo_source):
     assert state.extra_loss(*args, "other", policy, random.Random(0), 4, b.pad_id) is not None
 
 
+
+class _SpyMemory:
+    """Stands in for a replay memory: records which task was replayed, with how many examples."""
+
+    def __init__(self, task, calls):
+        self.task, self.calls = task, calls
+
+    def __len__(self):
+        return 10
+
+    def loss(self, model, index, **_):
+        self.calls.append((self.task, len(index)))
+        return torch.tensor(1.0)
+
+
+@pytest.mark.parametrize(("per_step", "expected"), [(1, 1), (2, 2), (-1, 3)])
+def test_replay_tasks_per_step_replays_that_many_earlier_memories(per_step, expected):
+    calls = []
+    state = ExpertConsolidation(replay={t: _SpyMemory(t, calls) for t in ("a", "b", "c", "now")})
+    policy = ConsolidationPolicy(replay="cmt", replay_tasks_per_step=per_step)
+    loss = state.extra_loss(None, {}, "e0", "now", policy, random.Random(0), 4, 0)
+    assert loss.item() == expected  # each replayed memory adds its own full-weight term
+    assert len({t for t, _ in calls}) == expected and all(n == 4 for _, n in calls)
+    assert "now" not in {t for t, _ in calls}  # never the task being learned
+
 # --- whole runs -------------------------------------------------------------------------------
 POLICIES = {
     "ewc": ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=8, ewc_batch_size=4),

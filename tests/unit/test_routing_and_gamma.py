@@ -65,3 +65,12 @@ def test_policy_gating_and_bypass():
 def test_gamma_rejects_unknown_signal():
     with pytest.raises(DomainError, match="unknown signal"):
         GammaGain(weights={"loss": 1.0})
+
+
+def test_replayed_per_step_counts_earlier_tasks():
+    assert ConsolidationPolicy().replayed_per_step(3) == 1
+    assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(1) == 1  # never more than exist
+    assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(5) == 2
+    assert ConsolidationPolicy(replay_tasks_per_step=-1).replayed_per_step(4) == 4
+    with pytest.raises(DomainError, match="replay_tasks_per_step"):
+        ConsolidationPolicy(replay_tasks_per_step=0)

@@ -69,10 +69,14 @@ class ExpertConsolidation:
             loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
         earlier = sorted(t for t in self.replay if t != task_id)
         if policy.uses_replay and earlier:
-            memory = self.replay[rng.choice(earlier)]  # one earlier task per step keeps the cost flat in the number of tasks
-            index = [rng.randrange(len(memory)) for _ in range(batch_size)]
-            term = memory.loss(model, index, pad_id=pad_id, alpha=policy.replay_alpha, feature_alpha=policy.feature_replay_alpha)
-            loss = term if loss is None else loss + term
+            # One earlier task per step (the default) keeps the cost flat in the number of tasks;
+            # replay_tasks_per_step > 1 or -1 replays several (each with its own batch and full weight).
+            count = policy.replayed_per_step(len(earlier))
+            for task in [rng.choice(earlier)] if count == 1 else rng.sample(earlier, count):
+                memory = self.replay[task]
+                index = [rng.randrange(len(memory)) for _ in range(batch_size)]
+                term = memory.loss(model, index, pad_id=pad_id, alpha=policy.replay_alpha, feature_alpha=policy.feature_replay_alpha)
+                loss = term if loss is None else loss + term
         return loss
 
     # --- persistence ------------------------------------------------------------------------
