@@ -26,6 +26,11 @@ class ConfigError(ValueError):
     """A preset, key or value the configuration does not accept; the message names it."""
 
 
+def _positive_or_all(name: str, value: int) -> None:
+    if value < 1 and value != -1:
+        raise ValueError(f"{name!r} must be >= 1, or -1 for all (got {value})")
+
+
 def doc(default: Any, help: str, **kwargs: Any) -> Any:
     """A config field with its help text (shown by `adaptive-learner presets --show`)."""
     if isinstance(default, (list, dict)):
@@ -125,7 +130,8 @@ class ConsolidationConfig:
     replay_backbone_encoding_batch_size: int = doc(8, "Batch size when encoding a task into replay memory.")
     replay_budget_bytes: int = doc(262144, "Replay memory budget per task, in bytes.")
     replay_tasks_per_step: int = doc(
-        1, "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task)."
+        1, "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task).",
+        validator=lambda _, attribute, value: _positive_or_all(attribute.name, value),
     )
 
 
@@ -200,7 +206,8 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{where or 'config'}: {exc}") from None
+        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc  # attrs validators add a tuple of details
+        raise ConfigError(f"{where or 'config'}: {message}") from None
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

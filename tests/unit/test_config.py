@@ -35,6 +35,8 @@ def test_int_is_accepted_for_float():
         ("training.epochs=0", "epochs"),
         ("run.backbone=gpt", "backbone"),
         ("noequals", "section.key=value"),
+        ("consolidation.replay_tasks_per_step=0", "consolidation: 'replay_tasks_per_step' must be >= 1, or -1 for all (got 0)"),
+        ("consolidation.replay='foo'", "consolidation: 'replay' must be in ('none', 'experience', 'cmt', 'pcgr') (got 'foo')"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):
