@@ -19,10 +19,8 @@ SHORT_F=(--set "data.source='folder'" --set "data.data_dir='../shared/data/glue'
          --set training.epochs=6 --set data.validation_samples_per_task=150)
 one() {
   local seed=$SEED short=("${SHORT[@]}") what="128 train, 2 epochs, 150 val"
-  case $1 in
-    sl-f) short=("${SHORT_F[@]}"); what="64 train, 6 epochs, 150 val" ;;
-    sl-f-*) seed=123; short=("${SHORT_F[@]}"); what="64 train, 6 epochs, 150 val" ;;
-  esac
+  case $1 in sl-f*) short=("${SHORT_F[@]}"); what="64 train, 6 epochs, 150 val" ;; esac
+  case $1 in sl-f-*) seed=123 ;; esac  # sl-f-rep1 and sl-f-es: the preset's own seed
   OMP_NUM_THREADS=$((PAR > 1 ? 1 : 2)) "$PY" benchmarks/run_preset.py "glue-$1-s$seed" --preset "$1" "${short[@]}" \
     --seeds "$seed" --note "$1 shortened: $what"
 }
