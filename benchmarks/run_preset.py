@@ -19,10 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from bootstrap.config import load_config  # noqa: E402
-from bootstrap.containers import make_container  # noqa: E402
-from bootstrap.runs import new_run_dir  # noqa: E402
-from domain.metrics import mean_std  # noqa: E402
+from adaptive_learner.bootstrap.config import load_config  # noqa: E402
+from adaptive_learner.bootstrap.containers import make_container  # noqa: E402
+from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
+from adaptive_learner.domain.metrics import mean_std  # noqa: E402
 
 
 def machine() -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.task import Task, TaskSequence
+from adaptive_learner.domain.task import Task, TaskSequence
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

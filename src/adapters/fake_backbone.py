@@ -25,11 +25,11 @@ from pathlib import Path
 
 from attrs import define, field
 
-from adapters.errors import StorageError
-from application.ports import EpochReport
-from domain.consolidation import ConsolidationPolicy, TrainingSignals
-from domain.metrics import Score
-from domain.task import Task
+from adaptive_learner.adapters.errors import StorageError
+from adaptive_learner.application.ports import EpochReport
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
+from adaptive_learner.domain.metrics import Score
+from adaptive_learner.domain.task import Task
 
 PROFILE_DIM = 64
 
@@ -95,7 +95,7 @@ class FakeSession:
     def save_checkpoint(self, progress: dict) -> None:
         if self.backbone.root is None:
             return
-        from adapters.storage import atomic_write_json
+        from adaptive_learner.adapters.storage import atomic_write_json
 
         payload = {"task": self.task.id, "expert": self.expert_id, "epoch": self.epoch, "progress": progress,
                    "state": [self.state.skill, self.state.protection], "best": [self.best.skill, self.best.protection]}
@@ -170,7 +170,7 @@ class FakeBackbone:
     def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:
         ref = f"{expert_id}@{len(task_ids)}"
         if self.root is not None:
-            from adapters.storage import atomic_write_text
+            from adaptive_learner.adapters.storage import atomic_write_text
 
             s = self.experts[expert_id]
             payload = {"skill": s.skill, "protection": s.protection, "tasks": {k: _task_dict(t) for k, t in s.tasks.items()}}

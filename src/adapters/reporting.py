@@ -10,8 +10,8 @@ import csv
 import io
 from pathlib import Path
 
-from adapters.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
-from application.state import RunState
+from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
+from adaptive_learner.application.state import RunState
 
 
 def _f(value: float | None) -> str:

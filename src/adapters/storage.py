@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import StorageError
+from adaptive_learner.adapters.errors import StorageError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

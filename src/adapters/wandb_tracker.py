@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import AdapterError
+from adaptive_learner.adapters.errors import AdapterError
 
 
 class WandbTracker:
@@ -39,7 +39,7 @@ class WandbTracker:
         self.run.log(dict(metrics))
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
-        from adapters.reporting import heatmap_png
+        from adaptive_learner.adapters.reporting import heatmap_png
 
         png = heatmap_png(task_ids, rows)
         table = self._wandb.Table(columns=["after", *task_ids], data=[[task_ids[i], *row] for i, row in enumerate(rows)])

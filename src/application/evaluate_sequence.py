@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from application.ports import AdapterStore, Learner, Tracker
-from application.state import RunState
-from domain.metrics import Score
-from domain.task import TaskSequence
+from adaptive_learner.application.ports import AdapterStore, Learner, Tracker
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.metrics import Score
+from adaptive_learner.domain.task import TaskSequence
 
 
 class EvaluateSequence:

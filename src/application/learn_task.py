@@ -6,14 +6,14 @@ import time
 
 from attrs import asdict
 
-from application.ports import AdapterStore, Encoder, Learner, Tracker
-from application.route_query import RouteQuery
-from application.state import RunState, TaskReport
-from domain.consolidation import ConsolidationPolicy
-from domain.early_stopping import EarlyStopping
-from domain.expert import Expert
-from domain.routing import ReuseAction, ReuseDecision
-from domain.task import Task
+from adaptive_learner.application.ports import AdapterStore, Encoder, Learner, Tracker
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.state import RunState, TaskReport
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.expert import Expert
+from adaptive_learner.domain.routing import ReuseAction, ReuseDecision
+from adaptive_learner.domain.task import Task
 
 
 class LearnTask:

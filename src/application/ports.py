@@ -10,10 +10,10 @@ from typing import Any, Protocol
 
 from attrs import frozen
 
-from domain.consolidation import ConsolidationPolicy, TrainingSignals
-from domain.expert import ExpertLibrary
-from domain.metrics import Score
-from domain.task import Task, TaskSequence
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
+from adaptive_learner.domain.expert import ExpertLibrary
+from adaptive_learner.domain.metrics import Score
+from adaptive_learner.domain.task import Task, TaskSequence
 
 Vector = tuple[float, ...]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from application.ports import Encoder
-from application.state import RunState
-from domain.routing import ReuseDecision, SharingSchedule, SimilarityRouter
-from domain.task import Task
+from adaptive_learner.application.ports import Encoder
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.routing import ReuseDecision, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.task import Task
 
 
 class RouteQuery:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.ports import AdapterStore, RunStore, TaskSource, Tracker
-from application.state import RunState
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.ports import AdapterStore, RunStore, TaskSource, Tracker
+from adaptive_learner.application.state import RunState
 
 
 class RunSequence:

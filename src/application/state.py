@@ -6,10 +6,10 @@ from typing import Any
 
 from attrs import asdict, define, field, frozen
 
-from domain.expert import ExpertLibrary
-from domain.metrics import AccuracyMatrix
-from domain.routing import ReuseDecision
-from domain.task import TaskSequence
+from adaptive_learner.domain.expert import ExpertLibrary
+from adaptive_learner.domain.metrics import AccuracyMatrix
+from adaptive_learner.domain.routing import ReuseDecision
+from adaptive_learner.domain.task import TaskSequence
 
 Vector = tuple[float, ...]
 

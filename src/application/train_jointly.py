@@ -6,9 +6,9 @@ import time
 
 from attrs import frozen
 
-from application.ports import Learner, TaskSource, Tracker
-from domain.consolidation import ConsolidationPolicy
-from domain.metrics import Score
+from adaptive_learner.application.ports import Learner, TaskSource, Tracker
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.metrics import Score
 
 
 @frozen

@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from adapters.errors import AdapterError
-from adapters.reporting import write_report
-from bootstrap import logging_setup, render
-from bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
-from bootstrap.containers import build_task_source, make_container
-from bootstrap.runs import RunLock, new_run_dir, run_config, run_state, write_manifest
-from domain.errors import DomainError
+from adaptive_learner.adapters.errors import AdapterError
+from adaptive_learner.adapters.reporting import write_report
+from adaptive_learner.bootstrap import logging_setup, render
+from adaptive_learner.bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
+from adaptive_learner.bootstrap.containers import build_task_source, make_container
+from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, run_config, run_state, write_manifest
+from adaptive_learner.domain.errors import DomainError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
 # A pipe gets wide tables rather than task names folded over three lines.

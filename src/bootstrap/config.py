@@ -218,7 +218,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("bootstrap.presets").iterdir() if p.name.endswith(".toml"))
+    return sorted(p.name[:-5] for p in resources.files("adaptive_learner.bootstrap.presets").iterdir() if p.name.endswith(".toml"))
 
 
 def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -228,7 +228,7 @@ def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     else:
         if name not in preset_names():
             raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names(), 'presets')}")
-        text, label = resources.files("bootstrap.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"preset {name}"
+        text, label = resources.files("adaptive_learner.bootstrap.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"preset {name}"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

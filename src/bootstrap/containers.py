@@ -11,18 +11,18 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
-from adapters.fake_backbone import FakeBackbone
-from adapters.storage import JsonRunStore
-from adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.route_query import RouteQuery
-from application.run_sequence import RunSequence
-from application.train_jointly import TrainJointly
-from bootstrap.config import Config
-from domain.consolidation import ConsolidationPolicy, GammaGain
-from domain.early_stopping import EarlyStopping
-from domain.routing import SharingSchedule, SimilarityRouter
+from adaptive_learner.adapters.fake_backbone import FakeBackbone
+from adaptive_learner.adapters.storage import JsonRunStore
+from adaptive_learner.adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.application.train_jointly import TrainJointly
+from adaptive_learner.bootstrap.config import Config
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
+from adaptive_learner.domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.routing import SharingSchedule, SimilarityRouter
 
 
 def build_policy(cfg: Config) -> ConsolidationPolicy:
@@ -60,19 +60,19 @@ def build_early_stopping(cfg: Config) -> EarlyStopping | None:
 
 
 def build_task_source(cfg: Config):
-    from adapters.data.sources import build_source
+    from adaptive_learner.adapters.data.sources import build_source
 
     return build_source(cfg)
 
 
 def build_hf_backbone(cfg: Config, run_dir: Path, source):
-    from adapters.hf.backbone import build_hf_backbone as build
+    from adaptive_learner.adapters.hf.backbone import build_hf_backbone as build
 
     return build(cfg, run_dir, source)
 
 
 def build_wandb_tracker(cfg: Config, run_dir: Path):
-    from adapters.wandb_tracker import WandbTracker
+    from adaptive_learner.adapters.wandb_tracker import WandbTracker
 
     return WandbTracker(run_dir=run_dir, name=run_dir.name, config=cfg.to_dict())
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from application.state import RunState
-from domain.metrics import mean_std
-from domain.routing import ReuseDecision
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.metrics import mean_std
+from adaptive_learner.domain.routing import ReuseDecision
 
 METRICS = ("avg_acc", "bwt", "bwt_clipped", "fwt", "forgetting")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from adapters.storage import atomic_write_json, read_json
-from application.state import RunState
-from bootstrap.config import Config, ConfigError, config_from_dict
+from adaptive_learner.adapters.storage import atomic_write_json, read_json
+from adaptive_learner.application.state import RunState
+from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict
 
 
 def new_run_dir(cfg: Config) -> Path:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen, validators
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 
 class ReplayKind(enum.StrEnum):

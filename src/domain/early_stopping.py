@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attrs import evolve, field, frozen, validators
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 
 @frozen

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from attrs import define, evolve, field, frozen
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 
 @frozen

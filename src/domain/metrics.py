@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from attrs import define, field
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 
 def _check_accuracy(value: float, where: str) -> float:

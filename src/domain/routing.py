@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from attrs import field, frozen, validators
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 
 class ReuseAction(enum.StrEnum):

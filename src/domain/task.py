@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import field, frozen, validators
 
-from domain.errors import DomainError
+from adaptive_learner.domain.errors import DomainError
 
 TASK_KINDS = ("single", "pair")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")

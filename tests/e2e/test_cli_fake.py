@@ -14,8 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def metric(out: str, name: str) -> float:

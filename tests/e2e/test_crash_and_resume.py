@@ -17,8 +17,8 @@ ARGS = ["--preset", "fake", "--set", "run.tracker='jsonl'", "--set", "routing.nu
 
 
 def cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run([sys.executable, "-m", "bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def final_rows(run_dir: Path):
@@ -40,8 +40,8 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, events, delay):
     whole = cli("run", *ARGS, "--output-dir", str(tmp_path / "whole"), cwd=tmp_path)
     expected = final_rows(Path(re.search(r"run folder: (\S+)", whole.stdout).group(1)))
 
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "bootstrap.cli", "run", *ARGS, "--output-dir", str(tmp_path / "killed")],
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "adaptive_learner.bootstrap.cli", "run", *ARGS, "--output-dir", str(tmp_path / "killed")],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     run_dir = wait_for_events(tmp_path / "killed", events)
     time.sleep(delay)
@@ -76,8 +76,8 @@ def test_kill_mid_task_resumes_after_the_last_finished_epoch(tmp_path):
     whole = cli("run", *args, "--output-dir", str(tmp_path / "whole"), cwd=tmp_path)
     expected = final_rows(Path(re.search(r"run folder: (\S+)", whole.stdout).group(1)))
 
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "bootstrap.cli", "run", *args, "--output-dir", str(tmp_path / "killed")],
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "adaptive_learner.bootstrap.cli", "run", *args, "--output-dir", str(tmp_path / "killed")],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     run_dir = None

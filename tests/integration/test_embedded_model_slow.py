@@ -11,8 +11,8 @@ GLUE = Path(__file__).resolve().parents[3] / "shared" / "data" / "glue"
 def test_smollm2_learns_sst2(tmp_path):
     if not (GLUE / "sst2").exists():
         pytest.skip(f"{GLUE} not found")
-    from bootstrap.config import load_config
-    from bootstrap.containers import make_container
+    from adaptive_learner.bootstrap.config import load_config
+    from adaptive_learner.bootstrap.containers import make_container
 
     cfg = load_config(
         "glue5",

@@ -4,18 +4,18 @@ import pytest
 import torch
 from tests.integration.conftest import make_backbone
 
-from adapters.errors import BackboneError, DataError, StorageError
-from adapters.hf import scoring
-from adapters.hf.prompts import label_token_ids
-from adapters.storage import MemoryRunStore
-from adapters.trackers import RecordingTracker
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.route_query import RouteQuery
-from application.run_sequence import RunSequence
-from domain.consolidation import ConsolidationPolicy
-from domain.routing import SharingSchedule
-from domain.task import Task
+from adaptive_learner.adapters.errors import BackboneError, DataError, StorageError
+from adaptive_learner.adapters.hf import scoring
+from adaptive_learner.adapters.hf.prompts import label_token_ids
+from adaptive_learner.adapters.storage import MemoryRunStore
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.routing import SharingSchedule
+from adaptive_learner.domain.task import Task
 
 pytestmark = pytest.mark.integration
 
@@ -103,8 +103,8 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
 
 
 def test_bad_models_fail_with_one_line(tmp_path, monkeypatch):
-    from adapters.hf.experts import default_targets
-    from adapters.hf.loading import resolve
+    from adaptive_learner.adapters.hf.experts import default_targets
+    from adaptive_learner.adapters.hf.loading import resolve
 
     with pytest.raises(BackboneError, match="no such GGUF file"):
         resolve(str(tmp_path), gguf_file="missing.gguf")
@@ -116,8 +116,8 @@ def test_bad_models_fail_with_one_line(tmp_path, monkeypatch):
 
 
 def test_unreachable_hub_id_fails_cleanly(monkeypatch):
-    from adapters.hf.loading import load_backbone
-    from bootstrap.config import ModelConfig
+    from adaptive_learner.adapters.hf.loading import load_backbone
+    from adaptive_learner.bootstrap.config import ModelConfig
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(BackboneError, match="cannot load model 'google/gemma-2b'"):
@@ -125,7 +125,7 @@ def test_unreachable_hub_id_fails_cleanly(monkeypatch):
 
 
 def test_joint_training_trains_one_expert_on_all_tasks(tokenizer, demo_source):
-    from application.train_jointly import TrainJointly
+    from adaptive_learner.application.train_jointly import TrainJointly
 
     b = make_backbone(tokenizer, demo_source)
     result = TrainJointly(demo_source, b, RecordingTracker(), epochs=1)()
@@ -154,7 +154,7 @@ def test_training_a_task_is_independent_of_what_ran_before(tokenizer, demo_sourc
 def test_quantization_choices(monkeypatch):
     import importlib.util
 
-    from adapters.hf import loading
+    from adaptive_learner.adapters.hf import loading
 
     assert loading.quantization("none", torch.float32) is None
     if importlib.util.find_spec("bitsandbytes") is not None:
@@ -168,7 +168,7 @@ def test_quantization_choices(monkeypatch):
 
 
 def test_device_dtype_and_attention_defaults():
-    from adapters.hf import loading
+    from adaptive_learner.adapters.hf import loading
 
     cpu = torch.device("cpu")
     assert loading.pick_dtype("auto", cpu) is torch.float32

@@ -3,14 +3,14 @@
 import pytest
 from tests.integration.conftest import make_backbone
 
-from adapters.storage import JsonRunStore
-from adapters.trackers import RecordingTracker
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.route_query import RouteQuery
-from application.run_sequence import RunSequence
-from domain.consolidation import ConsolidationPolicy
-from domain.routing import SharingSchedule
+from adaptive_learner.adapters.storage import JsonRunStore
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.routing import SharingSchedule
 
 pytestmark = pytest.mark.integration
 POLICY = ConsolidationPolicy(ewc_lambda=50.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, replay="experience")
@@ -51,7 +51,7 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
 
 
 def test_killed_mid_task_resumes_from_the_epoch_checkpoint(tokenizer, demo_source, tmp_path, monkeypatch):
-    from adapters.hf.backbone import HFSession
+    from adaptive_learner.adapters.hf.backbone import HFSession
 
     def two_epochs(run_dir):
         run = sequence(tokenizer, demo_source, run_dir)

@@ -10,7 +10,7 @@ def test_offline_run_is_written_for_later_sync(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    from adapters.wandb_tracker import WandbTracker
+    from adaptive_learner.adapters.wandb_tracker import WandbTracker
 
     tracker = WandbTracker(tmp_path, "test-run", {"training": {"epochs": 2}})
     tracker.log_metrics({"sst2/train_loss": 0.5}, step=1)

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.data.examples import Example
-from adapters.data.task_folder import parse_lines, read_examples
-from adapters.errors import DataError
-from domain.task import Task
+from adaptive_learner.adapters.data.examples import Example
+from adaptive_learner.adapters.data.task_folder import parse_lines, read_examples
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.task import Task
 
 pytestmark = pytest.mark.property
 

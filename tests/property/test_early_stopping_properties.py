@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.early_stopping import EarlyStopping
 
 pytestmark = pytest.mark.property
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from adapters.hf.fisher import accumulate, ewc_penalty
+from adaptive_learner.adapters.hf.fisher import accumulate, ewc_penalty
 
 pytestmark = pytest.mark.property
 

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from domain.errors import DomainError
-from domain.expert import ExpertLibrary
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.expert import ExpertLibrary
 
 pytestmark = pytest.mark.property
 

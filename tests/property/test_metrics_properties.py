@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.metrics import AccuracyMatrix
+from adaptive_learner.domain.metrics import AccuracyMatrix
 
 pytestmark = pytest.mark.property
 

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.routing import ReuseAction, SharingSchedule, SimilarityRouter, cosine
+from adaptive_learner.domain.routing import ReuseAction, SharingSchedule, SimilarityRouter, cosine
 
 pytestmark = pytest.mark.property
 

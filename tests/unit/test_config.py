@@ -1,6 +1,6 @@
 import pytest
 
-from bootstrap.config import Config, ConfigError, config_from_dict, config_help, load_config, preset_names
+from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict, config_help, load_config, preset_names
 
 pytestmark = pytest.mark.unit
 

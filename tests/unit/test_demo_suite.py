@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
-from adapters.data.task_folder import FolderTaskSource, read_task_folder
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+from adaptive_learner.adapters.data.task_folder import FolderTaskSource, read_task_folder
 
 pytestmark = pytest.mark.unit
 

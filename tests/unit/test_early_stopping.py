@@ -1,7 +1,7 @@
 import pytest
 
-from domain.early_stopping import EarlyStopping
-from domain.errors import DomainError
+from adaptive_learner.domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.errors import DomainError
 
 pytestmark = pytest.mark.unit
 

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from adapters.errors import AdapterError, StorageError
-from adapters.fake_backbone import FakeSession
-from adapters.storage import atomic_write_json
+from adaptive_learner.adapters.errors import AdapterError, StorageError
+from adaptive_learner.adapters.fake_backbone import FakeSession
+from adaptive_learner.adapters.storage import atomic_write_json
 
 pytestmark = pytest.mark.unit
 
@@ -30,7 +30,7 @@ def test_full_disk_keeps_the_previous_file(tmp_path, monkeypatch):
 def test_nan_loss_stops_the_task_keeps_earlier_tasks(tmp_path, monkeypatch, capsys):
     import sys
 
-    from bootstrap import cli
+    from adaptive_learner.bootstrap import cli
 
     original = FakeSession.train_epoch
 

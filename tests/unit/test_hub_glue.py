@@ -2,8 +2,8 @@
 
 import pytest
 
-from adapters.data.hub_glue import HubGlueSource
-from adapters.errors import DataError
+from adaptive_learner.adapters.data.hub_glue import HubGlueSource
+from adaptive_learner.adapters.errors import DataError
 
 pytestmark = pytest.mark.unit
 

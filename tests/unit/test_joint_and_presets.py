@@ -1,11 +1,11 @@
 import pytest
 from tests.conftest import StaticSource
 
-from adapters.fake_backbone import FakeBackbone
-from adapters.trackers import RecordingTracker
-from application.train_jointly import TrainJointly
-from bootstrap.config import load_config, preset_names
-from bootstrap.containers import make_container
+from adaptive_learner.adapters.fake_backbone import FakeBackbone
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.train_jointly import TrainJointly
+from adaptive_learner.bootstrap.config import load_config, preset_names
+from adaptive_learner.bootstrap.containers import make_container
 
 pytestmark = pytest.mark.unit
 

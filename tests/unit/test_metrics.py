@@ -1,7 +1,7 @@
 import pytest
 
-from domain.errors import DomainError
-from domain.metrics import AccuracyMatrix, Score, mean_std
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.metrics import AccuracyMatrix, Score, mean_std
 
 pytestmark = pytest.mark.unit
 

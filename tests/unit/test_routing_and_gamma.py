@@ -1,8 +1,8 @@
 import pytest
 
-from domain.consolidation import ConsolidationPolicy, GammaGain, TrainingSignals
-from domain.errors import DomainError
-from domain.routing import ReuseAction, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain, TrainingSignals
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.routing import ReuseAction, SharingSchedule, SimilarityRouter
 
 pytestmark = pytest.mark.unit
 

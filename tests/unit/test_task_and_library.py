@@ -1,8 +1,8 @@
 import pytest
 
-from domain.errors import DomainError
-from domain.expert import ExpertLibrary
-from domain.task import Task, TaskSequence
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.expert import ExpertLibrary
+from adaptive_learner.domain.task import Task, TaskSequence
 
 pytestmark = pytest.mark.unit
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.data.examples import Example, sample_splits
-from adapters.data.task_folder import FolderTaskSource, read_task_folder
-from adapters.errors import DataError
-from domain.task import Task
+from adaptive_learner.adapters.data.examples import Example, sample_splits
+from adaptive_learner.adapters.data.task_folder import FolderTaskSource, read_task_folder
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.task import Task
 
 pytestmark = pytest.mark.unit
 

@@ -3,18 +3,18 @@
 import pytest
 from tests.conftest import StaticSource, make_tasks
 
-from adapters.fake_backbone import FakeBackbone
-from adapters.storage import MemoryRunStore
-from adapters.trackers import RecordingTracker
-from application.evaluate_sequence import EvaluateSequence
-from application.learn_task import LearnTask
-from application.route_query import RouteQuery
-from application.run_sequence import RunSequence
-from application.state import RunState
-from domain.consolidation import ConsolidationPolicy
-from domain.early_stopping import EarlyStopping
-from domain.routing import SharingSchedule, SimilarityRouter
-from domain.task import TaskSequence
+from adaptive_learner.adapters.fake_backbone import FakeBackbone
+from adaptive_learner.adapters.storage import MemoryRunStore
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.routing import SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.task import TaskSequence
 
 pytestmark = pytest.mark.unit
 

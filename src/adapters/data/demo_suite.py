@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from adapters.storage import atomic_write_text
+from adaptive_learner.adapters.storage import atomic_write_text
 
 PEOPLE = ("my neighbour", "the coach", "our teacher", "the new manager", "my sister", "the old farmer",
           "a young student", "the reporter", "Anna", "Marco", "the pilot", "my uncle")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from attrs import field, frozen
 
-from adapters.errors import DataError
-from domain.task import Task
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.task import Task
 
 
 @frozen

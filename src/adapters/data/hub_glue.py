@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from adapters.data.examples import Example, TaskData, sample_splits
-from adapters.errors import DataError
-from domain.task import Task, TaskSequence
+from adaptive_learner.adapters.data.examples import Example, TaskData, sample_splits
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.task import Task, TaskSequence
 
 HUB_ID = "nyu-mll/glue"
 # config -> (description, first text field, second text field or None, validation split)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
-from adapters.data.task_folder import FolderTaskSource
-from adapters.errors import DataError
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+from adaptive_learner.adapters.data.task_folder import FolderTaskSource
+from adaptive_learner.adapters.errors import DataError
 
 
 def cache_root() -> Path:
@@ -30,6 +30,6 @@ def build_source(cfg) -> FolderTaskSource:
         if not d.data_dir:
             raise DataError("data.source is 'folder' but no data directory was given (use --data-dir DIR)")
         return FolderTaskSource(Path(d.data_dir), d.tasks or None, **kwargs)
-    from adapters.data.hub_glue import HubGlueSource
+    from adaptive_learner.adapters.data.hub_glue import HubGlueSource
 
     return HubGlueSource(d.tasks, **kwargs)

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.data.examples import Example, TaskData, sample_splits
-from adapters.errors import DataError
-from domain.errors import DomainError
-from domain.task import TASK_KINDS, Task, TaskSequence
+from adaptive_learner.adapters.data.examples import Example, TaskData, sample_splits
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.task import TASK_KINDS, Task, TaskSequence
 
 SPLIT_FILES = {"train": "train.jsonl", "validation": "validation.jsonl"}
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import torch
 
-from adapters.data.examples import Example
-from adapters.errors import AdapterError, BackboneError
-from adapters.hf import checkpoint, scoring
-from adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
-from adapters.hf.experts import PeftExperts
-from adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
-from adapters.progress import progress
-from application.ports import EpochReport
-from domain.consolidation import ConsolidationPolicy, TrainingSignals
-from domain.metrics import Score
-from domain.task import Task
+from adaptive_learner.adapters.data.examples import Example
+from adaptive_learner.adapters.errors import AdapterError, BackboneError
+from adaptive_learner.adapters.hf import checkpoint, scoring
+from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
+from adaptive_learner.adapters.hf.experts import PeftExperts
+from adaptive_learner.adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
+from adaptive_learner.adapters.progress import progress
+from adaptive_learner.application.ports import EpochReport
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
+from adaptive_learner.domain.metrics import Score
+from adaptive_learner.domain.task import Task
 
 PROFILE_EXAMPLES = 32
 
@@ -272,7 +272,7 @@ class HFBackbone:
 
 
 def build_hf_backbone(cfg, run_dir: Path, source) -> HFBackbone:
-    from adapters.hf.loading import load_backbone, pick_device, quiet_transformers
+    from adaptive_learner.adapters.hf.loading import load_backbone, pick_device, quiet_transformers
 
     quiet_transformers()
     device = pick_device(cfg.run.device)

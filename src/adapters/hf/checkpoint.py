@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from adapters.storage import atomic_write_json
+from adaptive_learner.adapters.storage import atomic_write_json
 
 
 def _rng_to_json(state: tuple) -> list:

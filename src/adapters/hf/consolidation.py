@@ -19,11 +19,11 @@ import torch
 from attrs import define, field
 from safetensors.torch import load_file, save_file
 
-from adapters.errors import BackboneError, StorageError
-from adapters.hf import fisher as fisher_math
-from adapters.hf.replay import ExperienceReplay, LatentReplay, memory_from_tensors
-from domain.consolidation import ConsolidationPolicy, ReplayKind
-from domain.task import Task
+from adaptive_learner.adapters.errors import BackboneError, StorageError
+from adaptive_learner.adapters.hf import fisher as fisher_math
+from adaptive_learner.adapters.hf.replay import ExperienceReplay, LatentReplay, memory_from_tensors
+from adaptive_learner.domain.consolidation import ConsolidationPolicy, ReplayKind
+from adaptive_learner.domain.task import Task
 
 TENSORS, META = "consolidation.safetensors", "consolidation.json"
 LATENT_KINDS = (ReplayKind.CMT, ReplayKind.PCGR)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from adapters.errors import BackboneError, StorageError
+from adaptive_learner.adapters.errors import BackboneError, StorageError
 
 # Attention projections per architecture; PEFT's own table (q and v only) is the fallback.
 ATTENTION_TARGETS = {

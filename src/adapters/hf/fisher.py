@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from adapters.hf import scoring
-from adapters.progress import progress
+from adaptive_learner.adapters.hf import scoring
+from adaptive_learner.adapters.progress import progress
 
 METHODS = ("vmap", "loop")
 

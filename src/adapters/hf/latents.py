@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import torch
 
-from adapters.errors import BackboneError
-from adapters.hf import scoring
+from adaptive_learner.adapters.errors import BackboneError
+from adaptive_learner.adapters.hf import scoring
 
 
 def windows(rows: Sequence[Sequence[int]], width: int, pad_id: int) -> torch.Tensor:

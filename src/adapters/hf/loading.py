@@ -20,7 +20,7 @@ import torch
 from attrs import frozen
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from adapters.errors import BackboneError
+from adaptive_learner.adapters.errors import BackboneError
 
 
 @frozen

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 
 from attrs import frozen
 
-from adapters.data.examples import Example
-from adapters.errors import DataError
-from domain.task import Task
+from adaptive_learner.adapters.data.examples import Example
+from adaptive_learner.adapters.errors import DataError
+from adaptive_learner.domain.task import Task
 
 
 @frozen

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from attrs import define, field
 
-from adapters.errors import BackboneError
-from adapters.hf import latents, scoring
+from adaptive_learner.adapters.errors import BackboneError
+from adaptive_learner.adapters.hf import latents, scoring
 
 WINDOW = 16  # last W prompt tokens: "\nAnswer:" plus the end of the input
 RANK = 16  # PCA components kept per token latent
