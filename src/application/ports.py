@@ -95,6 +95,36 @@ class Encoder(Protocol):
     def embed(self, text: str) -> Vector: ...
 
 
+class VectorIndex(Protocol):
+    """Nearest-expert search over profile vectors (issue 10, phase 2): exact below a size cut-off, ANN above.
+
+    Keys are opaque strings (expert or task ids); scores are cosine similarities, best first.
+    """
+
+    def rebuild(self, items: dict[str, Vector]) -> None:
+        """Replace the indexed set with `items` (all vectors of one dimension)."""
+
+    def search(self, query: Vector, k: int) -> list[tuple[str, float]]:
+        """Up to `k` (key, cosine) pairs, highest cosine first."""
+
+
+class RouterModel(Protocol):
+    """A learned router (LinearRouter, MLPRouter): maps a profile/input vector to a distribution over keys.
+
+    Tensors stay inside the adapter; it is fitted on the library's own data (stored examples of each
+    expert's tasks) and saved as safetensors + JSON with a schema version and the base model's name.
+    """
+
+    def fit(self, features: list[Vector], labels: list[str], seed: int = 0) -> dict[str, float]:
+        """Fit on (feature, key) pairs; returns fit statistics (e.g. train accuracy, seconds, epochs)."""
+
+    def predict_proba(self, features: list[Vector]) -> list[dict[str, float]]:
+        """For each feature vector, a probability per known key (sums to 1)."""
+
+    def save(self, folder: str) -> None:
+        """Write the router's weights and header durably under `folder`."""
+
+
 class RunStore(Protocol):
     """Durable state of one run: the expert library, profiles, matrices and per-task reports."""
 
@@ -121,9 +151,11 @@ __all__ = [
     "EpochReport",
     "ExpertLibrary",
     "Learner",
+    "RouterModel",
     "RunStore",
     "TaskSource",
     "Tracker",
     "TrainingSession",
     "Vector",
+    "VectorIndex",
 ]
