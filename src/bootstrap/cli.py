@@ -13,7 +13,8 @@ from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.bootstrap import logging_setup, render
 from adaptive_learner.bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
-from adaptive_learner.bootstrap.containers import build_task_source, make_container
+from adaptive_learner.bootstrap.containers import make_container
+from adaptive_learner.bootstrap.preflight import prepare_runs
 from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, run_config, run_state, write_manifest
 from adaptive_learner.domain.errors import DomainError
 
@@ -61,13 +62,10 @@ def run(
     set_: Sets = [],  # noqa: B006 - typer needs a literal default
 ) -> None:
     """Learn a task sequence and print the accuracy matrix, AvgAcc and BWT."""
-    overrides = _overrides(set_, backbone, data_dir, tasks, output_dir)
-    seed_list = [int(s) for s in seeds.split(",")] if seeds else [None]
+    # Every seed's config and every task file are checked before the first run folder exists.
+    plans = prepare_runs(preset, _overrides(set_, backbone, data_dir, tasks, output_dir), seeds)
     states = []
-    for seed in seed_list:
-        cfg = load_config(preset, overrides + ([f"run.seed={seed}"] if seed is not None else []))
-        source = build_task_source(cfg)
-        source.load()  # bad data fails here, before a run folder exists
+    for cfg, source in ((plan.cfg, plan.source) for plan in plans):
         run_dir = new_run_dir(cfg)
         write_manifest(run_dir, cfg, source.files())
         console.print(f"[bold]run[/] {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}")
@@ -81,7 +79,7 @@ def run(
             continue
         states.append(_execute(cfg, run_dir, source))
     if len(states) > 1:
-        console.print(render.seeds_table(states, seed_list))
+        console.print(render.seeds_table(states, [plan.cfg.run.seed for plan in plans]))
 
 
 def _execute(cfg, run_dir: Path, source=None):
@@ -175,10 +173,13 @@ def presets(show: Annotated[str | None, typer.Option(help="Print one preset's fu
         console.print(f"[bold]{key}[/] = {value!r}  [dim]# {help_text}[/]")
 
 
-def entry() -> None:
-    """Console-script entry: one line per known error, full traceback only with --debug."""
+def entry(args: list[str] | None = None) -> None:
+    """Console-script entry: one line per known error, full traceback only with --debug.
+
+    `args` replaces sys.argv[1:] (tests call the CLI in-process this way).
+    """
     try:
-        app(standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise

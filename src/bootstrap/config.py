@@ -10,6 +10,8 @@ errors that name the key and suggest the closest valid one.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 import tomllib
 import types
 import typing
@@ -31,6 +33,82 @@ def _positive_or_all(name: str, value: int) -> None:
         raise ValueError(f"{name!r} must be >= 1, or -1 for all (got {value})")
 
 
+def _span(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    parts = []
+    if lo is not None:
+        parts.append(f"{'>' if lo_open else '>='} {lo}")
+    if hi is not None:
+        parts.append(f"{'<' if hi_open else '<='} {hi}")
+    return " and ".join(parts)
+
+
+def within(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False, also: tuple = ()) -> Any:
+    """A validator for a number in a range (ends open or closed); `also` lists extra allowed values (-1 = all)."""
+
+    def check(_: Any, attribute: Any, value: float) -> None:
+        if value in also:
+            return
+        low_bad = lo is not None and (value <= lo if lo_open else value < lo)
+        high_bad = hi is not None and (value >= hi if hi_open else value > hi)
+        if low_bad or high_bad:
+            extra = "".join(f", or {a}" for a in also)
+            raise ValueError(f"{attribute.name!r} must be {_span(lo, hi, lo_open, hi_open)}{extra} (got {value!r})")
+
+    return check
+
+
+# Caps keep values a backend could overflow on (torch sizes, seeds) or that are surely typos
+# (a batch of 10^11) out; docs/adr/0020 lists them.
+MAX_BATCH = 65536
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes an unsigned 64-bit seed
+_SAFE_NAME = re.compile(r"\w[\w.+=@,-]{0,99}")
+
+
+def _safe_name(_: Any, attribute: Any, value: str) -> None:
+    """A run name becomes a folder name under output_dir: one path component, no separators."""
+    if not _SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{attribute.name!r} must be 1-100 letters, digits or . _ - + = @ , starting with a letter or digit "
+            f"(it names the run folder), got {value!r:.60}"
+        )
+
+
+def _nonblank(_: Any, attribute: Any, value: str) -> None:
+    if not value.strip():
+        raise ValueError(f"{attribute.name!r} must not be empty")
+
+
+def _task_names(_: Any, attribute: Any, value: list[str]) -> None:
+    for name in value:
+        parts = Path(name).parts
+        if not name.strip() or Path(name).is_absolute() or ".." in parts:
+            raise ValueError(f"{attribute.name!r}: {name!r} must be a task folder name (or sub-path) inside the data directory")
+
+
+def _word_lists(_: Any, attribute: Any, value: dict[str, list[str]]) -> None:
+    for task, words in value.items():
+        if not words or any(not w.strip() for w in words):
+            raise ValueError(f"'{attribute.name}.{task}': give one non-empty answer word per label, got {words!r:.60}")
+
+
+def _nonblank_items(_: Any, attribute: Any, value: list[str]) -> None:
+    if any(not v.strip() for v in value):
+        raise ValueError(f"{attribute.name!r}: entries must not be empty (got {value!r:.60})")
+
+
+def _signal_table(positive: bool) -> Any:
+    def check(_: Any, attribute: Any, value: dict[str, float]) -> None:
+        from adaptive_learner.domain.consolidation import SIGNALS
+
+        for key, number in value.items():
+            if key not in SIGNALS:
+                raise ValueError(f"{attribute.name!r}: unknown signal {key!r}; known: {', '.join(SIGNALS)}")
+            if number < 0 or (positive and number == 0):
+                raise ValueError(f"'{attribute.name}.{key}' must be {'> 0' if positive else '>= 0'} (got {number!r})")
+
+    return check
+
+
 def doc(default: Any, help: str, **kwargs: Any) -> Any:
     """A config field with its help text (shown by `adaptive-learner presets --show`)."""
     if isinstance(default, (list, dict)):
@@ -42,8 +120,8 @@ def doc(default: Any, help: str, **kwargs: Any) -> Any:
 
 @frozen
 class RunConfig:
-    name: str = doc("demo", "Experiment name; the run folder is <output_dir>/<name>-<timestamp>-s<seed>.")
-    seed: int = doc(0, "Random seed for sampling, LoRA initialisation and data order.")
+    name: str = doc("demo", "Experiment name; the run folder is <output_dir>/<name>-<timestamp>-s<seed>.", validator=_safe_name)
+    seed: int = doc(0, "Random seed for sampling, LoRA initialisation and data order (0 to 2^64-1).", validator=within(0, MAX_SEED))
     backbone: str = doc("hf", "Backbone adapter: 'hf' (transformers + PEFT) or 'fake' (torch-free simulation).", validator=attrs.validators.in_(('hf', 'fake')))
     tracker: str = doc("jsonl", "Tracker: 'null', 'jsonl' (events.jsonl in the run folder) or 'wandb'.", validator=attrs.validators.in_(('null', 'jsonl', 'wandb')))
     output_dir: str = doc("runs", "Folder that receives one sub-folder per run.")
@@ -54,17 +132,17 @@ class RunConfig:
 class DataConfig:
     source: str = doc("demo", "'demo' (embedded generated suite), 'folder' (--data-dir) or 'hub' (nyu-mll/glue online).", validator=attrs.validators.in_(('demo', 'folder', 'hub')))
     data_dir: str = doc("", "Folder of task folders (<task>/task.json, train.jsonl, validation.jsonl) for source 'folder'.")
-    tasks: list[str] = doc([], "Task folder names in learning order; empty = every task folder, sorted.")
-    train_samples_per_task: int = doc(250, "Training examples drawn per task (seeded).")
-    dev_samples_per_task: int = doc(100, "Held-out examples drawn from the train file for early stopping.")
-    validation_samples_per_task: int = doc(500, "Cap on reported validation examples per task (0 = all).")
-    max_length: int = doc(256, "Truncate prompts to this many tokens (keeps the answer position).")
-    verbalizers: dict[str, list[str]] = doc({}, "Per-task answer words in label order, e.g. {rte = [' yes', ' no']}.")
+    tasks: list[str] = doc([], "Task folder names in learning order; empty = every task folder, sorted.", validator=_task_names)
+    train_samples_per_task: int = doc(250, "Training examples drawn per task (seeded).", validator=within(1))
+    dev_samples_per_task: int = doc(100, "Held-out examples drawn from the train file for early stopping.", validator=within(0))
+    validation_samples_per_task: int = doc(500, "Cap on reported validation examples per task (0 = all).", validator=within(0))
+    max_length: int = doc(256, "Truncate prompts to this many tokens (keeps the answer position).", validator=within(1, 2**20))
+    verbalizers: dict[str, list[str]] = doc({}, "Per-task answer words in label order, e.g. {rte = [' yes', ' no']}.", validator=_word_lists)
 
 
 @frozen
 class ModelConfig:
-    name_or_path: str = doc("smollm2-135m", "Hub id, local folder, or embedded name ('smollm2-135m', 'gemma3-270m').")
+    name_or_path: str = doc("smollm2-135m", "Hub id, local folder, or embedded name ('smollm2-135m', 'gemma3-270m').", validator=_nonblank)
     gguf_file: str = doc("", "GGUF file inside name_or_path to load through transformers' gguf_file=.")
     dtype: str = doc("auto", "'auto' (float32 on CPU, bfloat16 on CUDA), 'float32', 'bfloat16' or 'float16'.", validator=attrs.validators.in_(('auto', 'float32', 'bfloat16', 'float16')))
     attention: str = doc("auto", "'auto' (flash_attention_2 when flash-attn is importable on CUDA, else sdpa), 'sdpa', 'eager'.", validator=attrs.validators.in_(('auto', 'sdpa', 'eager', 'flash_attention_2')))
@@ -74,61 +152,63 @@ class ModelConfig:
 
 @frozen
 class LoraConfig:
-    r: int = doc(8, "LoRA rank.", validator=attrs.validators.ge(1))
-    alpha: int = doc(16, "LoRA alpha (scaling = alpha / r).")
-    dropout: float = doc(0.05, "LoRA dropout.")
-    target_modules: list[str] = doc([], "Modules to adapt; empty = the architecture's attention projections.")
-    first_layer: int = doc(0, "Adapt decoder layers from this index up (0 = all); latent replay reads the input of this layer.")
+    r: int = doc(8, "LoRA rank.", validator=within(1, 65536))
+    alpha: int = doc(16, "LoRA alpha (scaling = alpha / r).", validator=within(1, 2**20))
+    dropout: float = doc(0.05, "LoRA dropout (0 <= p < 1).", validator=within(0.0, 1.0, hi_open=True))
+    target_modules: list[str] = doc([], "Modules to adapt; empty = the architecture's attention projections.", validator=_nonblank_items)
+    first_layer: int = doc(0, "Adapt decoder layers from this index up (0 = all); latent replay reads the input of this layer.", validator=within(0, 100000))
 
 
 @frozen
 class TrainingConfig:
-    epochs: int = doc(3, "Maximum epochs per task.", validator=attrs.validators.ge(1))
-    batch_size: int = doc(8, "Training batch size.", validator=attrs.validators.ge(1))
-    eval_batch_size: int = doc(32, "Scoring batch size.", validator=attrs.validators.ge(1))
-    learning_rate: float = doc(2e-4, "AdamW learning rate for LoRA parameters.", validator=attrs.validators.gt(0))
-    weight_decay: float = doc(0.0, "AdamW weight decay.")
-    max_grad_norm: float = doc(1.0, "Gradient clipping norm (0 = off).")
+    epochs: int = doc(3, "Maximum epochs per task.", validator=within(1, 100000))
+    batch_size: int = doc(8, "Training batch size.", validator=within(1, MAX_BATCH))
+    eval_batch_size: int = doc(32, "Scoring batch size.", validator=within(1, MAX_BATCH))
+    learning_rate: float = doc(2e-4, "AdamW learning rate for LoRA parameters.", validator=within(0.0, lo_open=True))
+    weight_decay: float = doc(0.0, "AdamW weight decay.", validator=within(0.0))
+    max_grad_norm: float = doc(1.0, "Gradient clipping norm (0 = off).", validator=within(0.0))
     early_stopping: bool = doc(True, "Check dev accuracy each epoch and restore the best epoch's weights.")
-    patience: int = doc(3, "Epochs without improvement before stopping.", validator=attrs.validators.ge(1))
-    min_delta: float = doc(0.001, "Smallest dev-accuracy gain that counts as an improvement.")
-    min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.")
+    patience: int = doc(3, "Epochs without improvement before stopping.", validator=within(1))
+    min_delta: float = doc(0.001, "Smallest dev-accuracy gain that counts as an improvement.", validator=within(0.0))
+    min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.", validator=within(0))
 
 
 @frozen
 class RoutingConfig:
     strategy: str = doc("schedule", "'schedule' (num_tasks_to_share_lora) or 'similarity' (profile cosine).", validator=attrs.validators.in_(('schedule', 'similarity')))
-    num_tasks_to_share_lora: int = doc(1, "First N tasks share one LoRA, later tasks get their own; -1 = one LoRA for all.")
+    num_tasks_to_share_lora: int = doc(1, "First N tasks share one LoRA, later tasks get their own; -1 = one LoRA for all.", validator=within(0, also=(-1,)))
     reuse_threshold: float = doc(0.9, "Similarity routing: reuse an expert at or above this cosine.")
     fork_threshold: float = doc(1.01, "Similarity routing: fork an expert at or above this cosine (> 1 = never).")
-    temperature: float = doc(0.1, "Softmax temperature for the decision probability.")
+    temperature: float = doc(0.1, "Softmax temperature for the decision probability.", validator=within(0.0, lo_open=True))
 
 
 @frozen
 class ConsolidationConfig:
-    ewc_lambda: float = doc(0.0, "EWC strength; 0 turns EWC off.")
-    ewc_data_loader_num_samples: int = doc(25, "Training examples used to estimate the diagonal Fisher.")
-    ewc_batch_size: int = doc(10, "Batch size of the Fisher pass.")
+    ewc_lambda: float = doc(0.0, "EWC strength; 0 turns EWC off.", validator=within(0.0))
+    ewc_data_loader_num_samples: int = doc(25, "Training examples used to estimate the diagonal Fisher.", validator=within(1))
+    ewc_batch_size: int = doc(10, "Batch size of the Fisher pass.", validator=within(1, MAX_BATCH))
     fisher: str = doc("empirical", "'empirical' (gold labels) or 'true' (labels sampled from the model).", validator=attrs.validators.in_(('empirical', 'true')))
     use_gamma_gating: bool = doc(False, "Scale each task's Fisher by the neuromodulation gain gamma.")
     ewc_fixed_lambda_bypass_gamma: bool = doc(False, "Ignore gamma even when gating is on (fixed-lambda EWC).")
-    gamma_gain_lambda: float = doc(3.0, "Gain of the neuromodulation signal: gamma = 1 + lambda * (drive - 0.5).")
+    gamma_gain_lambda: float = doc(3.0, "Gain of the neuromodulation signal: gamma = 1 + lambda * (drive - 0.5).", validator=within(0.0))
     gamma_direction: str = doc(
         "competence",
         "What drives gamma: 'competence' (well-learned tasks consolidated more) or 'surprise' (hard tasks more).",
         validator=attrs.validators.in_(("competence", "surprise")),
     )
     gamma_weights: dict[str, float] = doc(
-        {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5}, "Weights of the normalised training signals."
+        {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5}, "Weights of the normalised training signals.",
+        validator=_signal_table(positive=False),
     )
     gamma_scales: dict[str, float] = doc(
-        {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0}, "Each signal is divided by its scale and clipped to [0, 1]."
+        {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0}, "Each signal is divided by its scale and clipped to [0, 1].",
+        validator=_signal_table(positive=True),
     )
     replay: str = doc("none", "'none', 'experience', 'cmt' or 'pcgr'.", validator=attrs.validators.in_(('none', 'experience', 'cmt', 'pcgr')))
-    replay_alpha: float = doc(0.2, "Weight of the label-distribution divergence on replayed examples.")
-    feature_replay_alpha: float = doc(0.1, "Weight of the feature distance on replayed examples.")
-    replay_backbone_encoding_batch_size: int = doc(8, "Batch size when encoding a task into replay memory.")
-    replay_budget_bytes: int = doc(262144, "Replay memory budget per task, in bytes.")
+    replay_alpha: float = doc(0.2, "Weight of the label-distribution divergence on replayed examples.", validator=within(0.0))
+    feature_replay_alpha: float = doc(0.1, "Weight of the feature distance on replayed examples.", validator=within(0.0))
+    replay_backbone_encoding_batch_size: int = doc(8, "Batch size when encoding a task into replay memory.", validator=within(1, MAX_BATCH))
+    replay_budget_bytes: int = doc(262144, "Replay memory budget per task, in bytes.", validator=within(1, 2**40))
     replay_tasks_per_step: int = doc(
         1, "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task).",
         validator=lambda _, attribute, value: _positive_or_all(attribute.name, value),
@@ -137,9 +217,9 @@ class ConsolidationConfig:
 
 @frozen
 class FakeConfig:
-    peak_accuracy: float = doc(0.9, "Fake backbone: accuracy of a fully learned task.")
-    epochs_to_learn: int = doc(1, "Fake backbone: epochs until a task is fully learned.")
-    seconds_per_epoch: float = doc(0.0, "Fake backbone: sleep per epoch, to rehearse crashes and resume on a slow run.")
+    peak_accuracy: float = doc(0.9, "Fake backbone: accuracy of a fully learned task.", validator=within(0.0, 1.0))
+    epochs_to_learn: int = doc(1, "Fake backbone: epochs until a task is fully learned.", validator=within(1, 100000))
+    seconds_per_epoch: float = doc(0.0, "Fake backbone: sleep per epoch, to rehearse crashes and resume on a slow run.", validator=within(0.0, 3600.0))
 
 
 @frozen
@@ -168,10 +248,17 @@ def _closest(key: str, options: Sequence[str], noun: str = "keys") -> str:
 def _check_type(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where}: {value:.3e} is too large for a float") from None
     if hint in (int, float, str, bool):
         if type(value) is not hint:
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r:.80}")
+        if hint is float and not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        if hint is str:
+            _check_text(value, where)
         return value
     if origin is list:
         (item,) = typing.get_args(hint)
@@ -182,10 +269,22 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         _, item = typing.get_args(hint)
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")
+        for k in value:
+            _check_text(str(k), f"{where} key {str(k)!r:.40}")
         return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
     if isinstance(origin, type) and issubclass(origin, types.UnionType):  # pragma: no cover
         return value
     return value
+
+
+def _check_text(value: str, where: str) -> None:
+    """Strings end up in paths, JSON files and the tokenizer: no NUL, and encodable as UTF-8."""
+    if "\x00" in value:
+        raise ConfigError(f"{where}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"{where}: not valid Unicode text ({exc.reason} at character {exc.start})") from None
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:

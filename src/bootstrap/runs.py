@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
+from adaptive_learner.adapters.errors import StorageError
 from adaptive_learner.adapters.storage import atomic_write_json, read_json
 from adaptive_learner.application.state import RunState
 from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict
@@ -13,11 +15,20 @@ from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_d
 def new_run_dir(cfg: Config) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path(cfg.run.output_dir) / f"{cfg.run.name}-{stamp}-s{cfg.run.seed}"
+    if base.parent != Path(cfg.run.output_dir) or base.name in (".", ".."):  # run.name is validated; stay inside anyway
+        raise ConfigError(f"run.name: {cfg.run.name!r} would leave the output directory")
     path, n = base, 1
     while path.exists():
         path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    path.mkdir(parents=True)
-    atomic_write_json(path / "config.json", cfg.to_dict())
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
+    try:
+        atomic_write_json(path / "config.json", cfg.to_dict())
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # no half-made folder
+        raise
     return path
 
 

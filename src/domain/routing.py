@@ -83,7 +83,7 @@ class SharingSchedule:
 class SimilarityRouter:
     """Routes by cosine similarity of profiles; see module docstring."""
 
-    reuse_threshold: float = field(default=0.9, validator=validators.le(1.0))
+    reuse_threshold: float = field(default=0.9)  # > 1: never reuse
     fork_threshold: float = field(default=1.01)
     temperature: float = field(default=0.1, validator=validators.gt(0.0))
 

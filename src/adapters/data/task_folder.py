@@ -115,7 +115,8 @@ def read_task_spec(folder: Path, verbalizers: Sequence[str] | None = None) -> Ta
     if not path.is_file():
         raise DataError(f"{path}: task.json not found (each task folder needs one)")
     try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark is accepted here as in the JSONL files.
+        spec = json.loads(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
@@ -138,6 +139,10 @@ def read_task_spec(folder: Path, verbalizers: Sequence[str] | None = None) -> Ta
         spec = {**spec, "verbalizers": list(verbalizers)}
     if "verbalizers" in spec:
         _check_string_list(path, "verbalizers", spec["verbalizers"])
+    for key in ("name", "description", "labels", "verbalizers"):
+        for value in spec.get(key) if isinstance(spec.get(key), list) else [spec.get(key)]:
+            if isinstance(value, str):
+                _check_encodable(value, f"{path}: field {key!r}")
     try:
         return Task.from_spec(spec, task_id=Path(folder).name)
     except DomainError as e:
@@ -204,7 +209,16 @@ def _string_field(row: dict[str, Any], key: str, where: str) -> str:
     value = row[key]
     if not isinstance(value, str):
         raise DataError(f"{where}: field {key!r} must be a string, got {type(value).__name__}")
+    _check_encodable(value, f"{where}: field {key!r}")
     return value
+
+
+def _check_encodable(value: str, what: str) -> None:
+    """Reject text a tokenizer cannot take: JSON escapes can spell a lone surrogate ("\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise DataError(f"{what} is not valid Unicode text ({e.reason}: {value[e.start]!r} at character {e.start})") from None
 
 
 def _reason(error: BaseException) -> str:

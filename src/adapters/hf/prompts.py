@@ -52,6 +52,19 @@ def label_token_ids(tokenizer, task: Task) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def trimmed_lengths(first: int, second: int, budget: int) -> tuple[int, int]:
+    """How many tokens of each input to keep so both fit `budget`: the longer input is cut first.
+
+    In one step what cutting one token at a time from the longer input (the first on a tie)
+    would give: either the longer one is cut down to what the shorter leaves, or both meet near
+    half the budget (the first gets the smaller half).
+    """
+    if first + second <= budget:
+        return first, second
+    keep_first = min(first, max(budget // 2, budget - second))
+    return keep_first, budget - keep_first
+
+
 def encode_example(tokenizer, task: Task, example: Example, max_length: int) -> tuple[int, ...]:
     head = _tok(tokenizer, f"{task.description}\nInput:")
     tail = _tok(tokenizer, "\nAnswer:")
@@ -60,11 +73,8 @@ def encode_example(tokenizer, task: Task, example: Example, max_length: int) -> 
     if example.text_pair is not None:
         mid, second = _tok(tokenizer, "\nSecond:"), _tok(tokenizer, " " + example.text_pair)
     budget = max(max_length - len(head) - len(tail) - len(mid), 2)
-    while len(first) + len(second) > budget:  # trim the longer input first
-        if len(first) >= len(second):
-            first = first[:-1]
-        else:
-            second = second[:-1]
+    keep_first, keep_second = trimmed_lengths(len(first), len(second), budget)
+    first, second = first[:keep_first], second[:keep_second]
     bos = [tokenizer.bos_token_id] if getattr(tokenizer, "add_bos_token", False) and tokenizer.bos_token_id is not None else []
     return tuple(bos + head + first + mid + second + tail)
 

@@ -1,0 +1,97 @@
+"""Everything a run needs is checked before its run folder exists (docs/adr/0020).
+
+Order: the seeds, every seed's config (types, ranges, and the domain objects built from it),
+the output folder, then every task file of every seed, parsed in full. Only then does `run`
+create a folder, so a mistake in any of them costs one line and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from adaptive_learner.bootstrap.config import Config, ConfigError, load_config
+from adaptive_learner.bootstrap.containers import build_early_stopping, build_policy, build_rule, build_task_source
+from adaptive_learner.domain.errors import DomainError
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+@frozen
+class Plan:
+    """One checked run: its config and its task source, data already parsed."""
+
+    cfg: Config
+    source: Any
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """`--seeds 0,1,2` -> [0, 1, 2]; None when not given. Each entry a plain integer, no repeats."""
+    if text is None:
+        return None
+    seeds: list[int] = []
+    for position, part in enumerate(text.split(","), start=1):
+        part = part.strip()
+        if not part:
+            raise ConfigError(f"--seeds: entry {position} of {text!r:.60} is empty; give comma-separated integers, e.g. 0,1,2")
+        if not _INTEGER.fullmatch(part):
+            raise ConfigError(f"--seeds: {part!r:.40} is not an integer; give comma-separated integers, e.g. 0,1,2")
+        seed = int(part)
+        if seed in seeds:
+            raise ConfigError(f"--seeds: seed {seed} is given twice")
+        seeds.append(seed)
+    return seeds
+
+
+def check_config(cfg: Config) -> None:
+    """Build the domain objects the run will build, so their own checks fire now, not mid-run."""
+    for section, build in (("consolidation", build_policy), ("routing", build_rule), ("training", build_early_stopping)):
+        try:
+            build(cfg)
+        except (DomainError, ValueError, TypeError) as exc:
+            message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+            raise ConfigError(f"{section}: {message}") from None
+
+
+def check_output_dir(output_dir: str) -> None:
+    """The output folder exists as a writable folder, or can be created under one."""
+    path = Path(output_dir or ".")
+    try:
+        probe = path
+        while not probe.exists() and probe.parent != probe:  # the nearest existing ancestor
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ConfigError(f"run.output_dir: {probe} is a file, not a folder (output dir {output_dir!r})")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise ConfigError(f"run.output_dir: {probe} is not writable (output dir {output_dir!r})")
+    except OSError as exc:
+        raise ConfigError(f"run.output_dir: {output_dir!r} cannot be used ({exc.strerror or exc})") from None
+
+
+def check_data(source: Any) -> None:
+    """Parse every task file of the sequence now; errors name the file, line and field."""
+    for task in source.load():
+        source.data(task.id)
+
+
+def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> list[Plan]:
+    """The checked plan of each seed's run; raises ConfigError/AdapterError before anything is written."""
+    seed_list = parse_seeds(seeds)
+    configs = []
+    for seed in seed_list or [None]:
+        cfg = load_config(preset, [*overrides, *([f"run.seed={seed}"] if seed is not None else [])])
+        check_config(cfg)
+        configs.append(cfg)
+    for cfg in configs:
+        check_output_dir(cfg.run.output_dir)
+    plans = []
+    for cfg in configs:
+        source = build_task_source(cfg)
+        check_data(source)
+        plans.append(Plan(cfg, source))
+    return plans
