@@ -6,8 +6,6 @@ fast; one case per kind also runs as a real subprocess.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -16,44 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_learner.bootstrap import cli as cli_module
 from adaptive_learner.bootstrap import containers
 
 pytestmark = pytest.mark.e2e
 
-SINGLE = {"name": "Alpha", "description": "does the text say yes", "labels": ["yes", "no"]}
-PAIR = {"name": "Beta", "description": "do the two texts agree", "labels": ["same", "different"], "kind": "pair"}
-
-
-def write_tiny_data(root: Path) -> Path:
-    """Two small task folders, one single-text and one pair task, valid as written."""
-    for name, spec in (("alpha", SINGLE), ("beta", PAIR)):
-        folder = root / name
-        folder.mkdir(parents=True)
-        (folder / "task.json").write_text(json.dumps(spec))
-        for split, count in (("train", 8), ("validation", 4)):
-            rows = [{"text": f"{split} text {i}", "label": spec["labels"][i % 2]} for i in range(count)]
-            if spec.get("kind") == "pair":
-                rows = [{**r, "text_pair": f"other {i}"} for i, r in enumerate(rows)]
-            (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return root
-
-
-def call(*args: str) -> tuple[int, str]:
-    """Run the CLI in-process; (exit code, everything it printed)."""
-    out = io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        try:
-            cli_module.entry(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue()
-
-
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return write_tiny_data(tmp_path / "data")
+def data(tiny_data: Path) -> Path:
+    return tiny_data
 
 
 @pytest.fixture
@@ -107,36 +74,36 @@ DATA_CASES = [
 
 @pytest.mark.parametrize("backbone", ["fake", "hf"])
 @pytest.mark.parametrize("what, breaks, message", DATA_CASES, ids=[c[0] for c in DATA_CASES])
-def test_bad_data_is_one_line_before_any_run_folder(data, tmp_path, no_model, backbone, what, breaks, message):
+def test_bad_data_is_one_line_before_any_run_folder(data, tmp_path, run_cli, no_model, backbone, what, breaks, message):
     breaks(data)
     out = tmp_path / "runs"
-    code, text = call("run", "--backbone", backbone, "--data-dir", str(data), "--output-dir", str(out))
+    code, text = run_cli("run", "--backbone", backbone, "--data-dir", str(data), "--output-dir", str(out))
     assert_refused(code, text, out, message)
 
 
-def test_a_later_seed_or_task_failing_leaves_no_folder_for_the_earlier_ones(data, tmp_path):
+def test_a_later_seed_or_task_failing_leaves_no_folder_for_the_earlier_ones(data, tmp_path, run_cli):
     out = tmp_path / "runs"
     append(data / "beta/train.jsonl", b"[1, 2]\n")  # beta is the second task; alpha is fine
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--seeds", "0,1", "--output-dir", str(out))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--seeds", "0,1", "--output-dir", str(out))
     assert_refused(code, text, out, "beta/train.jsonl:9: expected a JSON object")
     rows = [{"text": "t", "text_pair": "p", "label": label} for label in ("same", "different", "same")]
     (data / "beta/train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--seeds", "0,-1", "--output-dir", str(out))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--seeds", "0,-1", "--output-dir", str(out))
     assert_refused(code, text, out, "'seed' must be >= 0")
 
 
-def test_byte_order_mark_in_task_json_is_accepted(data, tmp_path):
+def test_byte_order_mark_in_task_json_is_accepted(data, tmp_path, run_cli):
     spec = data / "alpha/task.json"
     spec.write_bytes(b"\xef\xbb\xbf" + spec.read_bytes())
     out = tmp_path / "runs"
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out))
     assert code == 0, text
     assert len(list(out.iterdir())) == 1
 
 
-def test_valid_tiny_data_runs_on_the_fake_backbone(data, tmp_path):
+def test_valid_tiny_data_runs_on_the_fake_backbone(data, tmp_path, run_cli):
     out = tmp_path / "runs"
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out))
     assert code == 0, text
     (run_dir,) = out.iterdir()
     assert (run_dir / "manifest.json").exists() and (run_dir / "report.md").exists()
@@ -173,38 +140,38 @@ CONFIG_CASES = [
 
 
 @pytest.mark.parametrize("args, message", CONFIG_CASES, ids=[" ".join(a) for a, _ in CONFIG_CASES])
-def test_bad_config_is_one_line_before_any_run_folder(data, tmp_path, args, message):
+def test_bad_config_is_one_line_before_any_run_folder(data, tmp_path, run_cli, args, message):
     out = tmp_path / "runs"
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out), *args)
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out), *args)
     assert_refused(code, text, out, message)
 
 
-def test_reuse_threshold_above_one_is_accepted(data, tmp_path):
+def test_reuse_threshold_above_one_is_accepted(data, tmp_path, run_cli):
     """> 1 means "never reuse": a permissive bound, not an error."""
     out = tmp_path / "runs"
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out),
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(out),
                       "--set", "routing.strategy='similarity'", "--set", "routing.reuse_threshold=1.1")
     assert code == 0, text
 
 
-def test_output_dir_that_is_a_file(data, tmp_path):
+def test_output_dir_that_is_a_file(data, tmp_path, run_cli):
     target = tmp_path / "a-file"
     target.write_text("not a folder")
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(target / "below"))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(target / "below"))
     assert code == 2 and len(text.strip().splitlines()) == 1, text
     assert f"run.output_dir: {target} is a file, not a folder" in text
     assert target.read_text() == "not a folder"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_output_dir_not_writable(data, tmp_path):
+def test_output_dir_not_writable(data, tmp_path, run_cli):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    code, text = call("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(locked / "runs"))
+    code, text = run_cli("run", "--backbone", "fake", "--data-dir", str(data), "--output-dir", str(locked / "runs"))
     assert code == 2 and f"run.output_dir: {locked} is not writable" in text
 
 
-def test_the_console_script_gives_one_line_and_exit_2(data, tmp_path):
+def test_the_console_script_gives_one_line_and_exit_2(data, tmp_path, run_cli):
     """The same refusal through a real process, as a user meets it."""
     append(data / "alpha/train.jsonl", b'{"text": "\\ud800", "label": "yes"}\n')
     out = tmp_path / "runs"
