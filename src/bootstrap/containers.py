@@ -71,6 +71,14 @@ def build_hf_backbone(cfg: Config, run_dir: Path, source):
     return build(cfg, run_dir, source)
 
 
+def check_backbone(cfg: Config) -> None:
+    """Cheap checks of the chosen backbone's settings, before a run folder exists."""
+    if cfg.run.backbone == "hf":
+        from adaptive_learner.adapters.hf.loading import check_model_config
+
+        check_model_config(cfg.model, cfg.run.device)
+
+
 def build_wandb_tracker(cfg: Config, run_dir: Path):
     from adaptive_learner.adapters.wandb_tracker import WandbTracker
 

@@ -1,8 +1,8 @@
 """Everything a run needs is checked before its run folder exists (docs/adr/0020).
 
 Order: the seeds, every seed's config (types, ranges, and the domain objects built from it),
-the output folder, then every task file of every seed, parsed in full. Only then does `run`
-create a folder, so a mistake in any of them costs one line and leaves nothing behind.
+the output folder, every task file of every seed, parsed in full, and what can be known about
+the model without loading it. Only then does `run` create a folder, so a mistake in any of them costs one line and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from typing import Any
 from attrs import frozen
 
 from adaptive_learner.bootstrap.config import Config, ConfigError, load_config
-from adaptive_learner.bootstrap.containers import build_early_stopping, build_policy, build_rule, build_task_source
+from adaptive_learner.bootstrap.containers import (
+    build_early_stopping,
+    build_policy,
+    build_rule,
+    build_task_source,
+    check_backbone,
+)
 from adaptive_learner.domain.errors import DomainError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -94,4 +100,5 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
         source = build_task_source(cfg)
         check_data(source)
         plans.append(Plan(cfg, source))
+    check_backbone(configs[0])  # the model settings do not vary with the seed
     return plans

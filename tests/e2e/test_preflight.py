@@ -179,3 +179,13 @@ def test_the_console_script_gives_one_line_and_exit_2(data, tmp_path, run_cli):
                              "--output-dir", str(out)], capture_output=True, text=True, timeout=120)
     text = result.stdout + result.stderr
     assert_refused(result.returncode, text, out, "alpha/train.jsonl:9: field 'text' is not valid Unicode")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "model.name_or_path='/no/such/model'"], "model.name_or_path: /no/such/model: no such model folder"),
+    (["--set", "model.gguf_file='missing.gguf'", "--set", "model.name_or_path='.'"], "model.gguf_file: missing.gguf: no such GGUF file"),
+])
+def test_model_settings_are_checked_before_the_run_folder(data, tmp_path, run_cli, no_model, args, message):
+    out = tmp_path / "runs"
+    code, text = run_cli("run", "--backbone", "hf", "--data-dir", str(data), "--output-dir", str(out), *args)
+    assert_refused(code, text, out, message)

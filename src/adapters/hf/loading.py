@@ -127,6 +127,32 @@ def resolve(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> str:
     return name_or_path  # a hub id
 
 
+def check_model_config(model_cfg, device: str) -> None:
+    """What can be known about the model without loading or converting it; BackboneError if wrong.
+
+    Run before the run folder exists (docs/adr/0020): the device, the quantisation package, and
+    that an embedded package, GGUF file or local folder is there. A hub id is only known on load.
+    """
+    pick_device(device)
+    quantization(model_cfg.quantize, torch.float32)
+    name = model_cfg.name_or_path
+    if name in EMBEDDED:
+        spec = EMBEDDED[name]
+        if importlib.util.find_spec(spec.module) is None:
+            raise BackboneError(f"model.name_or_path {name!r} needs the package {spec.package}: {spec.install}")
+        return
+    path = Path(name).expanduser()
+    if model_cfg.gguf_file:
+        if not (path / model_cfg.gguf_file).is_file():
+            raise BackboneError(f"model.gguf_file: {path / model_cfg.gguf_file}: no such GGUF file")
+        return
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise BackboneError(f"model.name_or_path: {path}: model folder has no config.json")
+    elif name.startswith((".", "/", "~")):
+        raise BackboneError(f"model.name_or_path: {name}: no such model folder")
+
+
 def pick_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise BackboneError("run.device is 'cuda' but no CUDA device is available")
