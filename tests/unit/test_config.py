@@ -63,3 +63,46 @@ def test_every_field_has_help():
     rows = config_help()
     assert len(rows) > 40
     assert all(help_text for _key, help_text, _default in rows), [k for k, h, _ in rows if not h]
+
+
+def _keys_of(kind):
+    return [key for key, _, default in config_help() if type(default) is kind]
+
+
+@pytest.mark.parametrize("key", _keys_of(float))
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_every_float_must_be_finite(key, value):
+    with pytest.raises(ConfigError, match=f"^{key.replace('.', r'[.]')}: expected a finite number"):
+        load_config("default", [f"{key}={value}"])
+
+
+@pytest.mark.parametrize("key", _keys_of(str))
+def test_no_string_may_hold_nul_or_a_lone_surrogate(key):
+    with pytest.raises(ConfigError, match="NUL"):
+        load_config("default", [f'{key}="a\\u0000"'])
+    with pytest.raises(ConfigError, match="not valid Unicode"):
+        load_config("default", [f"{key}=a\udcff"])  # how argv carries a non-UTF-8 byte
+
+
+@pytest.mark.parametrize("override", [
+    "run.seed=-1", "run.seed=18446744073709551616", "data.train_samples_per_task=0", "data.dev_samples_per_task=-1",
+    "data.max_length=0", "lora.r=0", "lora.alpha=0", "lora.dropout=1.0", "lora.first_layer=-1", "training.epochs=0",
+    "training.eval_batch_size=65537", "training.weight_decay=-0.1", "training.max_grad_norm=-1", "training.patience=0",
+    "training.min_epochs_before_stop=-1", "routing.num_tasks_to_share_lora=-2", "routing.temperature=-1",
+    "consolidation.ewc_data_loader_num_samples=0", "consolidation.ewc_batch_size=0", "consolidation.gamma_gain_lambda=-1",
+    "consolidation.replay_alpha=-1", "consolidation.feature_replay_alpha=-1", "consolidation.replay_budget_bytes=0",
+    "consolidation.replay_backbone_encoding_batch_size=0", "fake.peak_accuracy=1.5", "fake.epochs_to_learn=0",
+    "fake.seconds_per_epoch=3601", "model.name_or_path=' '", "lora.target_modules=['']", "run.name='.hidden'",
+    "consolidation.gamma_weights={bogus = 1.0}",
+])
+def test_out_of_range_values_name_their_key(override):
+    key = override.partition("=")[0]
+    section, leaf = key.split(".")
+    with pytest.raises(ConfigError, match=f"^{section}: '{leaf}"):
+        load_config("default", [override])
+
+
+def test_edges_that_stay_valid():
+    cfg = load_config("default", ["run.seed=18446744073709551615", "routing.reuse_threshold=1.1", "routing.num_tasks_to_share_lora=-1",
+                                  "lora.dropout=0.0", "training.learning_rate=1e9", "run.name='exp_1.v2-a+b'"])
+    assert cfg.run.seed == 2**64 - 1 and cfg.routing.reuse_threshold == 1.1

@@ -226,3 +226,25 @@ def test_invalid_utf8_names_the_line(tmp_path):
     folder = write_task(tmp_path)
     (folder / "train.jsonl").write_bytes(b'{"text": "a", "label": "pos"}\n{"text": "\xff", "label": "neg"}\n')
     assert error_of(tmp_path).startswith(f"{folder / 'train.jsonl'}:2: not UTF-8 text")
+
+
+def test_byte_order_mark_in_task_json_is_accepted(tmp_path):
+    folder = write_task(tmp_path)
+    (folder / "task.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(SPEC).encode())
+    task, _, _ = read_task_folder(folder)
+    assert task.labels == ("neg", "pos")
+
+
+@pytest.mark.parametrize("raw, field", [
+    (b'{"text": "a \\ud800 b", "label": "pos"}', "text"),
+    (b'{"text": "\\udc00", "label": "neg"}', "text"),
+])
+def test_lone_surrogate_names_file_line_and_field(tmp_path, raw, field):
+    folder = write_task(tmp_path)
+    (folder / "validation.jsonl").write_bytes(b'{"text": "fine \\ud83d\\ude00", "label": "pos"}\n' + raw + b"\n")
+    assert error_of(tmp_path).startswith(f"{folder / 'validation.jsonl'}:2: field '{field}' is not valid Unicode text")
+
+
+def test_lone_surrogate_in_task_json(tmp_path):
+    write_task(tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]})  # json.dumps escapes it as \ud800
+    assert "task.json: field 'labels' is not valid Unicode text" in error_of(tmp_path)
