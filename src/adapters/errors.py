@@ -19,3 +19,7 @@ class BackboneError(AdapterError):
 
 class StorageError(AdapterError):
     """A run folder or saved expert cannot be read or written."""
+
+
+class RoutingError(AdapterError):
+    """A profile index or learned router got vectors it cannot use, or a router file does not fit."""

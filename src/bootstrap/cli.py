@@ -173,6 +173,23 @@ def presets(show: Annotated[str | None, typer.Option(help="Print one preset's fu
         console.print(f"[bold]{key}[/] = {value!r}  [dim]# {help_text}[/]")
 
 
+@app.command("inspect-layers")
+def inspect_layers(
+    model: Annotated[str, typer.Option(help="Hub id, local folder or embedded name ('smollm2-135m', 'gemma3-270m').")] = "smollm2-135m",
+    gguf_file: Annotated[str, typer.Option(help="GGUF file inside --model (a folder) to read the architecture from.")] = "",
+    filter_: Annotated[str, typer.Option("--filter", help="Show only modules whose name contains this text.")] = "",
+) -> None:
+    """List the backbone's modules, parameter shapes and counts, to choose grad_sketch_layer_names."""
+    from adaptive_learner.adapters.hf.layers import default_sketch_layers, layer_rows, skeleton
+
+    net = skeleton(model, gguf_file)
+    console.print(render.layers_table(layer_rows(net, filter_), f"{model} ({net.config.model_type})"))
+    try:
+        console.print("default grad_sketch_layer_names: " + ", ".join(default_sketch_layers(net)))
+    except AdapterError as exc:
+        console.print(f"[dim]{exc}[/]")
+
+
 def entry(args: list[str] | None = None) -> None:
     """Console-script entry: one line per known error, full traceback only with --debug.
 

@@ -110,3 +110,12 @@ def compare_table(runs) -> Table:
         cells.append("{:.3f} ± {:.3f}".format(*mean_std([s.balanced.avg_acc() for s in states])))
         table.add_row(", ".join(d.name for d, _, _ in members), ",".join(str(c.run.seed) for _, c, _ in members), *cells)
     return table
+
+
+def layers_table(rows: Sequence[tuple[str, str, str, int]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("module", "left"), ("type", "left"), ("own parameters", "left"), ("parameters", "right")):
+        table.add_column(name, justify=justify)
+    for name, kind, shapes, count in rows:
+        table.add_row(name, kind, shapes, f"{count:,}")
+    return table

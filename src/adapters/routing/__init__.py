@@ -1,0 +1,1 @@
+"""The router's tensor-side pieces: nearest-expert search and learned routers (issue 10)."""
