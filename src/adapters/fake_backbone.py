@@ -12,6 +12,7 @@ learning and interference, so tests can assert exact metrics:
                      replay = 0.5 when a replay kind is on
 
 Experts never touch each other, so one expert per task gives BWT = 0 exactly.
+A learning rate above DIVERGING_LEARNING_RATE makes the training loss NaN (to rehearse divergence).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.task import Task
 
 PROFILE_DIM = 64
+DIVERGING_LEARNING_RATE = 1.0
 
 
 def task_words(task: Task) -> frozenset[str]:
@@ -73,6 +75,8 @@ class FakeSession:
     def train_epoch(self) -> EpochReport:
         time.sleep(self.backbone.seconds_per_epoch)
         self.epoch += 1
+        if self.backbone.learning_rate > DIVERGING_LEARNING_RATE:
+            return EpochReport(epoch=self.epoch, train_loss=math.nan, steps=10, seconds=0.0, weight_scale=math.inf)
         rate = 1.0 / self.backbone.epochs_to_learn
         if self.state.skill[self.task.id] < 1.0:
             for other_id, other in self.state.tasks.items():
@@ -105,13 +109,17 @@ class FakeSession:
         path = self.backbone.root / "checkpoint.json" if self.backbone.root is not None else None
         if path is None or not path.exists():
             return None
-        raw = json.loads(path.read_text())
-        if (raw["task"], raw["expert"]) != (self.task.id, self.expert_id):
-            return None  # a checkpoint of a task that has since completed
-        self.epoch = raw["epoch"]
-        self.state.skill, self.state.protection = raw["state"]
-        self.best = _ExpertState(raw["best"][0], raw["best"][1], dict(self.state.tasks))
-        return raw["progress"]
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if (raw["task"], raw["expert"]) != (self.task.id, self.expert_id):
+                return None  # a checkpoint of a task that has since completed
+            epoch, (skill, protection), best, progress = raw["epoch"], raw["state"], raw["best"], raw["progress"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StorageError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to restart the task") from None
+        self.epoch = epoch
+        self.state.skill, self.state.protection = skill, protection
+        self.best = _ExpertState(best[0], best[1], dict(self.state.tasks))
+        return progress
 
     def signals(self) -> TrainingSignals:
         acc = self.backbone.accuracy(self.state, self.task)
@@ -135,9 +143,11 @@ class FakeBackbone:
     """Deterministic stand-in for the HF backbone; see module docstring."""
 
     def __init__(
-        self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, seconds_per_epoch: float = 0.0, root: Path | None = None
+        self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, seconds_per_epoch: float = 0.0, root: Path | None = None,
+        learning_rate: float = 1e-3,
     ) -> None:
         self.peak, self.epochs_to_learn, self.root = peak_accuracy, max(1, epochs_to_learn), root
+        self.learning_rate = learning_rate
         self.seconds_per_epoch = seconds_per_epoch
         self.experts: dict[str, _ExpertState] = {}
 
@@ -187,6 +197,10 @@ class FakeBackbone:
             raise StorageError(f"{path}: cannot read saved fake expert ({exc})") from None
         tasks = {k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()}
         self.experts[expert_id] = _ExpertState(raw["skill"], raw["protection"], tasks)
+
+    def discard_checkpoints(self) -> None:
+        if self.root is not None:
+            (self.root / "checkpoint.json").unlink(missing_ok=True)
 
     # Encoder
     def profile(self, task: Task) -> tuple[float, ...]:

@@ -60,7 +60,16 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
 
 def report_markdown(state: RunState, title: str) -> str:
     ids = state.task_ids
-    lines = [f"# {title}", "", "## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)", ""]
+    lines = [f"# {title}", ""]
+    if not state.finished:
+        lines += [f"**Incomplete run: {state.progress} tasks learned.** The metrics cover the learned tasks only; "
+                  "`adaptive-learner resume RUN` continues it.", ""]
+    if state.stopped:
+        lines += [f"**Stopped:** {state.stopped}", ""]
+    for r in state.reports:
+        if r.health != "ok":
+            lines += [f"**Warning — {r.task_id} {r.health.replace('_', ' ')}:** {r.health_reason}", ""]
+    lines += ["## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)", ""]
     lines += ["| after \\ on | " + " | ".join(ids) + " |", "|---" * (len(ids) + 1) + "|"]
     lines.append("| zero-shot | " + " | ".join(_f(state.accuracy.zero_shot.get(j)) for j in range(len(ids))) + " |")
     for i in range(state.completed):
@@ -76,11 +85,12 @@ def report_markdown(state: RunState, title: str) -> str:
             lines.append(f"| {label} | {_f(s[key]) or 'n/a'} | {_f(b[key]) or 'n/a'} |")
         majority = sum(state.majority.values()) / len(state.majority) if state.majority else None
         lines.append(f"| mean majority-class accuracy | {_f(majority)} | |")
-    lines += ["", "## Per task", "", "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Per task", "", "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale | health |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in state.reports:
         lines.append(
             f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | {r.epochs_run} | {r.best_epoch} "
-            f"| {r.seconds:.1f} | {r.fisher_scale:.3f} |"
+            f"| {r.seconds:.1f} | {r.fisher_scale:.3f} | {r.health} |"
         )
     lines += ["", "Formulas: docs/adr/0007-metrics.md. Heatmap: matrix.png. Long format: matrix.csv.", ""]
     return "\n".join(lines)
@@ -94,7 +104,8 @@ def write_report(run_dir: Path, state: RunState) -> Path:
     run_dir = Path(run_dir)
     atomic_write_json(run_dir / "matrix.json", {"accuracy": state.accuracy.to_dict(), "balanced_accuracy": state.balanced.to_dict(),
                                                 "metrics": state.accuracy.summary() if state.completed else {},
-                                                "majority": state.majority})
+                                                "majority": state.majority, "tasks_done": state.completed,
+                                                "tasks_total": len(state.task_ids), "stopped": state.stopped})
     atomic_write_text(run_dir / "matrix.csv", matrix_csv(state))
     atomic_write_bytes(run_dir / "matrix.png", heatmap_png(state.task_ids, completed_rows(state)))
     atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}"))

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from adaptive_learner.adapters.errors import StorageError
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.errors import DomainError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -69,7 +71,15 @@ class JsonRunStore:
         atomic_write_json(self.path, state)
 
     def load_state(self) -> dict[str, Any] | None:
-        return read_json(self.path) if self.path.exists() else None
+        """The saved state, checked field by field: a damaged file is one StorageError naming it."""
+        if not self.path.exists():
+            return None
+        data = read_json(self.path)
+        try:
+            RunState.from_dict(data)
+        except DomainError as exc:
+            raise StorageError(f"{self.path}: not a valid run state: {exc}") from None
+        return data
 
 
 class MemoryRunStore:

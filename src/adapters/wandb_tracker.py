@@ -1,42 +1,104 @@
 """Weights & Biases behind the Tracker port; `wandb` is imported only when this tracker is chosen.
 
-Project/entity come from WANDB_PROJECT / WANDB_ENTITY (default project "adaptive-learner"); the key
-from WANDB_API_KEY. Without a key the run is logged offline under the run folder and can be
-uploaded later with `wandb sync <run>/wandb/offline-run-*`. WANDB_MODE=disabled turns it off.
+Project: WANDB_PROJECT, else `run.wandb_project`; entity from WANDB_ENTITY; tags and group from
+`run.wandb_tags` / `run.experiment_tag` (docs/adr/0025-wandb.md). Mode: WANDB_MODE when set; else
+online when WANDB_API_KEY is set and the W&B host answers within a few seconds, otherwise offline
+under the run folder (upload later with `wandb sync <run>/wandb/offline-run-*`), with a warning when
+a key was set. WANDB_MODE=online with an unreachable host is a one-line error instead.
+
+Steps follow W&B's own conventions: its step counter is the run's global step (one per log call);
+per-task curves get their own x-axes through `define_metric(key, step_metric=axis)`, e.g.
+`sst2/train_loss` against `sst2/epoch` and `sst2/step_loss` against `sst2/step`.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from adaptive_learner.adapters.errors import AdapterError
 
+DEFAULT_HOST = "https://api.wandb.ai"
+CONNECT_TIMEOUT_S = 3.0
+INIT_TIMEOUT_S = 30.0
+
+
+def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
+    """None when a TCP connection to the W&B host opens within `timeout`; else why not."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname, parsed.port or (80 if parsed.scheme == "http" else 443)
+    if not host:
+        return f"WANDB_BASE_URL {url!r} names no host"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} unreachable ({exc.strerror or exc})"
+
+
+def choose_mode(env: dict[str, str], probe=host_reachable) -> tuple[str, str | None]:
+    """(mode, warning). Never waits for wandb's own 90 s init timeout on a machine without network."""
+    url = env.get("WANDB_BASE_URL") or DEFAULT_HOST
+    explicit = env.get("WANDB_MODE")
+    if explicit and explicit != "online":
+        return explicit, None
+    if explicit == "online":
+        problem = probe(url)
+        if problem:
+            raise AdapterError(f"WANDB_MODE=online but W&B cannot be reached: {problem}; unset WANDB_MODE to log offline")
+        return "online", None
+    if not env.get("WANDB_API_KEY"):
+        return "offline", None
+    problem = probe(url)
+    if problem:
+        return "offline", f"WANDB_API_KEY is set but {problem}; logging offline (upload later with `wandb sync`)"
+    return "online", None
+
 
 class WandbTracker:
-    def __init__(self, run_dir: Path, name: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self, run_dir: Path, name: str, config: dict[str, Any], *, project: str = "adaptive-learner",
+        tags: Sequence[str] = (), group: str | None = None, warn=None,
+    ) -> None:
         try:
             import wandb
         except ImportError:
             raise AdapterError("run.tracker = 'wandb' needs the wandb package: pip install wandb") from None
-        self._wandb = wandb
-        mode = os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
-        self.run = wandb.init(
-            project=os.environ.get("WANDB_PROJECT", "adaptive-learner"),
-            entity=os.environ.get("WANDB_ENTITY"),
-            name=name,
-            dir=str(run_dir),
-            config=config,
-            mode=mode,
-        )
+        self._wandb, self._axes, self._keys = wandb, set(), set()
+        warn = warn or _warn
+        mode, warning = choose_mode(dict(os.environ))
+        if warning:
+            warn(warning)
+        kwargs = dict(project=os.environ.get("WANDB_PROJECT") or project, entity=os.environ.get("WANDB_ENTITY"), name=name,
+                      dir=str(run_dir), config=config, tags=list(tags) or None, group=group)
+        try:
+            self.run = wandb.init(**kwargs, mode=mode, settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S))
+        except Exception as exc:  # noqa: BLE001  wandb's CommError/UsageError/timeouts: keep the run, log offline
+            if mode != "online" or os.environ.get("WANDB_MODE") == "online":
+                raise AdapterError(f"wandb.init failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+            warn(f"W&B online init failed ({type(exc).__name__}); logging offline (upload later with `wandb sync`)")
+            self.run = wandb.init(**kwargs, mode="offline")
 
     def log_event(self, event: str, **fields: Any) -> None:
         if event == "task_learned":
             self.run.log({f"task/{fields['task']}/{k}": v for k, v in fields.items() if isinstance(v, (int, float))})
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.run.log(dict(metrics))
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+        data = dict(metrics)
+        if axis is not None and step is not None:
+            if axis not in self._axes:
+                self.run.define_metric(axis)
+                self._axes.add(axis)
+            for key in data:
+                if key not in self._keys:
+                    self.run.define_metric(key, step_metric=axis)
+                    self._keys.add(key)
+            data[axis] = step
+        self.run.log(data)
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
         from adaptive_learner.adapters.reporting import heatmap_png
@@ -51,3 +113,9 @@ class WandbTracker:
 
     def finish(self) -> None:
         self.run.finish()
+
+
+def _warn(message: str) -> None:
+    import structlog
+
+    structlog.get_logger("adaptive_learner").warning("tracker_offline", reason=message)

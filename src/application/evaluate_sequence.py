@@ -39,7 +39,7 @@ class EvaluateSequence:
             score = self.learner.score(expert.id, task, self.split)
             state.accuracy.record(row, j, score.accuracy)
             state.balanced.record(row, j, score.balanced_accuracy)
-            self.tracker.log_metrics({f"R/{task.id}": score.accuracy}, step=row)
+            self.tracker.log_metrics({f"R/{task.id}": score.accuracy}, step=row, axis="after_task")
 
     def rescore(self, state: RunState, tasks: TaskSequence, store: AdapterStore) -> dict[str, Score]:
         """Load a finished run's saved experts and score every learned task again (a reproducibility check)."""

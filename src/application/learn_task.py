@@ -10,6 +10,7 @@ from adaptive_learner.application.ports import AdapterStore, Encoder, Learner, T
 from adaptive_learner.application.route_query import RouteQuery
 from adaptive_learner.application.state import RunState, TaskReport
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.divergence import TrainingDiverged, judge_epoch
 from adaptive_learner.domain.early_stopping import EarlyStopping
 from adaptive_learner.domain.expert import Expert
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision
@@ -46,10 +47,11 @@ class LearnTask:
             self._record_before(state, step, task, expert.id, decision)
 
         session = self.learner.start(expert.id, task, self.policy)
-        stopper, dev_history, losses, first = self.early_stopping, [], [], 1
+        stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
         saved = session.load_checkpoint()  # a run killed mid-task continues after its last epoch
         if saved is not None:
             first, dev_history, losses = saved["epoch"] + 1, list(saved["dev_history"]), list(saved["losses"])
+            initial_loss = saved.get("initial_loss")
             stopper = EarlyStopping(**saved["stopper"]) if saved["stopper"] is not None else stopper
             self.tracker.log_event("resumed_task", task=task.id, expert=expert.id, after_epoch=saved["epoch"])
         epochs_run = first - 1
@@ -58,7 +60,15 @@ class LearnTask:
                 break
             report = session.train_epoch()
             for i, loss in enumerate(report.step_losses):
-                self.tracker.log_metrics({f"{task.id}/step_loss": loss}, step=(epoch - 1) * report.steps + i + 1)
+                self.tracker.log_metrics({f"{task.id}/step_loss": loss}, step=(epoch - 1) * report.steps + i + 1, axis=f"{task.id}/step")
+            if initial_loss is None:
+                initial_loss = report.step_losses[0] if report.step_losses else report.train_loss
+            verdict = judge_epoch(epoch, report.train_loss, initial_loss, report.weight_scale)
+            if not verdict.ok:  # before any checkpoint: a resume restarts from the last healthy epoch
+                self.tracker.log_event("diverged", task=task.id, expert=expert.id, epoch=epoch, reason=verdict.reason)
+                raise TrainingDiverged(
+                    f"task {task.id!r} diverged: {verdict.reason}; continue with `resume RUN --set training.learning_rate=<lower>`"
+                )
             epochs_run, metrics = epoch, {f"{task.id}/train_loss": report.train_loss}
             losses.append(report.train_loss)
             if stopper is not None:
@@ -68,10 +78,11 @@ class LearnTask:
                 stopper = stopper.observe(dev)
                 if stopper.improved:
                     session.keep_best()
-            self.tracker.log_metrics(metrics, step=epoch)
-            session.save_checkpoint(
-                {"epoch": epoch, "dev_history": dev_history, "losses": losses, "stopper": None if stopper is None else asdict(stopper)}
-            )
+            self.tracker.log_metrics(metrics, step=epoch, axis=f"{task.id}/epoch")
+            session.save_checkpoint({
+                "epoch": epoch, "dev_history": dev_history, "losses": losses, "initial_loss": initial_loss,
+                "stopper": None if stopper is None else asdict(stopper),
+            })
         if stopper is not None:
             session.restore_best()
 

@@ -25,6 +25,7 @@ class EpochReport:
     steps: int
     seconds: float
     step_losses: tuple[float, ...] = ()
+    weight_scale: float | None = None  # largest |LoRA weight| after the epoch (None: not measured)
 
 
 class TaskSource(Protocol):
@@ -86,6 +87,9 @@ class AdapterStore(Protocol):
     def load_expert(self, expert_id: str, adapter_ref: str) -> None:
         """Bring a saved expert back into the learner."""
 
+    def discard_checkpoints(self) -> None:
+        """Delete the within-task checkpoints (a finished run no longer needs them)."""
+
 
 class Encoder(Protocol):
     """Profiles for routing: a task's or a text's representation as plain floats."""
@@ -138,7 +142,8 @@ class Tracker(Protocol):
 
     def log_event(self, event: str, **fields: Any) -> None: ...
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+        """`step` counts along `axis` (e.g. "sst2/epoch", "sst2/step", "after_task"); None: run-level."""
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None: ...
 

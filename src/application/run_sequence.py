@@ -5,7 +5,10 @@ from __future__ import annotations
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.ports import AdapterStore, RunStore, TaskSource, Tracker
+from attrs import evolve
+
 from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.divergence import TrainingDiverged, judge_outcome
 
 
 class RunSequence:
@@ -23,9 +26,11 @@ class RunSequence:
         store: AdapterStore,
         run_store: RunStore,
         tracker: Tracker,
+        keep_checkpoints: bool = True,
     ) -> None:
         self.source, self.learn, self.evaluate = source, learn, evaluate
         self.store, self.run_store, self.tracker = store, run_store, tracker
+        self.keep_checkpoints = keep_checkpoints
 
     def __call__(self) -> RunState:
         tasks = self.source.load()
@@ -39,13 +44,24 @@ class RunSequence:
             for expert in state.library:
                 self.store.load_expert(expert.id, expert.adapter_ref)
             self.tracker.log_event("resumed", completed=state.completed)
+            state.stopped = None
         if not state.zero_shot_done:
             self.evaluate.zero_shot(state, tasks)
             self.run_store.save_state(state.to_dict())
         for step in range(state.completed, len(tasks)):
-            report = self.learn(state, step, tasks[step])
+            before = state.to_dict()
+            try:
+                report = self.learn(state, step, tasks[step])
+            except TrainingDiverged as exc:
+                # Saved as it was before the task (no half-made expert), plus why the run stopped.
+                self.run_store.save_state({**before, "stopped": str(exc)})
+                raise
             state.reports.append(report)
             self.evaluate(state, tasks, step)
+            verdict = judge_outcome(state.accuracy[step, step], state.accuracy.zero_shot.get(step))
+            if not verdict.ok:
+                state.reports[-1] = report = evolve(report, health=str(verdict.health), health_reason=verdict.reason)
+                self.tracker.log_event(str(verdict.health), task=report.task_id, expert=report.expert_id, reason=verdict.reason)
             self.run_store.save_state(state.to_dict())
             self.tracker.log_event(
                 "task_learned",
@@ -58,4 +74,6 @@ class RunSequence:
             )
         self.tracker.log_metrics({k: v for k, v in state.accuracy.summary().items() if v is not None})
         self.tracker.log_matrix(state.task_ids, state.accuracy.rows())
+        if not self.keep_checkpoints:
+            self.store.discard_checkpoints()
         return state

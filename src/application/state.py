@@ -5,30 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import asdict, define, field, frozen
+from attrs.validators import deep_iterable, instance_of
 
+from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.expert import ExpertLibrary
 from adaptive_learner.domain.metrics import AccuracyMatrix
 from adaptive_learner.domain.routing import ReuseDecision
 from adaptive_learner.domain.task import TaskSequence
 
 Vector = tuple[float, ...]
+_number = instance_of((int, float))
+_numbers = deep_iterable(_number, instance_of(tuple))
 
 
 @frozen
 class TaskReport:
     """What happened while one task was learned."""
 
-    step: int
-    task_id: str
-    expert_id: str
-    decision: ReuseDecision
-    epochs_run: int
-    best_epoch: int
-    seconds: float
-    fisher_scale: float = 1.0
-    dev_history: tuple[float, ...] = ()
-    train_losses: tuple[float, ...] = ()
-    stopped_early: bool = False
+    step: int = field(validator=instance_of(int))
+    task_id: str = field(validator=instance_of(str))
+    expert_id: str = field(validator=instance_of(str))
+    decision: ReuseDecision = field(validator=instance_of(ReuseDecision))
+    epochs_run: int = field(validator=instance_of(int))
+    best_epoch: int = field(validator=instance_of(int))
+    seconds: float = field(validator=_number)
+    fisher_scale: float = field(default=1.0, validator=_number)
+    dev_history: tuple[float, ...] = field(default=(), validator=_numbers)
+    train_losses: tuple[float, ...] = field(default=(), validator=_numbers)
+    stopped_early: bool = field(default=False, validator=instance_of(bool))
+    health: str = field(default="ok", validator=instance_of(str))  # domain.divergence.Health
+    health_reason: str = field(default="", validator=instance_of(str))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self, recurse=False)
@@ -57,6 +63,7 @@ class RunState:
     task_profiles: dict[str, Vector] = field(factory=dict)
     reports: list[TaskReport] = field(factory=list)
     zero_shot_done: bool = False
+    stopped: str | None = None  # why the run stopped early (e.g. diverged); cleared when it resumes
 
     def __attrs_post_init__(self) -> None:
         self.accuracy = self.accuracy or AccuracyMatrix(self.task_ids)
@@ -70,6 +77,16 @@ class RunState:
     def completed(self) -> int:
         """Tasks learned and evaluated (a task counts once its matrix row is saved)."""
         return self.accuracy.trained
+
+    @property
+    def finished(self) -> bool:
+        """Every task of the sequence is learned and evaluated."""
+        return self.completed == len(self.task_ids)
+
+    @property
+    def progress(self) -> str:
+        """Tasks done / total, e.g. "2/5"."""
+        return f"{self.completed}/{len(self.task_ids)}"
 
     def expert_profiles(self) -> dict[str, Vector]:
         """Each expert's profile: the mean of its tasks' profiles."""
@@ -90,10 +107,27 @@ class RunState:
             "task_profiles": {k: list(v) for k, v in self.task_profiles.items()},
             "reports": [r.to_dict() for r in self.reports],
             "zero_shot_done": self.zero_shot_done,
+            "stopped": self.stopped,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
+        """The state saved by `to_dict`; a missing field or a wrong type is one DomainError naming it."""
+        if not isinstance(data, dict):
+            raise DomainError(f"expected a JSON object, got {type(data).__name__}")
+        try:
+            return cls._from_dict(data)
+        except KeyError as exc:
+            raise DomainError(f"missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise DomainError(f"a field has the wrong type or value ({exc})") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> RunState:
+        if not isinstance(data["task_ids"], list) or not all(isinstance(t, str) for t in data["task_ids"]):
+            raise TypeError(f"task_ids must be a list of strings, got {data['task_ids']!r}")
+        if not all(isinstance(v, (int, float)) for v in data.get("majority", {}).values()):
+            raise TypeError(f"majority must map task ids to numbers, got {data['majority']!r}")
         return cls(
             task_ids=tuple(data["task_ids"]),
             library=ExpertLibrary.from_dict(data["library"]),
@@ -103,4 +137,5 @@ class RunState:
             task_profiles={k: tuple(v) for k, v in data.get("task_profiles", {}).items()},
             reports=[TaskReport.from_dict(r) for r in data.get("reports", [])],
             zero_shot_done=bool(data.get("zero_shot_done", False)),
+            stopped=None if data.get("stopped") is None else str(data["stopped"]),
         )

@@ -8,19 +8,22 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.bootstrap import logging_setup, render
 from adaptive_learner.bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
-from adaptive_learner.bootstrap.containers import make_container
+from adaptive_learner.bootstrap.containers import build_task_source, make_container
 from adaptive_learner.bootstrap.preflight import prepare_runs
-from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, run_config, run_state, write_manifest
+from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, repair_run, resume_config, run_config, run_state
 from adaptive_learner.domain.errors import DomainError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
-# A pipe gets wide tables rather than task names folded over three lines.
-console = Console(width=None if sys.stdout.isatty() else 160)
+# A pipe gets wide tables rather than task names folded over three lines. markup=False: task ids,
+# file names and error messages are user text, and rich would eat "[training]" in them as a tag;
+# styled parts are built as Text instead.
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
 DEBUG = {"on": False}
 
 Preset = Annotated[str, typer.Option("--preset", "-p", help="Preset name (see `presets`) or path to a .toml file.")]
@@ -66,9 +69,8 @@ def run(
     plans = prepare_runs(preset, _overrides(set_, backbone, data_dir, tasks, output_dir), seeds)
     states = []
     for cfg, source in ((plan.cfg, plan.source) for plan in plans):
-        run_dir = new_run_dir(cfg)
-        write_manifest(run_dir, cfg, source.files())
-        console.print(f"[bold]run[/] {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}")
+        run_dir = new_run_dir(cfg, source.files())
+        console.print(Text.assemble(("run", "bold"), f" {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}"))
         if joint:
             container = make_container(cfg, run_dir)
             container.task_source.override(source)
@@ -82,15 +84,24 @@ def run(
         console.print(render.seeds_table(states, [plan.cfg.run.seed for plan in plans]))
 
 
-def _execute(cfg, run_dir: Path, source=None):
-    """Run (or resume) the sequence under the run folder's lock; write the report; print."""
+def _execute(cfg, run_dir: Path, source=None, prepare=None):
+    """Run (or resume) the sequence under the run folder's lock; write the report; print.
+
+    A run that stops on a known error (divergence, a full disk, ...) still gets its report.md, which
+    says how far it got and why it stopped.
+    """
     with RunLock(run_dir):
+        if prepare is not None:
+            prepare()
         container = make_container(cfg, run_dir)
         if source is not None:
             container.task_source.override(source)
         tracker = container.tracker()
         try:
             state = container.run_sequence()()
+        except (DomainError, AdapterError):
+            _report_partial(run_dir)
+            raise
         finally:
             tracker.finish()
         report = write_report(run_dir, state)
@@ -99,10 +110,20 @@ def _execute(cfg, run_dir: Path, source=None):
     return state
 
 
+def _report_partial(run_dir: Path) -> None:
+    try:
+        write_report(run_dir, run_state(run_dir))
+    except (ConfigError, DomainError, AdapterError):
+        pass  # no state yet, or the disk is full: the original error is the one to show
+
+
 @app.command()
-def resume(run_dir: RunDir) -> None:
-    """Continue a stopped or killed run from its last saved task."""
-    _execute(run_config(run_dir), run_dir)
+def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s", help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.")] = []) -> None:  # noqa: B006
+    """Continue a stopped or killed run from its last saved task (or epoch)."""
+    cfg = resume_config(run_config(run_dir), set_)
+    source = build_task_source(cfg)
+    source.load()
+    _execute(cfg, run_dir, source, prepare=lambda: repair_run(run_dir, cfg, source.files(), set_))
 
 
 @app.command()
@@ -115,9 +136,12 @@ def report(run_dir: RunDir) -> None:
 
 
 @app.command()
-def compare(run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to compare; runs of one config are grouped as seeds.")]) -> None:
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to compare; runs of one config are grouped as seeds.")],
+    include_incomplete: Annotated[bool, typer.Option("--include-incomplete", help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).")] = False,
+) -> None:
     """Put runs side by side; runs that differ only in seed are shown as mean ± std."""
-    console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs]))
+    console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs], include_incomplete=include_incomplete))
 
 
 @app.command()
@@ -164,13 +188,13 @@ def presets(show: Annotated[str | None, typer.Option(help="Print one preset's fu
     """List the shipped presets, or show one in full."""
     if show is None:
         for name in preset_names():
-            console.print(f"[bold]{name:>14}[/]  {_read_preset(name).get('description', '')}")
+            console.print(Text.assemble((f"{name:>14}", "bold"), f"  {_read_preset(name).get('description', '')}"))
         return
     cfg = load_config(show).to_dict()
     for key, help_text, _ in config_help():
         section, _, leaf = key.partition(".")
         value = cfg[section][leaf] if leaf else cfg[section]
-        console.print(f"[bold]{key}[/] = {value!r}  [dim]# {help_text}[/]")
+        console.print(Text.assemble((key, "bold"), f" = {value!r}  ", (f"# {help_text}", "dim")))
 
 
 @app.command("inspect-layers")
@@ -187,7 +211,7 @@ def inspect_layers(
     try:
         console.print("default grad_sketch_layer_names: " + ", ".join(default_sketch_layers(net)))
     except AdapterError as exc:
-        console.print(f"[dim]{exc}[/]")
+        console.print(str(exc), style="dim")
 
 
 def entry(args: list[str] | None = None) -> None:
@@ -200,7 +224,7 @@ def entry(args: list[str] | None = None) -> None:
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise
-        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None

@@ -126,6 +126,10 @@ class RunConfig:
     tracker: str = doc("jsonl", "Tracker: 'null', 'jsonl' (events.jsonl in the run folder) or 'wandb'.", validator=attrs.validators.in_(('null', 'jsonl', 'wandb')))
     output_dir: str = doc("runs", "Folder that receives one sub-folder per run.")
     device: str = doc("auto", "'auto' (CUDA when available, else CPU), 'cpu' or 'cuda'.", validator=attrs.validators.in_(('auto', 'cpu', 'cuda')))
+    keep_checkpoints: bool = doc(False, "Keep <run>/checkpoint/ (within-task resume state) after the run finishes; by default it is deleted.")
+    wandb_project: str = doc("adaptive-learner", "W&B project (run.tracker = 'wandb'); the WANDB_PROJECT environment variable wins.")
+    wandb_tags: list[str] = doc([], "Extra W&B tags for the run.")
+    experiment_tag: str = doc("", "Experiment tag (e.g. 'MVE_CL_SharedLoRA_SL_A'); W&B gets it as a tag and group, with '_seed<seed>' as a second tag.")
 
 
 @frozen

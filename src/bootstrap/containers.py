@@ -82,7 +82,10 @@ def check_backbone(cfg: Config) -> None:
 def build_wandb_tracker(cfg: Config, run_dir: Path):
     from adaptive_learner.adapters.wandb_tracker import WandbTracker
 
-    return WandbTracker(run_dir=run_dir, name=run_dir.name, config=cfg.to_dict())
+    tag, tags = cfg.run.experiment_tag, list(cfg.run.wandb_tags)
+    if tag:
+        tags += [tag, f"{tag}_seed{cfg.run.seed}"]
+    return WandbTracker(run_dir=run_dir, name=run_dir.name, config=cfg.to_dict(), project=cfg.run.wandb_project, tags=tags, group=tag or None)
 
 
 class Container(containers.DeclarativeContainer):
@@ -99,6 +102,7 @@ class Container(containers.DeclarativeContainer):
             epochs_to_learn=config.fake.epochs_to_learn,
             seconds_per_epoch=config.fake.seconds_per_epoch,
             root=run_dir,
+            learning_rate=config.training.learning_rate,
         ),
         hf=providers.Singleton(build_hf_backbone, settings, run_dir, task_source),
     )
@@ -132,6 +136,7 @@ class Container(containers.DeclarativeContainer):
         store=backbone,
         run_store=run_store,
         tracker=tracker,
+        keep_checkpoints=config.run.keep_checkpoints,
     )
 
 

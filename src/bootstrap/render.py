@@ -34,11 +34,25 @@ def matrix_table(state: RunState, title: str = "Accuracy matrix R[i][j] (row: af
     return table
 
 
+def status_line(state: RunState) -> str | None:
+    """Why a reader must not take the numbers at face value: incomplete, stopped, tasks not learned."""
+    notes = []
+    if not state.finished:
+        notes.append(f"INCOMPLETE: {state.progress} tasks learned")
+    if state.stopped:
+        notes.append(f"stopped: {state.stopped}")
+    weak = [r.task_id for r in state.reports if r.health != "ok"]
+    if weak:
+        notes.append(f"did not learn: {', '.join(weak)}")
+    return "; ".join(notes) or None
+
+
 def metrics_line(state: RunState) -> str:
     if not state.completed:
         return "no task completed yet"
     s = state.accuracy.summary()
-    parts = [f"AvgAcc {s['avg_acc']:.3f}", f"BWT {s['bwt']:+.3f}", f"BWT(clipped) {s['bwt_clipped']:+.3f}"]
+    parts = [] if state.finished else [f"[{state.progress} tasks]"]
+    parts += [f"AvgAcc {s['avg_acc']:.3f}", f"BWT {s['bwt']:+.3f}", f"BWT(clipped) {s['bwt_clipped']:+.3f}"]
     parts.append("FWT n/a" if s["fwt"] is None else f"FWT {s['fwt']:+.3f}")
     parts.append(f"forgetting {s['forgetting']:.3f}")
     parts.append(f"balanced AvgAcc {state.balanced.avg_acc():.3f}")
@@ -47,11 +61,12 @@ def metrics_line(state: RunState) -> str:
 
 def reports_table(state: RunState) -> Table:
     table = Table(title="Per task", title_justify="left")
-    for col in ("task", "expert", "decision", "epochs", "best", "seconds", "reason"):
+    for col in ("task", "expert", "decision", "epochs", "best", "seconds", "health", "reason"):
         table.add_column(col)
     for r in state.reports:
         table.add_row(
-            r.task_id, r.expert_id, str(r.decision.action), str(r.epochs_run), str(r.best_epoch), f"{r.seconds:.1f}", r.decision.reason
+            r.task_id, r.expert_id, str(r.decision.action), str(r.epochs_run), str(r.best_epoch), f"{r.seconds:.1f}", r.health,
+            r.decision.reason
         )
     return table
 
@@ -60,6 +75,9 @@ def print_run(console: Console, state: RunState) -> None:
     console.print(matrix_table(state))
     console.print(reports_table(state))
     console.print(metrics_line(state), style="bold")
+    status = status_line(state)
+    if status:
+        console.print(status, style="bold yellow")
 
 
 def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
@@ -89,15 +107,18 @@ def experts_table(state: RunState) -> Table:
     return table
 
 
-def compare_table(runs) -> Table:
-    """runs: (run_dir, config, state). Runs whose config differs only in seed form one row."""
+def compare_table(runs, include_incomplete: bool = False) -> Table:
+    """runs: (run_dir, config, state). Finished runs whose config differs only in seed form one row
+    (mean ± std); a run that did not learn every task gets a row of its own, marked with its
+    tasks done / total, unless `include_incomplete` counts it in its group."""
     groups: dict[str, list] = {}
     for run_dir, cfg, state in runs:
         key = cfg.to_dict()
         key["run"] = {k: v for k, v in key["run"].items() if k not in ("seed",)}
-        groups.setdefault(repr(key), []).append((run_dir, cfg, state))
+        alone = not state.finished and not include_incomplete
+        groups.setdefault(f"{run_dir}" if alone else repr(key), []).append((run_dir, cfg, state))
     table = Table(title="Runs compared (mean ± std over seeds)", title_justify="left")
-    for col in ("runs", "seeds", *METRICS, "balanced AvgAcc"):
+    for col in ("runs", "seeds", "tasks", *METRICS, "balanced AvgAcc"):
         table.add_column(col)
     for members in groups.values():
         states = [s for _, _, s in members if s.completed]
@@ -108,7 +129,9 @@ def compare_table(runs) -> Table:
             values = [s.accuracy.summary()[name] for s in states]
             cells.append("n/a" if any(v is None for v in values) else "{:.3f} ± {:.3f}".format(*mean_std(values)))
         cells.append("{:.3f} ± {:.3f}".format(*mean_std([s.balanced.avg_acc() for s in states])))
-        table.add_row(", ".join(d.name for d, _, _ in members), ",".join(str(c.run.seed) for _, c, _ in members), *cells)
+        done = ",".join(s.progress for _, _, s in members)
+        tasks = done if all(s.finished for _, _, s in members) else f"{done} INCOMPLETE"
+        table.add_row(", ".join(d.name for d, _, _ in members), ",".join(str(c.run.seed) for _, c, _ in members), tasks, *cells)
     return table
 
 

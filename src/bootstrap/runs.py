@@ -2,49 +2,113 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from adaptive_learner.adapters.errors import StorageError
-from adaptive_learner.adapters.storage import atomic_write_json, read_json
+from adaptive_learner.adapters.storage import JsonRunStore, atomic_write_json, read_json
 from adaptive_learner.application.state import RunState
-from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict
+from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict, parse_override
+
+RESUMABLE_SECTIONS = ("training",)
 
 
-def new_run_dir(cfg: Config) -> Path:
+def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
+    """A new run folder that appears with its config.json (and manifest.json) already in it.
+
+    Both are written into a hidden staging folder that is renamed into place, so a kill leaves
+    either no run folder or one that `resume` can continue (docs/adr/0023-run-file-integrity.md).
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(cfg.run.output_dir) / f"{cfg.run.name}-{stamp}-s{cfg.run.seed}"
-    if base.parent != Path(cfg.run.output_dir) or base.name in (".", ".."):  # run.name is validated; stay inside anyway
+    output = Path(cfg.run.output_dir)
+    base = output / f"{cfg.run.name}-{stamp}-s{cfg.run.seed}"
+    if base.parent != output or base.name in (".", ".."):  # run.name is validated; stay inside anyway
         raise ConfigError(f"run.name: {cfg.run.name!r} would leave the output directory")
-    path, n = base, 1
-    while path.exists():
-        path, n = base.with_name(f"{base.name}-{n}"), n + 1
     try:
-        path.mkdir(parents=True)
+        output.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{base.name}.", suffix=".tmp"))
     except OSError as exc:
-        raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
+        raise StorageError(f"{output}: cannot create the run folder ({exc.strerror or exc})") from None
     try:
-        atomic_write_json(path / "config.json", cfg.to_dict())
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)  # no half-made folder
-        raise
-    return path
+        atomic_write_json(staging / "config.json", cfg.to_dict())
+        if data_files is not None:
+            write_manifest(staging, cfg, data_files)
+        path, n = base, 1
+        while True:
+            try:
+                os.rename(staging, path)  # fails when `path` exists and is not empty
+                return path
+            except OSError as exc:
+                if not path.exists():
+                    raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
+                path, n = base.with_name(f"{base.name}-{n}"), n + 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def run_config(run_dir: Path) -> Config:
-    """The config a run was started with."""
+    """The config a run was started with (from manifest.json when config.json is missing)."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
+        manifest = Path(run_dir) / "manifest.json"
+        if manifest.exists() and isinstance(saved := read_json(manifest), dict) and isinstance(saved.get("config"), dict):
+            return config_from_dict(saved["config"], where=f"{manifest} (config)")
         raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
-    return config_from_dict(read_json(path), where=str(path))
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object of config sections, got {type(data).__name__}")
+    return config_from_dict(data, where=str(path))
 
 
 def run_state(run_dir: Path) -> RunState:
-    path = Path(run_dir) / "state.json"
-    if not path.exists():
+    data = JsonRunStore(run_dir).load_state()
+    if data is None:
         raise ConfigError(f"{run_dir}: the run has not saved any state yet (no state.json)")
-    return RunState.from_dict(read_json(path))
+    return RunState.from_dict(data)
+
+
+def resume_config(cfg: Config, overrides: list[str]) -> Config:
+    """The run's config with `--set` overrides for a resume; only training.* keys may change."""
+    data = cfg.to_dict()
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) != 2 or path[0] not in RESUMABLE_SECTIONS:
+            raise ConfigError(f"resume --set {text!r}: only {', '.join(s + '.*' for s in RESUMABLE_SECTIONS)} keys can change when a run resumes")
+        data[path[0]] = {**data[path[0]], path[1]: value}
+    return config_from_dict(data, where="resume --set")
+
+
+def clean_leftovers(run_dir: Path) -> list[Path]:
+    """Remove the `.<name>.tmp` files and folders a killed writer left behind (call under the run lock)."""
+    removed = []
+    for path in sorted(Path(run_dir).rglob(".*.tmp"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def repair_run(run_dir: Path, cfg: Config, data_files: list[Path], overrides: list[str]) -> None:
+    """Before `resume` continues: clean leftovers, put back a missing config.json or manifest.json,
+    and record the resume (with its `--set` overrides) in the manifest."""
+    clean_leftovers(run_dir)
+    if not (run_dir / "config.json").exists() or overrides:
+        atomic_write_json(run_dir / "config.json", cfg.to_dict())
+    manifest = run_dir / "manifest.json"
+    if not manifest.exists():
+        write_manifest(run_dir, cfg, data_files)
+    data = read_json(manifest)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{manifest}: expected a JSON object, got {type(data).__name__}")
+    data.setdefault("resumes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "set": list(overrides)})
+    if overrides:
+        data["config"] = cfg.to_dict()
+    atomic_write_json(manifest, data)
 
 
 def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -83,14 +84,16 @@ class HFSession:
                     b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id
                 )
                 loss = loss if extra is None else loss + extra
-            if not torch.isfinite(loss):
-                raise AdapterError(f"task {self.task.id!r}: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
+            if not torch.isfinite(loss):  # never step on it; the use case judges the epoch (domain.divergence)
+                losses.append(loss.item())
+                break
             self.grad_norms.append(optimise(self.optimizer, self.params, loss, t.max_grad_norm))
             losses.append(task_loss.item())
         b.experts.model.eval()
         self.dev_fresh = False
         self.last_nll = sum(losses) / len(losses)
-        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started, tuple(losses))
+        scale = float(torch.stack([p.detach().abs().max() for p in self.params]).max()) if self.params else None
+        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started, tuple(losses), weight_scale=scale)
 
     def validate(self) -> float:
         score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")
@@ -241,10 +244,13 @@ class HFBackbone:
         if self.run_dir is not None:
             meta = {"expert_id": expert_id, "run": self.run_dir.name, "task_ids": list(task_ids)}
             folder = self.run_dir / "experts" / ref
-            self.experts.save(expert_id, folder, meta)
-            if self.consolidation.get(expert_id):
-                self.consolidation[expert_id].save(folder)
+            kept = self.consolidation.get(expert_id)
+            self.experts.save(expert_id, folder, meta, extra=kept.save if kept else None)
         return ref
+
+    def discard_checkpoints(self) -> None:
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir / "checkpoint", ignore_errors=True)
 
     def load_expert(self, expert_id: str, adapter_ref: str) -> None:
         if self.run_dir is None:

@@ -10,17 +10,18 @@ Decisions: docs/adr/0013-online-ewc.md, docs/adr/0014-replay.md.
 from __future__ import annotations
 
 import json
-import os
 import random
 import zlib
 from pathlib import Path
 
 import torch
 from attrs import define, field
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_bytes
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 from adaptive_learner.adapters.hf import fisher as fisher_math
+from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
 from adaptive_learner.adapters.hf.replay import ExperienceReplay, LatentReplay, memory_from_tensors
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, ReplayKind
 from adaptive_learner.domain.task import Task
@@ -87,11 +88,9 @@ class ExpertConsolidation:
             memories.append({"task": task_id, **_meta(memory), "bytes": memory.nbytes()})
             tensors |= {f"replay/{i}/{k}": v for k, v in memory.tensors.items()}
         meta = {"version": 1, "fisher_log": self.fisher_log, "replay": memories}
-        try:
-            _atomic(folder / TENSORS, lambda p: save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(p)))
-            _atomic(folder / META, lambda p: p.write_text(json.dumps(meta, indent=2)))
-        except OSError as exc:
-            raise StorageError(f"{folder}: cannot save consolidation state ({exc})") from exc
+        # In-memory serialisation + the run's atomic writer: a full disk is a one-line StorageError.
+        atomic_write_bytes(folder / TENSORS, save_bytes({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+        atomic_write_json(folder / META, meta)
 
     @classmethod
     def load(cls, folder: Path, device: torch.device) -> ExpertConsolidation:
@@ -99,6 +98,9 @@ class ExpertConsolidation:
             return cls()  # an expert trained without EWC or replay
         try:
             meta = json.loads((folder / META).read_text())
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"{folder / META}: cannot read consolidation metadata ({exc})") from None
+        try:
             tensors = load_file(str(folder / TENSORS), device=str(device))
         except Exception as exc:  # noqa: BLE001  safetensors raises its own error types for corrupt files
             raise StorageError(f"{folder / TENSORS}: cannot load consolidation state ({exc})") from None
@@ -109,14 +111,6 @@ class ExpertConsolidation:
 
 def _meta(memory: ExperienceReplay | LatentReplay) -> dict:
     return {"kind": memory.kind, "layer": getattr(memory, "layer", None)}
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with tmp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def consolidate_task(backbone, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:

@@ -2,23 +2,50 @@
 
 All experts live in one PeftModel and `set_adapter` switches between them, so the backbone is
 loaded once per run. A saved expert is `<run>/experts/<id>/v<n>/` (adapter_config.json,
-adapter_model.safetensors) plus `expert.json` with the run id, task ids and base model.
+adapter_model.safetensors) plus `expert.json` with the run id, task ids, base model and the sha256 of
+every other file in the folder, checked before loading (docs/adr/0023-run-file-integrity.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
+
+CONFIG_FILE, WEIGHT_FILES = "adapter_config.json", ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checksums(folder: Path, meta: dict) -> None:
+    """Each file expert.json lists must still have the bytes it was saved with."""
+    sums = meta.get("sha256", {})  # experts saved before checksums existed have none
+    if not isinstance(sums, dict):
+        raise StorageError(f"{folder / 'expert.json'}: field 'sha256' must map file names to digests")
+    for name, expected in sorted(sums.items()):
+        path = folder / name
+        try:
+            actual = sha256_file(path)
+        except OSError as exc:
+            raise StorageError(f"{path}: cannot read saved expert file ({exc.strerror or exc})") from None
+        if actual != expected:
+            raise StorageError(f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved")
 
 # Attention projections per architecture; PEFT's own table (q and v only) is the fallback.
 ATTENTION_TARGETS = {
@@ -104,34 +131,54 @@ class PeftExperts:
             with self.peft.disable_adapter():
                 yield self.peft
 
-    def save(self, expert_id: str, folder: Path, metadata: dict) -> None:
+    def save(self, expert_id: str, folder: Path, metadata: dict, extra: Callable[[Path], None] | None = None) -> None:
+        """Write the expert as a PEFT folder (plus `extra(staging)` files), checksummed, renamed into place."""
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
         try:
             self.peft.save_pretrained(tmp, selected_adapters=[expert_id])
             saved = tmp / expert_id if (tmp / expert_id).is_dir() else tmp
-            (saved / "expert.json").write_text(json.dumps({**metadata, "base_model": self.base_name}, indent=2))
+            if extra is not None:
+                extra(saved)
+            sums = {f.name: sha256_file(f) for f in sorted(saved.iterdir()) if f.is_file() and f.name != "expert.json"}
+            meta = {**metadata, "base_model": self.base_name, "sha256": sums}
+            (saved / "expert.json").write_text(json.dumps(meta, indent=2))
             for f in saved.iterdir():
                 with f.open("rb") as handle:
                     os.fsync(handle.fileno())
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(saved, folder)
-        except OSError as exc:
-            raise StorageError(f"{folder}: cannot save expert {expert_id!r} ({exc})") from exc
+        except StorageError:
+            raise
+        except Exception as exc:  # noqa: BLE001  OSError, or safetensors' own error type on a full disk
+            raise StorageError(f"{folder}: cannot save expert {expert_id!r} ({_one_line(exc)})") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def load(self, expert_id: str, folder: Path) -> dict:
+        """Load a saved expert; an error names the file that is actually wrong."""
         folder = Path(folder)
         meta_path = folder / "expert.json"
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             raise StorageError(f"{meta_path}: cannot read expert metadata ({exc})") from None
+        if not isinstance(meta, dict):
+            raise StorageError(f"{meta_path}: expected a JSON object")
         if meta.get("base_model") != self.base_name:
             raise StorageError(f"{folder}: expert was saved for base model {meta.get('base_model')!r}, not {self.base_name!r}")
+        verify_checksums(folder, meta)
+        from peft import PeftConfig
+
+        try:
+            PeftConfig.from_pretrained(str(folder))
+        except Exception as exc:  # noqa: BLE001  missing file, bad JSON or unknown fields
+            raise StorageError(f"{folder / CONFIG_FILE}: cannot read the adapter config ({_one_line(exc)})") from None
+        weights = next((folder / n for n in WEIGHT_FILES if (folder / n).exists()), None)
+        if weights is None:
+            raise StorageError(f"{folder}: no adapter weights ({' or '.join(WEIGHT_FILES)})")
         try:
             if self.peft is None:
                 self.peft = PeftModel.from_pretrained(self.base, folder, adapter_name=expert_id, is_trainable=True)
@@ -139,6 +186,11 @@ class PeftExperts:
                 if expert_id in self.names():
                     self.peft.delete_adapter(expert_id)
                 self.peft.load_adapter(folder, adapter_name=expert_id, is_trainable=True)
-        except Exception as exc:  # safetensors raises its own error types for corrupt files
-            raise StorageError(f"{folder / 'adapter_model.safetensors'}: cannot load expert {expert_id!r} ({exc})") from None
+        except Exception as exc:  # safetensors and torch raise their own error types for corrupt files
+            raise StorageError(f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})") from None
         return meta
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
