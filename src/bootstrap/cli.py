@@ -220,7 +220,9 @@ def entry(args: list[str] | None = None) -> None:
     `args` replaces sys.argv[1:] (tests call the CLI in-process this way).
     """
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        if isinstance(code, int) and code:  # e.g. 130 after Ctrl-C: click returns it instead of raising
+            raise SystemExit(code)
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise

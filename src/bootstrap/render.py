@@ -11,6 +11,8 @@ from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.metrics import mean_std
 from adaptive_learner.domain.routing import ReuseDecision
 
+# Run keys that do not change a run's numbers: runs differing only in these are seeds of one config.
+NOT_RESULT_KEYS = ("seed", "output_dir", "keep_checkpoints", "tracker", "wandb_project", "wandb_tags")
 METRICS = ("avg_acc", "bwt", "bwt_clipped", "fwt", "forgetting")
 
 
@@ -114,7 +116,7 @@ def compare_table(runs, include_incomplete: bool = False) -> Table:
     groups: dict[str, list] = {}
     for run_dir, cfg, state in runs:
         key = cfg.to_dict()
-        key["run"] = {k: v for k, v in key["run"].items() if k not in ("seed",)}
+        key["run"] = {k: v for k, v in key["run"].items() if k not in NOT_RESULT_KEYS}
         alone = not state.finished and not include_incomplete
         groups.setdefault(f"{run_dir}" if alone else repr(key), []).append((run_dir, cfg, state))
     table = Table(title="Runs compared (mean ± std over seeds)", title_justify="left")
