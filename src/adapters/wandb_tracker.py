@@ -40,8 +40,9 @@ def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
         return f"{host}:{port} unreachable ({exc.strerror or exc})"
 
 
-def choose_mode(env: dict[str, str], probe=host_reachable) -> tuple[str, str | None]:
+def choose_mode(env: dict[str, str], probe=None) -> tuple[str, str | None]:
     """(mode, warning). Never waits for wandb's own 90 s init timeout on a machine without network."""
+    probe = probe or host_reachable
     url = env.get("WANDB_BASE_URL") or DEFAULT_HOST
     explicit = env.get("WANDB_MODE")
     if explicit and explicit != "online":

@@ -79,6 +79,16 @@ def check_backbone(cfg: Config) -> None:
         check_model_config(cfg.model, cfg.run.device)
 
 
+def check_tracker(cfg: Config) -> None:
+    """Refuse a tracker that cannot work before a run folder exists (WANDB_MODE=online without network)."""
+    if cfg.run.tracker == "wandb":
+        import os
+
+        from adaptive_learner.adapters.wandb_tracker import choose_mode
+
+        choose_mode(dict(os.environ))
+
+
 def build_wandb_tracker(cfg: Config, run_dir: Path):
     from adaptive_learner.adapters.wandb_tracker import WandbTracker
 

@@ -22,6 +22,7 @@ from adaptive_learner.bootstrap.containers import (
     build_rule,
     build_task_source,
     check_backbone,
+    check_tracker,
 )
 from adaptive_learner.domain.errors import DomainError
 
@@ -101,4 +102,5 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
         check_data(source)
         plans.append(Plan(cfg, source))
     check_backbone(configs[0])  # the model settings do not vary with the seed
+    check_tracker(configs[0])  # e.g. WANDB_MODE=online without network
     return plans
