@@ -51,7 +51,7 @@ class LearnedRouter:
 
     def __init__(
         self, kind: str, base_model: str, *, hidden: int = 128, epochs: int = 100, learning_rate: float = 1e-2,
-        weight_decay: float = 0.1,
+        weight_decay: float = 0.03,
     ) -> None:
         if kind not in KINDS:
             raise RoutingError(f"router kind must be one of {', '.join(KINDS)}, got {kind!r}")
