@@ -92,8 +92,36 @@ def report_markdown(state: RunState, title: str) -> str:
             f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | {r.epochs_run} | {r.best_epoch} "
             f"| {r.seconds:.1f} | {r.fisher_scale:.3f} | {r.health} |"
         )
+    lines += routing_markdown(state)
     lines += ["", "Formulas: docs/adr/0007-metrics.md. Heatmap: matrix.png. Long format: matrix.csv.", ""]
     return "\n".join(lines)
+
+
+def routing_markdown(state: RunState) -> list[str]:
+    """Routing and task-free accuracy beside the task-given figure, and every router decision."""
+    router = state.router
+    if router is None:
+        return []
+    lines = ["", "## Routing (docs/adr/0031, 0033)", ""]
+    ev = router.evaluation
+    if ev:
+        lines += [f"Task-free answering on the validation inputs ({ev.get('router_model', '')} router): "
+                  f"routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy **{_f(ev['task_free_accuracy'])}**, "
+                  f"task-given accuracy {_f(ev['task_given_accuracy'])}.", "",
+                  "| task | routing accuracy | task-free accuracy | n |", "|---|---|---|---|"]
+        for task_id, p in ev.get("per_task", {}).items():
+            lines.append(f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | {p['n']} |")
+        lines.append("")
+    lines += [f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: {len(router.calibrator.outcomes)}.", "",
+              "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for d in router.decisions:
+        cands = "; ".join(f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}" for e, s in d.get("scores", {}).items())
+        tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
+        works = "" if "works" not in d else ("yes" if d["works"] else f"no (forgetting {d['forgetting']:.3f})")
+        lines.append(f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
+                     f"| {works} | {d['reason']} | {cands} |")
+    return lines
 
 
 def completed_rows(state: RunState) -> list[list[float | None]]:

@@ -45,6 +45,8 @@ class LearnTask:
         self.tracker.log_event("routed", task=task.id, expert=expert.id, action=str(decision.action), reason=decision.reason)
         if step > 0:
             self._record_before(state, step, task, expert.id, decision)
+        routing = self.route.adaptive
+        before = routing.before_training(state, task, decision) if routing is not None else {}
 
         session = self.learner.start(expert.id, task, self.policy)
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
@@ -91,7 +93,10 @@ class LearnTask:
         if self.policy.uses_ewc or self.policy.uses_replay:
             self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
         expert = state.library.assign(task.id, expert.id)
-        state.task_profiles[task.id] = self.encoder.profile(task)
+        if routing is not None:  # after early stopping and consolidation, before saving (docs/adr/0032)
+            routing.after_training(state, step, task, expert.id, decision, before)
+        else:
+            state.task_profiles[task.id] = self.encoder.profile(task)
         expert = state.library.set_adapter_ref(expert.id, self.store.save_expert(expert.id, expert.tasks))
         return TaskReport(
             step=step,

@@ -99,6 +99,41 @@ class Encoder(Protocol):
     def embed(self, text: str) -> Vector: ...
 
 
+@frozen
+class LabelledInput:
+    """One input as the router sees it: text(s), and, when known, its label name and task."""
+
+    text: str
+    text_pair: str | None = None
+    label: str | None = None
+    task_id: str | None = None
+
+
+class ExampleSource(Protocol):
+    """The examples of a task, as plain inputs (train: profiles and the learned router; dev: dynamic
+    profiles and reuse outcomes; validation: routing accuracy)."""
+
+    def inputs(self, task: Task, split: str, limit: int | None = None) -> list[LabelledInput]: ...
+
+
+class Profiler(Protocol):
+    """Profile blocks of a task and per-input vectors (docs/adr/0030); floats only cross."""
+
+    def task_blocks(self, task: Task, examples: list[LabelledInput], expert_id: str | None = None) -> dict[str, Vector]:
+        """Named blocks (description, prototype, gradient, context) of `task`, measured under
+        `expert_id` (None: the bare backbone) on `examples`."""
+
+    def embed_inputs(self, inputs: list[LabelledInput]) -> list[Vector]:
+        """One vector per input, in the representation of the profiles' prototype block."""
+
+
+class Answerer(Protocol):
+    """An expert answering inputs in a task's label space."""
+
+    def answer(self, expert_id: str, task: Task, inputs: list[LabelledInput]) -> list[dict[str, float]]:
+        """For each input, a probability per label name of `task`."""
+
+
 class VectorIndex(Protocol):
     """Nearest-expert search over profile vectors (issue 10, phase 2): exact below a size cut-off, ANN above.
 
@@ -152,7 +187,11 @@ class Tracker(Protocol):
 
 __all__ = [
     "AdapterStore",
+    "Answerer",
     "Encoder",
+    "ExampleSource",
+    "LabelledInput",
+    "Profiler",
     "EpochReport",
     "ExpertLibrary",
     "Learner",

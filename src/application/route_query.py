@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-from adaptive_learner.application.ports import Encoder
+from adaptive_learner.application.adaptive_routing import AdaptiveRouting
+from adaptive_learner.application.ports import Encoder, LabelledInput
 from adaptive_learner.application.state import RunState
-from adaptive_learner.domain.routing import ReuseDecision, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter
 from adaptive_learner.domain.task import Task
 
 
 class RouteQuery:
-    """Decide reuse / create / fork for a task, or pick the nearest expert for a text.
+    """Decide reuse / create / fork for a task, or pick the expert for a text.
 
-    With a `SharingSchedule` the decision depends only on the task's position; with a
-    `SimilarityRouter` it compares the task's profile with each expert's profile.
+    With a `SharingSchedule` the decision depends only on the task's position; with `adaptive`
+    (strategies 'similarity' and 'adaptive') the profiles, calibrated p_reuse, UCB and tau of
+    `AdaptiveRouting` decide, and a text is routed in the representation of the stored task keys.
     """
 
-    def __init__(self, encoder: Encoder, rule: SharingSchedule | SimilarityRouter) -> None:
+    def __init__(self, encoder: Encoder, rule: SharingSchedule | SimilarityRouter, adaptive: AdaptiveRouting | None = None) -> None:
         self.encoder = encoder
         self.rule = rule
+        self.adaptive = adaptive
 
     def for_task(self, task: Task, step: int, state: RunState) -> ReuseDecision:
+        if self.adaptive is not None:
+            return self.adaptive.decide(task, state)
         if isinstance(self.rule, SharingSchedule):
             previous = state.library.expert_for(state.task_ids[step - 1]).id if step > 0 else None
             return self.rule.decide(step, previous)
         return self.rule.decide(self.encoder.profile(task), state.expert_profiles())
 
     def for_text(self, text: str, state: RunState) -> ReuseDecision:
+        if self.adaptive is not None:
+            ranked = self.adaptive.route_inputs([LabelledInput(text)], state, k=3)[0]
+            task_id, p = ranked[0]
+            expert = state.library.expert_for(task_id).id
+            others = ", ".join(f"{t} {q:.2f}" for t, q in ranked[1:])
+            return ReuseDecision(ReuseAction.REUSE, expert, p, p, f"nearest task {task_id}" + (f" (next: {others})" if others else ""),
+                                 probabilities=dict(ranked))
         router = self.rule if isinstance(self.rule, SimilarityRouter) else SimilarityRouter()
         return router.nearest(self.encoder.embed(text), state.expert_profiles())

@@ -27,10 +27,11 @@ class RunSequence:
         run_store: RunStore,
         tracker: Tracker,
         keep_checkpoints: bool = True,
+        evaluate_routing: bool = True,
     ) -> None:
         self.source, self.learn, self.evaluate = source, learn, evaluate
         self.store, self.run_store, self.tracker = store, run_store, tracker
-        self.keep_checkpoints = keep_checkpoints
+        self.keep_checkpoints, self.evaluate_routing = keep_checkpoints, evaluate_routing
 
     def __call__(self) -> RunState:
         tasks = self.source.load()
@@ -72,6 +73,10 @@ class RunSequence:
                 accuracy=state.accuracy[step, step],
                 seconds=round(report.seconds, 2),
             )
+        routing = self.learn.route.adaptive
+        if routing is not None and self.evaluate_routing and state.router is not None and not state.router.evaluation:
+            routing.evaluate(state)  # routing and task-free accuracy beside the task-given matrix
+            self.run_store.save_state(state.to_dict())
         self.tracker.log_metrics({k: v for k, v in state.accuracy.summary().items() if v is not None})
         self.tracker.log_matrix(state.task_ids, state.accuracy.rows())
         if not self.keep_checkpoints:

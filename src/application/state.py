@@ -10,6 +10,7 @@ from attrs.validators import deep_iterable, instance_of
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.expert import ExpertLibrary
 from adaptive_learner.domain.metrics import AccuracyMatrix
+from adaptive_learner.domain.router import RouterMemory
 from adaptive_learner.domain.routing import ReuseDecision
 from adaptive_learner.domain.task import TaskSequence
 
@@ -64,6 +65,7 @@ class RunState:
     reports: list[TaskReport] = field(factory=list)
     zero_shot_done: bool = False
     stopped: str | None = None  # why the run stopped early (e.g. diverged); cleared when it resumes
+    router: RouterMemory | None = None  # the adaptive router's memory (docs/adr/0032); None when routing is off
 
     def __attrs_post_init__(self) -> None:
         self.accuracy = self.accuracy or AccuracyMatrix(self.task_ids)
@@ -108,6 +110,7 @@ class RunState:
             "reports": [r.to_dict() for r in self.reports],
             "zero_shot_done": self.zero_shot_done,
             "stopped": self.stopped,
+            **({"router": self.router.to_dict()} if self.router is not None else {}),
         }
 
     @classmethod
@@ -138,4 +141,5 @@ class RunState:
             reports=[TaskReport.from_dict(r) for r in data.get("reports", [])],
             zero_shot_done=bool(data.get("zero_shot_done", False)),
             stopped=None if data.get("stopped") is None else str(data["stopped"]),
+            router=RouterMemory.from_dict(data["router"]) if data.get("router") is not None else None,
         )

@@ -170,11 +170,61 @@ def route(
     state = run_state(run_dir)
     query = container.route()
     if text is not None:
+        if query.adaptive is None:  # a schedule run: route in the task keys' representation all the same
+            query.adaptive = _routing(run_dir, state)
         decision = query.for_text(text, state)
     else:
         tasks = container.task_source().load()
         decision = query.for_task(tasks[tasks.index_of(task)], len(state.reports), state)
     console.print(render.decision_text(decision))
+
+
+def _routing(run_dir: Path, state):
+    """The run's router (a cosine router over task keys when the run routed by schedule), experts loaded."""
+    import attrs
+
+    cfg = run_config(run_dir)
+    if cfg.routing.strategy == "schedule":
+        cfg = attrs.evolve(cfg, routing=attrs.evolve(cfg.routing, strategy="similarity"))
+    container = make_container(cfg, run_dir)
+    routing = container.adaptive()
+    backbone = container.backbone()
+    for expert in state.library:
+        backbone.load_expert(expert.id, expert.adapter_ref)
+    return routing
+
+
+@app.command()
+def predict(
+    run_dir: RunDir,
+    text: Annotated[str | None, typer.Option(help="One input to answer without a task id.")] = None,
+    file: Annotated[Path | None, typer.Option(help="A JSONL file of inputs in the task-folder format (text, text_pair, label).",
+                                              exists=True, dir_okay=False)] = None,
+    top_k: Annotated[int, typer.Option(help="Mix the label distributions of the k most likely tasks' experts (1 = the routed one).", min=1)] = 1,
+    batch_size: Annotated[int, typer.Option(help="Inputs routed and answered per batch.", min=1)] = 64,
+) -> None:
+    """Answer inputs with no task id: the routed expert, the label and its probability."""
+    from adaptive_learner.adapters.data.inputs import read_queries
+    from adaptive_learner.adapters.progress import progress
+    from adaptive_learner.application.ports import LabelledInput
+
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give exactly one of --text or --file")
+    state = run_state(run_dir)
+    if not state.library.learned_tasks():
+        raise DomainError(f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task")
+    inputs = [LabelledInput(text)] if text is not None else read_queries(file)
+    routing = _routing(run_dir, state)
+    answers = []
+    for start in progress(range(0, len(inputs), batch_size), "predict"):
+        answers += routing.answer(inputs[start : start + batch_size], state, k=top_k)
+    for x, a in zip(inputs, answers, strict=True):
+        mark = "" if x.label is None else ("  ok" if a["label"] == x.label else f"  (gold {x.label})")
+        console.print(f"{a['expert']:>10}  {a['task']:>14}  {a['label']:>14}  p {a['probability']:.3f}  route p {a['route_probability']:.2f}{mark}",
+                      highlight=False)
+    gold = [(x, a) for x, a in zip(inputs, answers, strict=True) if x.label is not None]
+    if gold:
+        console.print(f"task-free accuracy {sum(a['label'] == x.label for x, a in gold) / len(gold):.3f} on {len(gold)} labelled inputs")
 
 
 @app.command()

@@ -109,6 +109,16 @@ def _signal_table(positive: bool) -> Any:
     return check
 
 
+def _block_weights(_: Any, attribute: Any, value: dict[str, float]) -> None:
+    from adaptive_learner.domain.profiles import BLOCK_ORDER
+
+    for key, number in value.items():
+        if key not in BLOCK_ORDER:
+            raise ValueError(f"{attribute.name!r}: unknown profile block {key!r}; known: {', '.join(BLOCK_ORDER)}")
+        if number < 0:
+            raise ValueError(f"'{attribute.name}.{key}' must be >= 0 (got {number!r})")
+
+
 def doc(default: Any, help: str, **kwargs: Any) -> Any:
     """A config field with its help text (shown by `adaptive-learner presets --show`)."""
     if isinstance(default, (list, dict)):
@@ -179,11 +189,51 @@ class TrainingConfig:
 
 @frozen
 class RoutingConfig:
-    strategy: str = doc("schedule", "'schedule' (num_tasks_to_share_lora) or 'similarity' (profile cosine).", validator=attrs.validators.in_(('schedule', 'similarity')))
+    strategy: str = doc(
+        "schedule",
+        "'schedule' (num_tasks_to_share_lora), 'similarity' (profile cosine vs reuse_threshold) or 'adaptive' "
+        "(calibrated p_reuse, UCB, adaptive tau; docs/adr/0031).",
+        validator=attrs.validators.in_(("schedule", "similarity", "adaptive")),
+    )
     num_tasks_to_share_lora: int = doc(1, "First N tasks share one LoRA, later tasks get their own; -1 = one LoRA for all.", validator=within(0, also=(-1,)))
-    reuse_threshold: float = doc(0.9, "Similarity routing: reuse an expert at or above this cosine.")
+    reuse_threshold: float = doc(0.9, "Similarity routing: reuse an expert at or above this cosine (> 1 = never).")
     fork_threshold: float = doc(1.01, "Similarity routing: fork an expert at or above this cosine (> 1 = never).")
     temperature: float = doc(0.1, "Softmax temperature for the decision probability.", validator=within(0.0, lo_open=True))
+    router_confidence_threshold: float = doc(
+        0.7, "Adaptive routing: initial tau on p_reuse; reuse only candidates with p_reuse >= tau. Any value >= 1 = always a new expert.",
+        validator=within(0.0),
+    )
+    use_advanced_embeddings: bool = doc(False, "Triple-signal profiles: add the gradient sketch and context statistics (docs/adr/0030).")
+    k_examples_for_prototype: int = doc(0, "Add the mean embedding of k training examples to the profile (0 = description only).",
+                                        validator=within(0, 100000))
+    profile_weights: dict[str, float] = doc(
+        {"description": 1.0, "prototype": 1.0, "gradient": 1.0, "context": 0.5},
+        "Weight of each profile block (each block is L2-normalised first; weight = its share of the squared norm).",
+        validator=_block_weights,
+    )
+    embedding_layer: int = doc(-1, "Hidden-state layer mean-pooled into embeddings (-1 = the final layer; 0 = token embeddings).",
+                               validator=within(-1, 4096))
+    grad_sketch_layer_names: list[str] = doc([], "Modules whose loss gradient is sketched; empty = the architecture's default.")
+    grad_sketch_dim: int = doc(256, "Dimension of the gradient sketch (count sketch).", validator=within(8, 2**20))
+    grad_sketch_examples: int = doc(8, "Training examples whose loss gradient is sketched.", validator=within(1, MAX_BATCH))
+    dynamic_profiles: bool = doc(True, "Re-profile an expert with its trained weights on held-out dev examples after each task.")
+    calibration: str = doc("logistic", "p_reuse calibrator: 'logistic' or 'isotonic'.", validator=attrs.validators.in_(("logistic", "isotonic")))
+    prior_midpoint: float = doc(0.9, "Calibrator prior: the cosine at which a reuse works half the time, before outcomes.",
+                                validator=within(-1.0, 1.0))
+    prior_slope: float = doc(20.0, "Calibrator prior: slope of the prior sigmoid in cosine.", validator=within(0.0, 1000.0))
+    prior_strength: float = doc(4.0, "Calibrator prior: how many measured outcomes the prior counts for.",
+                                validator=within(0.0, 1e6, lo_open=True))
+    ucb_c: float = doc(0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0))
+    top_k: int = doc(5, "Candidate experts considered per decision (nearest by cosine).", validator=within(1, 100000))
+    tau_step: float = doc(0.05, "Adaptive tau: tau += tau_step * (regret - target_regret) after each measured reuse.",
+                          validator=within(0.0, 1.0))
+    target_regret: float = doc(0.1, "Adaptive tau: the regret at which tau stays put.", validator=within(0.0, 1.0))
+    tol_forget: float = doc(0.02, "A reuse works if the expert's earlier tasks lose at most this dev accuracy (mean).", validator=within(0.0, 1.0))
+    tol_new: float = doc(0.02, "... and, when a fresh expert was measured, the task reaches within this of it.", validator=within(0.0, 1.0))
+    router_model: str = doc("cosine", "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' (learned).",
+                            validator=attrs.validators.in_(("cosine", "linear", "mlp")))
+    router_examples_per_task: int = doc(64, "Stored training inputs per task that fit the learned router.", validator=within(1, 100000))
+    evaluate_routing: bool = doc(True, "Measure routing and task-free accuracy on the validation inputs at the end of a routed run.")
 
 
 @frozen

@@ -11,17 +11,22 @@ from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from adaptive_learner.adapters.data.inputs import SourceInputs
 from adaptive_learner.adapters.fake_backbone import FakeBackbone
+from adaptive_learner.adapters.fake_profiler import FakeProfiler
 from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
+from adaptive_learner.application.adaptive_routing import AdaptiveRouting, RoutingSettings, default_memory
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.route_query import RouteQuery
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.application.train_jointly import TrainJointly
-from adaptive_learner.bootstrap.config import Config
+from adaptive_learner.bootstrap.config import Config, ConfigError
+from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
+from adaptive_learner.domain.router import AdaptiveRouter
 from adaptive_learner.domain.routing import SharingSchedule, SimilarityRouter
 
 
@@ -50,6 +55,58 @@ def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter:
     if r.strategy == "similarity":
         return SimilarityRouter(reuse_threshold=r.reuse_threshold, fork_threshold=r.fork_threshold, temperature=r.temperature)
     return SharingSchedule(r.num_tasks_to_share_lora)
+
+
+def base_model_name(cfg: Config) -> str:
+    if cfg.run.backbone == "fake":
+        return "fake"
+    return cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else "")
+
+
+def build_routing_settings(cfg: Config) -> RoutingSettings:
+    r = cfg.routing
+    blocks = ["description"] + (["prototype"] if r.k_examples_for_prototype > 0 else [])
+    blocks += ["gradient", "context"] if r.use_advanced_embeddings else []
+    n = r.k_examples_for_prototype or (r.grad_sketch_examples if r.use_advanced_embeddings else 0)
+    return RoutingSettings(
+        base_model=base_model_name(cfg), blocks=tuple(blocks), weights=dict(r.profile_weights), profile_examples=n,
+        key_examples=r.router_examples_per_task, dynamic_profiles=r.dynamic_profiles, tol_forget=r.tol_forget, tol_new=r.tol_new,
+        temperature=r.temperature, adaptive=r.strategy == "adaptive",
+    )
+
+
+def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner, answerer, tracker, router_model):
+    """The adaptive router's use case, or None when routing follows the fixed schedule."""
+    r = cfg.routing
+    if r.strategy == "schedule":
+        return None
+    settings = build_routing_settings(cfg)
+    calibrator = ReuseCalibrator(r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength)
+    return AdaptiveRouting(
+        source, profiler, SourceInputs(source), learner, answerer, tracker, settings,
+        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k),
+        new_memory=lambda: default_memory(settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret),
+        similarity=build_rule(cfg) if r.strategy == "similarity" else None,
+        router_model=router_model, router_dir=str(Path(run_dir) / "router"),
+    )
+
+
+def build_router_model(cfg: Config):
+    """A learned router (LinearRouter / MLPRouter, issue 10's adapters) or None for cosine routing."""
+    kind = cfg.routing.router_model
+    if kind == "cosine":
+        return None
+    try:
+        from adaptive_learner.adapters.routing import learned
+    except ImportError:
+        raise ConfigError(f"routing.router_model {kind!r}: the learned routers are not part of this build; use 'cosine'") from None
+    return learned.build_router(kind, base_model=base_model_name(cfg))
+
+
+def build_hf_profiler(cfg: Config, backbone):
+    from adaptive_learner.adapters.hf.profiles import HFProfiler
+
+    return HFProfiler(backbone, cfg.routing)
 
 
 def build_early_stopping(cfg: Config) -> EarlyStopping | None:
@@ -124,7 +181,16 @@ class Container(containers.DeclarativeContainer):
     )
     tracker = providers.Singleton(FanoutTracker, providers.Singleton(LogTracker), chosen_tracker)
     run_store = providers.Singleton(JsonRunStore, run_dir)
-    route = providers.Singleton(RouteQuery, encoder=backbone, rule=providers.Callable(build_rule, settings))
+    profiler = providers.Selector(
+        config.run.backbone,
+        fake=providers.Singleton(FakeProfiler, backbone),
+        hf=providers.Singleton(build_hf_profiler, settings, backbone),
+    )
+    router_model = providers.Singleton(build_router_model, settings)
+    adaptive = providers.Singleton(
+        build_adaptive_routing, settings, run_dir, task_source, profiler, backbone, profiler, tracker, router_model
+    )
+    route = providers.Singleton(RouteQuery, encoder=backbone, rule=providers.Callable(build_rule, settings), adaptive=adaptive)
     learn_task = providers.Factory(
         LearnTask,
         learner=backbone,
@@ -147,6 +213,7 @@ class Container(containers.DeclarativeContainer):
         run_store=run_store,
         tracker=tracker,
         keep_checkpoints=config.run.keep_checkpoints,
+        evaluate_routing=config.routing.evaluate_routing,
     )
 
 

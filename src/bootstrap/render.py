@@ -80,6 +80,10 @@ def print_run(console: Console, state: RunState) -> None:
     status = status_line(state)
     if status:
         console.print(status, style="bold yellow")
+    ev = state.router.evaluation if state.router is not None else {}
+    if ev:
+        console.print(f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy {ev['task_free_accuracy']:.3f}  "
+                      f"task-given accuracy {ev['task_given_accuracy']:.3f}", style="bold")
 
 
 def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:

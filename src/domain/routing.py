@@ -35,6 +35,11 @@ class ReuseDecision:
     score: float = 0.0
     probability: float = 1.0
     reason: str = ""
+    # The evidence: cosine and p_reuse per candidate expert, UCB indices, and tau (adaptive router).
+    scores: dict[str, float] = field(factory=dict, eq=False)
+    probabilities: dict[str, float] = field(factory=dict, eq=False)
+    ucb: dict[str, float | None] = field(factory=dict, eq=False)
+    tau: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.action is not ReuseAction.CREATE and self.expert_id is None:
@@ -45,6 +50,12 @@ class ReuseDecision:
     @classmethod
     def create(cls, reason: str, score: float = 0.0, probability: float = 1.0) -> ReuseDecision:
         return cls(ReuseAction.CREATE, None, score, probability, reason)
+
+
+def exact_top_k(query: Sequence[float], items: Mapping[str, Sequence[float]], k: int) -> list[tuple[str, float]]:
+    """The exact nearest keys by cosine, best first (ties by key): the reference for any index."""
+    scored = sorted(((key, cosine(query, v)) for key, v in items.items()), key=lambda kv: (-kv[1], kv[0]))
+    return scored[:k]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

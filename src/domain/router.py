@@ -1,0 +1,204 @@
+"""The adaptive router: reuse / fork / new from evidence (docs/adr/0031).
+
+For a new task with profile q and experts with profiles P_e:
+
+  1. scores      s_e = cosine(q, P_e) for the top-k nearest experts
+  2. p_reuse     p_e = calibrator(s_e), the probability that reusing e works
+  3. eligible    E = {e : p_e >= tau}; tau >= 1 means "always a new expert"
+  4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
+                 (an expert never reused yet has an infinite index: each is tried once before
+                 the means are exploited); E empty -> a new expert
+  5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
+  6. tau         moves with observed regret: tau += step * (regret - target_regret)
+
+Every decision carries its scores, probabilities, tau and a reason. `RouterMemory` is what a
+run keeps between decisions (calibrator, visit counters, tau, profiles, decision log).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from attrs import define, evolve, field, frozen, validators
+
+from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, cosine
+
+Vector = tuple[float, ...]
+ROUTER_SCHEMA_VERSION = 1
+
+
+@frozen
+class ArmStats:
+    """Reuses of one expert whose outcome was measured, and the sum of their rewards."""
+
+    visits: int = field(default=0, validator=validators.ge(0))
+    reward: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return self.reward / self.visits if self.visits else 0.0
+
+    def observe(self, reward: float) -> ArmStats:
+        return ArmStats(self.visits + 1, self.reward + reward)
+
+
+def ucb_bonus(visits: int, total: int, c: float) -> float:
+    """c * sqrt(ln N / n); infinite for an arm never visited."""
+    if visits == 0:
+        return math.inf
+    return c * math.sqrt(math.log(max(total, 1)) / visits)
+
+
+def ucb_index(arm: ArmStats, total: int, c: float) -> float:
+    return arm.mean + ucb_bonus(arm.visits, total, c)
+
+
+@frozen
+class AdaptiveThreshold:
+    """tau on p_reuse. A configured tau >= 1 is "always new" and never moves."""
+
+    tau: float = field(validator=validators.ge(0.0))
+    step: float = field(default=0.05, validator=validators.ge(0.0))
+    target_regret: float = field(default=0.1, validator=[validators.ge(0.0), validators.le(1.0)])
+    floor: float = 0.05
+    ceiling: float = 0.99
+
+    @property
+    def always_new(self) -> bool:
+        return self.tau >= 1.0
+
+    def observe(self, regret: float) -> AdaptiveThreshold:
+        if self.always_new:
+            return self
+        return evolve(self, tau=min(self.ceiling, max(self.floor, self.tau + self.step * (regret - self.target_regret))))
+
+
+@frozen
+class AdaptiveRouter:
+    """The decision rule of the module docstring; pure, so it is tested in milliseconds."""
+
+    ucb_c: float = field(default=0.5, validator=validators.ge(0.0))
+    top_k: int = field(default=5, validator=validators.ge(1))
+    fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
+
+    def candidates(self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]) -> dict[str, float]:
+        scores = {e: cosine(profile, p) for e, p in experts.items()}
+        return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: self.top_k])
+
+    def decide(
+        self,
+        profile: Sequence[float],
+        experts: Mapping[str, Sequence[float]],
+        calibrator: ReuseCalibrator,
+        threshold: AdaptiveThreshold,
+        arms: Mapping[str, ArmStats] | None = None,
+    ) -> ReuseDecision:
+        arms = arms or {}
+        tau = threshold.tau
+        scores = self.candidates(profile, experts)
+        probs = {e: calibrator.probability(s) for e, s in scores.items()}
+        evidence = {"scores": scores, "probabilities": probs, "tau": tau}
+        best_p = max(probs.values(), default=0.0)
+        if threshold.always_new:
+            return ReuseDecision(ReuseAction.CREATE, None, max(scores.values(), default=0.0), 1.0,
+                                 f"router_confidence_threshold {tau:g} >= 1: always a new expert", **evidence)
+        if not scores:
+            return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
+        eligible = [e for e in scores if probs[e] >= tau]
+        if not eligible:
+            top = next(iter(scores))
+            return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
+                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}) < tau {tau:.3f}", **evidence)
+        total = sum(a.visits for a in arms.values())
+        index = {e: ucb_index(arms.get(e, ArmStats()), total, self.ucb_c) for e in eligible}
+        chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
+        arm = arms.get(chosen, ArmStats())
+        evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
+        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}) >= tau {tau:.3f}"
+        if arm.visits and arm.mean < self.fork_below:
+            return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
+                                 f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
+                                 **evidence)
+        why = "never reused yet (UCB explores it)" if not arm.visits else f"UCB {index[chosen]:.3f} (mean reward {arm.mean:.2f}, {arm.visits} visits)"
+        return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
+
+
+@define
+class RouterMemory:
+    """What the adaptive router keeps for a run (saved with the expert library, docs/adr/0032).
+
+    `expert_profiles` hold one clean aggregate per expert (replaced whole when the expert is
+    re-profiled, never averaged with stale entries); `task_keys` are the per-task vectors that
+    single inputs are routed against (the same representation a query gets).
+    """
+
+    calibrator: ReuseCalibrator = field(factory=ReuseCalibrator)
+    threshold: AdaptiveThreshold = field(factory=lambda: AdaptiveThreshold(0.5))
+    arms: dict[str, ArmStats] = field(factory=dict)
+    expert_profiles: dict[str, Vector] = field(factory=dict)
+    task_keys: dict[str, Vector] = field(factory=dict)
+    block_dims: dict[str, int] = field(factory=dict)
+    decisions: list[dict[str, Any]] = field(factory=list)
+    evaluation: dict[str, Any] = field(factory=dict)
+    base_model: str = ""
+
+    def check_model(self, base_model: str, where: str = "state.json") -> None:
+        if self.base_model != base_model:
+            raise DomainError(f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}")
+
+    def record_outcome(self, expert_id: str, outcome: ReuseOutcome, tol_forget: float, tol_new: float) -> bool:
+        works = outcome.works(tol_forget, tol_new)
+        self.calibrator = self.calibrator.observe(outcome.similarity, works)
+        self.arms[expert_id] = self.arms.get(expert_id, ArmStats()).observe(1.0 if works else 0.0)
+        self.threshold = self.threshold.observe(outcome.regret())
+        return works
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": ROUTER_SCHEMA_VERSION,
+            "base_model": self.base_model,
+            "calibrator": self.calibrator.to_dict(),
+            "threshold": {"tau": self.threshold.tau, "step": self.threshold.step, "target_regret": self.threshold.target_regret,
+                          "floor": self.threshold.floor, "ceiling": self.threshold.ceiling},
+            "arms": {e: [a.visits, a.reward] for e, a in self.arms.items()},
+            "expert_profiles": {e: list(v) for e, v in self.expert_profiles.items()},
+            "task_keys": {t: list(v) for t, v in self.task_keys.items()},
+            "block_dims": dict(self.block_dims),
+            "decisions": list(self.decisions),
+            "evaluation": dict(self.evaluation),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "state.json") -> RouterMemory:
+        version = data.get("schema_version")
+        if version != ROUTER_SCHEMA_VERSION:
+            raise DomainError(f"{where}: router.schema_version {version!r} is not the supported {ROUTER_SCHEMA_VERSION}")
+        t = data["threshold"]
+        return cls(
+            calibrator=ReuseCalibrator.from_dict(data["calibrator"]),
+            threshold=AdaptiveThreshold(t["tau"], t["step"], t["target_regret"], t["floor"], t["ceiling"]),
+            arms={e: ArmStats(int(v), float(r)) for e, (v, r) in data.get("arms", {}).items()},
+            expert_profiles={e: tuple(v) for e, v in data.get("expert_profiles", {}).items()},
+            task_keys={t: tuple(v) for t, v in data.get("task_keys", {}).items()},
+            block_dims={k: int(v) for k, v in data.get("block_dims", {}).items()},
+            decisions=list(data.get("decisions", [])),
+            evaluation=dict(data.get("evaluation", {})),
+            base_model=str(data.get("base_model", "")),
+        )
+
+
+def mixture(distributions: Sequence[tuple[float, Mapping[str, float]]]) -> dict[str, float]:
+    """Top-k mixture: sum_i w_i * P_i(label), renormalised over the union of labels."""
+    total_w = sum(w for w, _ in distributions)
+    if total_w <= 0:
+        raise DomainError("mixture weights sum to zero")
+    out: dict[str, float] = {}
+    for w, dist in distributions:
+        for label, p in dist.items():
+            out[label] = out.get(label, 0.0) + w * p / total_w
+    norm = sum(out.values())
+    return {k: v / norm for k, v in out.items()} if norm > 0 else out
