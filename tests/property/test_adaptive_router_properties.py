@@ -1,0 +1,88 @@
+"""Properties of the adaptive router's pure decision math (issue 10)."""
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adaptive_learner.domain.calibration import ReuseCalibrator
+from adaptive_learner.domain.profiles import assemble_profile, block_dims
+from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, ArmStats, RouterMemory, ucb_bonus
+from adaptive_learner.domain.routing import ReuseAction
+
+pytestmark = pytest.mark.property
+
+vec = st.lists(st.floats(-10, 10, allow_nan=False), min_size=4, max_size=4)
+experts = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]), vec, min_size=1)
+outcomes = st.lists(st.tuples(st.floats(-1, 1), st.booleans()), max_size=12)
+calibrators = st.builds(ReuseCalibrator, kind=st.sampled_from(["logistic", "isotonic"]), prior_midpoint=st.floats(-0.5, 1.0),
+                        prior_slope=st.floats(0, 40), prior_strength=st.floats(0.5, 10), outcomes=outcomes)
+arms = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]),
+                       st.builds(ArmStats, visits=st.integers(0, 5), reward=st.floats(0, 5)))
+
+
+@given(vec, experts, calibrators, st.floats(1.0, 10.0), arms)
+def test_tau_at_or_above_one_always_creates(profile, profiles, cal, tau, counters):
+    d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), counters)
+    assert d.action is ReuseAction.CREATE and d.expert_id is None
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 1.5), st.floats(0.0, 1.5), arms)
+def test_raising_tau_never_turns_new_into_reuse(profile, profiles, cal, t1, t2, counters):
+    low, high = sorted((t1, t2))
+    router = AdaptiveRouter()
+    if router.decide(profile, profiles, cal, AdaptiveThreshold(low), counters).action is ReuseAction.CREATE:
+        assert router.decide(profile, profiles, cal, AdaptiveThreshold(high), counters).action is ReuseAction.CREATE
+
+
+@given(st.integers(1, 50), st.integers(1, 1000), st.floats(0.01, 5))
+def test_ucb_bonus_shrinks_with_visits(n, total, c):
+    total = max(total, n + 1)
+    assert ucb_bonus(n + 1, total, c) < ucb_bonus(n, total, c) or ucb_bonus(n, total, c) == 0.0
+    assert ucb_bonus(0, total, c) == math.inf
+
+
+@given(st.integers(2, 4), st.lists(st.floats(0, 1), min_size=8, max_size=8), st.floats(0, 2))
+def test_every_candidate_is_tried_before_exploitation(k, rewards, c):
+    names = [f"e{i}" for i in range(k)]
+    profiles = {e: (1.0, 0.1 * i, 0.0, 0.0) for i, e in enumerate(names)}
+    counters: dict[str, ArmStats] = {}
+    router = AdaptiveRouter(ucb_c=c, top_k=k, fork_below=0.0)
+    chosen = []
+    for step in range(k):
+        d = router.decide((1.0, 0.0, 0.0, 0.0), profiles, ReuseCalibrator(), AdaptiveThreshold(0.0), counters)
+        assert d.action is ReuseAction.REUSE
+        chosen.append(d.expert_id)
+        counters[d.expert_id] = counters.get(d.expert_id, ArmStats()).observe(rewards[step])
+    assert sorted(chosen) == names  # each once, before any is chosen twice
+
+
+@given(calibrators, st.floats(-1, 1), st.floats(-1, 1))
+def test_calibrator_is_monotone_and_a_probability(cal, s1, s2):
+    lo, hi = sorted((s1, s2))
+    p_lo, p_hi = cal.probability(lo), cal.probability(hi)
+    assert 0.0 <= p_lo <= 1.0 and 0.0 <= p_hi <= 1.0
+    assert p_lo <= p_hi + 1e-9
+
+
+@given(st.dictionaries(st.sampled_from(["description", "prototype", "gradient", "context", "extra"]),
+                       st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=9), min_size=1),
+       st.dictionaries(st.sampled_from(["description", "prototype", "gradient", "context"]), st.floats(0, 3)))
+def test_profile_dimensions_add_up_and_are_unit_length(blocks, weights):
+    profile = assemble_profile(blocks, weights)
+    assert len(profile) == sum(block_dims(blocks).values()) == sum(len(b) for b in blocks.values())
+    norm = math.sqrt(sum(v * v for v in profile))
+    assert norm == pytest.approx(1.0) or norm == 0.0
+
+
+@settings(max_examples=30)
+@given(calibrators, st.floats(0, 1.2), arms, st.dictionaries(st.sampled_from(["e0", "e1"]), vec))
+def test_router_memory_round_trips_through_json(cal, tau, counters, profiles):
+    memory = RouterMemory(calibrator=cal, threshold=AdaptiveThreshold(tau), arms=counters,
+                          expert_profiles={k: tuple(v) for k, v in profiles.items()}, task_keys={"t": (1.0, 2.0)},
+                          block_dims={"description": 4}, decisions=[{"step": 0, "action": "create"}], base_model="m")
+    again = RouterMemory.from_dict(json.loads(json.dumps(memory.to_dict())))
+    assert again == memory
+    assert again.calibrator.probability(0.5) == cal.probability(0.5)

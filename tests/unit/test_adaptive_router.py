@@ -1,0 +1,157 @@
+"""The adaptive router by hand: calibration prior, outcomes, fork, tau, persistence errors, and
+the whole loop on the fake backbone (profiles, decisions, task-free answers)."""
+
+import pytest
+from tests.conftest import StaticSource
+
+from adaptive_learner.adapters.fake_backbone import FakeBackbone
+from adaptive_learner.adapters.fake_profiler import FakeProfiler
+from adaptive_learner.adapters.storage import MemoryRunStore
+from adaptive_learner.adapters.trackers import RecordingTracker
+from adaptive_learner.application.adaptive_routing import AdaptiveRouting, RoutingSettings, default_memory
+from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, sigmoid
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.profiles import assemble_profile, block_slice
+from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, ArmStats, RouterMemory, mixture
+from adaptive_learner.domain.routing import ReuseAction, SharingSchedule
+from adaptive_learner.domain.task import Task, TaskSequence
+
+pytestmark = pytest.mark.unit
+
+
+def test_calibrator_answers_its_prior_before_outcomes_and_learns_from_them():
+    cal = ReuseCalibrator(prior_midpoint=0.8, prior_slope=20.0)
+    assert cal.probability(0.8) == pytest.approx(0.5, abs=0.05)
+    assert cal.probability(0.95) == pytest.approx(sigmoid(20 * 0.15), abs=0.05)
+    burnt = cal
+    for _ in range(20):
+        burnt = burnt.observe(0.95, False)
+    assert burnt.probability(0.95) < 0.3  # twenty failed reuses at 0.95 outweigh the prior
+    iso = ReuseCalibrator(kind="isotonic", prior_midpoint=0.8, prior_slope=20.0)
+    assert iso.probability(1.0) > iso.probability(0.5)
+
+
+def test_works_and_regret():
+    assert ReuseOutcome(0.9, forgetting=0.01).works(0.02, 0.02)
+    assert not ReuseOutcome(0.9, forgetting=0.05).works(0.02, 0.02)
+    assert not ReuseOutcome(0.9, forgetting=0.0, shortfall=0.1).works(0.02, 0.02)
+    assert ReuseOutcome(0.9, forgetting=0.05, shortfall=0.1).regret() == pytest.approx(0.15)
+
+
+def test_tau_moves_with_regret_and_stays_when_always_new():
+    t = AdaptiveThreshold(0.7, step=0.1, target_regret=0.1)
+    assert t.observe(0.6).tau == pytest.approx(0.75)
+    assert t.observe(0.0).tau == pytest.approx(0.69)
+    assert AdaptiveThreshold(1.1).observe(0.0).tau == 1.1
+
+
+def test_decision_carries_evidence_and_forks_an_expert_whose_reuses_failed():
+    profiles = {"e0": (1.0, 0.0), "e1": (0.0, 1.0)}
+    cal = ReuseCalibrator(prior_midpoint=0.5, prior_slope=20.0)
+    d = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(0.5))
+    assert d.action is ReuseAction.REUSE and d.expert_id == "e0"
+    assert set(d.scores) == {"e0", "e1"} and d.probabilities["e0"] > 0.9 and d.tau == 0.5 and "never reused" in d.reason
+    fork = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(0.5), {"e0": ArmStats(2, 0.0)})
+    assert fork.action is ReuseAction.FORK and fork.expert_id == "e0"
+    new = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(1.1))
+    assert new.action is ReuseAction.CREATE and "always a new expert" in new.reason
+
+
+def test_profile_blocks_are_weighted_by_share_of_the_norm():
+    p = assemble_profile({"description": (3.0, 4.0), "prototype": (0.0, 0.0, 2.0)}, {"description": 1.0, "prototype": 3.0})
+    dims = {"description": 2, "prototype": 3}
+    share = sum(v * v for v in p[block_slice(dims, "prototype")])
+    assert len(p) == 5 and share == pytest.approx(0.75)
+    with pytest.raises(DomainError, match="negative"):
+        assemble_profile({"description": (1.0,)}, {"description": -1.0})
+
+
+def test_router_memory_rejects_another_schema_or_model():
+    data = RouterMemory(base_model="smollm2-135m").to_dict()
+    with pytest.raises(DomainError, match="schema_version 99"):
+        RouterMemory.from_dict({**data, "schema_version": 99})
+    with pytest.raises(DomainError, match="differs from this run's model 'gemma3-270m'"):
+        RouterMemory.from_dict(data).check_model("gemma3-270m")
+
+
+def test_mixture_weights_distributions():
+    mixed = mixture([(0.75, {"a": 1.0, "b": 0.0}), (0.25, {"a": 0.0, "c": 1.0})])
+    assert mixed == pytest.approx({"a": 0.75, "b": 0.0, "c": 0.25})
+
+
+# --- the loop on the fake backbone ---------------------------------------------------------------
+WORDS = {"sentiment": ["great film", "awful movie plot"], "topic": ["stocks market rally", "football match goal"],
+         "sentiment2": ["lovely film acting", "boring movie scenes"]}
+
+
+class Examples:
+    """ExampleSource over a few generated sentences per task; records what was asked."""
+
+    def __init__(self, tasks: TaskSequence) -> None:
+        self.tasks, self.asked = tasks, []
+
+    def inputs(self, task, split, limit=None):
+        self.asked.append((task.id, split))
+        rows = [LabelledInput(f"{w} {i}", None, task.labels[i % len(task.labels)], task.id)
+                for i, w in enumerate(WORDS[task.id] * 10)]
+        return rows[:limit] if limit is not None else rows
+
+
+def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context")):
+    fb = FakeBackbone()
+    tracker = RecordingTracker()
+    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8)
+    examples = Examples(tasks)
+    routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
+                              AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
+    learn = LearnTask(fb, fb, fb, RouteQuery(fb, SharingSchedule(1), routing), tracker, ConsolidationPolicy(), epochs=1)
+    run = RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker)
+    return run, routing, examples, tracker
+
+
+def seq():
+    return TaskSequence([
+        Task("sentiment", "S", "rate the movie review sentiment", ["positive", "negative"]),
+        Task("topic", "T", "decide the news topic", ["business", "sports"]),
+        Task("sentiment2", "S2", "rate the movie review sentiment", ["positive", "negative"]),
+    ])
+
+
+def test_always_new_at_tau_above_one_with_profiles_and_task_free_evaluation():
+    run, routing, examples, tracker = routed_run(seq(), 1.1)
+    state = run()
+    assert len(state.library) == 3
+    memory = state.router
+    assert set(memory.expert_profiles) == {"expert-0", "expert-1", "expert-2"} and set(memory.task_keys) == set(state.task_ids)
+    assert sum(memory.block_dims.values()) == len(next(iter(memory.expert_profiles.values())))
+    ev = memory.evaluation
+    assert 0.0 <= ev["routing_accuracy"] <= 1.0 and ev["task_given_accuracy"] == pytest.approx(0.9)
+    assert ev["per_task"]["topic"]["routing_accuracy"] == 1.0  # topic words never appear in the other tasks
+    # dynamic profiles read dev examples, never the validation split, until the final evaluation
+    first_validation = examples.asked.index(next(a for a in examples.asked if a[1] == "validation"))
+    assert ("sentiment", "dev") in examples.asked[:first_validation]
+    assert [e for e, _ in tracker.events].count("router_decision") == 3
+
+
+def test_a_repeat_task_reuses_and_its_outcome_is_measured():
+    run, routing, _, _ = routed_run(seq(), 0.5)
+    state = run()
+    d = state.router.decisions
+    assert d[2]["action"] == "reuse" and d[2]["expert"] == "expert-0"
+    assert "works" in d[2] and len(state.router.calibrator.outcomes) == 1 and state.router.arms["expert-0"].visits == 1
+    assert state.library.get("expert-0").tasks == ("sentiment", "sentiment2")
+    again = RunState.from_dict(state.to_dict())
+    assert again.router == state.router
+
+
+def test_predict_on_a_run_without_experts_is_an_error():
+    run, routing, _, _ = routed_run(seq(), 1.1)
+    with pytest.raises(DomainError, match="no expert yet"):
+        routing.route_inputs([LabelledInput("great film")], RunState.new(seq()))
