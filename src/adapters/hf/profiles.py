@@ -1,0 +1,172 @@
+"""Routing profiles on the HF backbone (docs/adr/0030): the Profiler and Answerer ports.
+
+Blocks of a task, measured under an expert or the bare backbone:
+  description  TextMetaFeatures: mean-pooled hidden states of the task description
+  prototype    mean of the per-input vectors of k task examples (the queries' representation)
+  gradient     GradientSketch: a count sketch (seeded per module name, so all tasks share it) of
+               the answer-loss gradient on a few task examples at `grad_sketch_layer_names`
+  context      ContextStats: mean next-token entropy of the prompts under the model, prompt
+               length mean / std (in hundreds of tokens), number of labels, label entropy
+Per-input vectors are mean-pooled hidden states of the raw input (no prompt, no task): a query
+without a task id is embedded exactly like the examples behind a task's key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import zlib
+
+import torch
+
+from adaptive_learner.adapters.data.examples import Example
+from adaptive_learner.adapters.errors import AdapterError
+from adaptive_learner.adapters.fake_profiler import label_entropy
+from adaptive_learner.adapters.hf import scoring
+from adaptive_learner.adapters.hf.prompts import encode_example, length_batches
+from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.domain.task import Task
+
+
+def count_sketch(grad: torch.Tensor, buckets: torch.Tensor, signs: torch.Tensor, dim: int) -> torch.Tensor:
+    """sum_i sign_i * g_i into bucket_i: an unbiased, inner-product-preserving (in expectation) sketch."""
+    return torch.zeros(dim, dtype=torch.float32).index_add_(0, buckets, grad.flatten().float().cpu() * signs)
+
+
+def sketch_hashes(name: str, numel: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bucket and sign of every coordinate of module `name`'s weight, from a generator seeded by the name."""
+    g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
+    buckets = torch.randint(0, dim, (numel,), generator=g)
+    signs = torch.randint(0, 2, (numel,), generator=g).float() * 2 - 1
+    return buckets, signs
+
+
+def default_sketch_layers(module_names: list[str]) -> list[str]:
+    """The last decoder layer's MLP output projection (or the last module with a weight)."""
+    down = [n for n in module_names if n.endswith("mlp.down_proj")]
+    return [down[-1]] if down else [module_names[-1]]
+
+
+def check_layer_names(wanted: list[str], known: list[str]) -> None:
+    for name in wanted:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise AdapterError(f"routing.grad_sketch_layer_names: the model has no module {name!r}{hint} (see `inspect-layers`)")
+
+
+def _input_text(x: LabelledInput) -> str:
+    return x.text if x.text_pair is None else f"{x.text}\n{x.text_pair}"
+
+
+class HFProfiler:
+    """Profile blocks, per-input vectors and task-free answers over an `HFBackbone`."""
+
+    def __init__(self, backbone, routing) -> None:
+        self.b, self.k = backbone, routing.k_examples_for_prototype
+        self.sketch_dim, self.sketch_examples = routing.grad_sketch_dim, routing.grad_sketch_examples
+        self.layer = getattr(routing, "embedding_layer", -1)
+        base = scoring._base(backbone.experts.model)
+        names = [n for n, m in base.named_modules() if _weight(m) is not None and n != "lm_head"]
+        self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(names)
+        check_layer_names(self.layers, names)
+        self._hashes: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # --- Profiler ------------------------------------------------------------------------------
+    def task_blocks(self, task: Task, examples: list[LabelledInput], blocks: tuple[str, ...], expert_id: str | None = None) -> dict:
+        out = {}
+        if "description" in blocks:
+            out["description"] = self._embed([self._tok(task.description)], expert_id)[0]
+        if "prototype" in blocks:
+            rows = [self._tok(_input_text(x)) for x in examples[: self.k or len(examples)]] or [self._tok(task.description)]
+            out["prototype"] = tuple(torch.tensor(self._embed(rows, expert_id)).mean(0).tolist())
+        prompts = [self._prompt(task, x) for x in examples[: self.sketch_examples]]
+        if "gradient" in blocks:
+            out["gradient"] = self._gradient_sketch(task, prompts, examples[: self.sketch_examples], expert_id)
+        if "context" in blocks:
+            out["context"] = self._context(task, prompts, [x.label or "" for x in examples], expert_id)
+        return out
+
+    def embed_inputs(self, inputs: list[LabelledInput]) -> list[tuple[float, ...]]:
+        return self._embed([self._tok(_input_text(x)) for x in inputs], None)
+
+    # --- Answerer ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def answer(self, expert_id: str, task: Task, inputs: list[LabelledInput]) -> list[dict[str, float]]:
+        rows = [self._prompt(task, x) for x in inputs]
+        label_ids, out = self.b.label_ids(task), [None] * len(rows)
+        with self.b._model_for(expert_id) as model:
+            for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
+                ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)
+                probs = scoring.label_log_probs(scoring.answer_logits(model, ids, mask), label_ids).exp().tolist()
+                for i, p in zip(batch, probs, strict=True):
+                    out[i] = dict(zip(task.labels, p, strict=True))
+        return out
+
+    # --- blocks --------------------------------------------------------------------------------
+    def _tok(self, text: str) -> tuple[int, ...]:
+        return tuple(self.b.tokenizer(text, add_special_tokens=False)["input_ids"][: self.b.max_length]) or (self.b.pad_id,)
+
+    def _prompt(self, task: Task, x: LabelledInput) -> tuple[int, ...]:
+        label = task.labels.index(x.label) if x.label in task.labels else 0
+        return encode_example(self.b.tokenizer, task, Example(x.text, x.text_pair, label), self.b.max_length)
+
+    @torch.inference_mode()
+    def _embed(self, rows: list[tuple[int, ...]], expert_id: str | None) -> list[tuple[float, ...]]:
+        out: list = [None] * len(rows)
+        with self.b._model_for(expert_id) as model:
+            decoder = scoring._base(model).get_decoder()
+            for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
+                ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)
+                position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+                result = decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, output_hidden_states=self.layer != -1)
+                states = result.last_hidden_state if self.layer == -1 else result.hidden_states[self.layer]
+                for i, v in zip(batch, scoring.mean_pool(states.float(), mask).tolist(), strict=True):
+                    out[i] = tuple(v)
+        return out
+
+    def _gradient_sketch(self, task: Task, prompts, examples: list[LabelledInput], expert_id: str | None) -> tuple[float, ...]:
+        if not prompts:
+            return (0.0,) * self.sketch_dim
+        modules = dict(scoring._base(self.b.experts.model).named_modules())
+        weights = [_weight(modules[n]) for n in self.layers]
+        gold = torch.tensor([task.labels.index(x.label) if x.label in task.labels else 0 for x in examples], device=self.b.device)
+        with torch.inference_mode(False), torch.enable_grad(), self.b._model_for(expert_id) as model:
+            flags = [w.requires_grad for w in weights]
+            try:
+                for w in weights:
+                    w.requires_grad_(True)
+                ids, mask = scoring.collate(prompts, self.b.pad_id, self.b.device)
+                loss = scoring.answer_loss(scoring.answer_logits(model, ids, mask), self.b.label_ids(task).clone(), gold)
+                grads = torch.autograd.grad(loss, weights)
+            finally:
+                for w, flag in zip(weights, flags, strict=True):
+                    w.requires_grad_(flag)
+        sketch = torch.zeros(self.sketch_dim)
+        for name, g in zip(self.layers, grads, strict=True):
+            if name not in self._hashes:
+                self._hashes[name] = sketch_hashes(name, g.numel(), self.sketch_dim, self.b.seed)
+            sketch += count_sketch(g, *self._hashes[name], self.sketch_dim)
+        return tuple(sketch.tolist())
+
+    @torch.inference_mode()
+    def _context(self, task: Task, prompts, labels: list[str], expert_id: str | None) -> tuple[float, ...]:
+        lengths = [len(p) for p in prompts] or [0]
+        entropies = []
+        if prompts:
+            with self.b._model_for(expert_id) as model:
+                ids, mask = scoring.collate(prompts, self.b.pad_id, self.b.device)
+                position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+                logits = scoring._base(model)(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits.float()
+                ent = scoring.entropy(torch.log_softmax(logits, -1))
+                entropies.append((ent * mask).sum().item() / mask.sum().item())
+        mean = sum(lengths) / len(lengths)
+        std = math.sqrt(sum((n - mean) ** 2 for n in lengths) / len(lengths))
+        return (sum(entropies) / len(entropies) if entropies else 0.0, mean / 100, std / 100, len(task.labels) / 10, label_entropy(labels))
+
+
+def _weight(module):
+    w = getattr(module, "weight", None)
+    if w is None and hasattr(module, "base_layer"):
+        w = getattr(module.base_layer, "weight", None)
+    return w if isinstance(w, torch.nn.Parameter) else None

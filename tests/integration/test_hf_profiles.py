@@ -1,0 +1,53 @@
+"""The HF profiler on a tiny random model: blocks, sketch math, dynamic profiles, answers, layer check."""
+
+import pytest
+from tests.integration.conftest import make_backbone
+
+torch = pytest.importorskip("torch")
+
+from adaptive_learner.adapters.data.inputs import SourceInputs  # noqa: E402
+from adaptive_learner.adapters.errors import AdapterError  # noqa: E402
+from adaptive_learner.adapters.hf.profiles import HFProfiler, count_sketch, sketch_hashes  # noqa: E402
+from adaptive_learner.bootstrap.config import RoutingConfig  # noqa: E402
+
+pytestmark = pytest.mark.integration
+ALL = ("description", "prototype", "gradient", "context")
+
+
+def test_count_sketch_matches_a_plain_python_reference():
+    g = torch.randn(3, 5)
+    buckets, signs = sketch_hashes("layer", g.numel(), 4)
+    ref = [0.0] * 4
+    for v, b, s in zip(g.flatten().tolist(), buckets.tolist(), signs.tolist(), strict=True):
+        ref[b] += s * v
+    assert count_sketch(g, buckets, signs, 4).tolist() == pytest.approx(ref, abs=1e-5)
+    assert torch.equal(sketch_hashes("layer", 15, 4)[0], buckets)  # seeded by the name: every task shares it
+
+
+def test_blocks_dimensions_answers_and_dynamic_profile(tokenizer, demo_source):
+    backbone = make_backbone(tokenizer, demo_source)
+    profiler = HFProfiler(backbone, RoutingConfig(k_examples_for_prototype=4, grad_sketch_dim=16, grad_sketch_examples=3))
+    task = demo_source.load()[0]
+    examples = SourceInputs(demo_source).inputs(task, "train", 4)
+    blocks = profiler.task_blocks(task, examples, ALL)
+    hidden = backbone.experts.model.config.hidden_size
+    assert {k: len(v) for k, v in blocks.items()} == {"description": hidden, "prototype": hidden, "gradient": 16, "context": 5}
+    assert any(abs(v) > 0 for v in blocks["gradient"])
+    queries = profiler.embed_inputs(examples)
+    assert len(queries) == 4 and torch.tensor(queries).mean(0).tolist() == pytest.approx(list(blocks["prototype"]), abs=1e-4)
+
+    backbone.new_expert("expert-0")
+    session = backbone.start("expert-0", task, __import__("adaptive_learner.domain.consolidation", fromlist=["x"]).ConsolidationPolicy())
+    session.train_epoch()
+    trained = profiler.task_blocks(task, examples, ALL, "expert-0")
+    assert trained["gradient"] != blocks["gradient"]  # measured under the trained expert
+    answers = profiler.answer("expert-0", task, examples)
+    assert len(answers) == 4 and all(set(a) == set(task.labels) and sum(a.values()) == pytest.approx(1.0) for a in answers)
+    score = backbone.score("expert-0", task, "train")
+    assert score.n >= 4
+
+
+def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
+    backbone = make_backbone(tokenizer, demo_source)
+    with pytest.raises(AdapterError, match=r"no module 'model.layers.1.mlp.down_prj'.*closest: model.layers.1.mlp.down_proj"):
+        HFProfiler(backbone, RoutingConfig(grad_sketch_layer_names=["model.layers.1.mlp.down_prj"]))
