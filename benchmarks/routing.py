@@ -1,0 +1,254 @@
+"""Routing benchmark (issue 10, evidence items 1-3) on the embedded SmolLM2-135M and ../shared/data.
+
+    python benchmarks/routing.py select  --seed 100   # choose the embedding layer on an unreported seed
+    python benchmarks/routing.py item1   --seed 0     # six tasks, one expert each; routing / task-free vs task-given
+    python benchmarks/routing.py item3   --seed 0 --tau 1.1   # sl-f with triple-signal profiles (then --tau 0.75)
+    python benchmarks/routing.py table                # benchmarks/results/SUMMARY-routing.md from the JSON files
+
+Every stage writes benchmarks/results/routing-<stage>-s<seed>[...].json and is skipped when that file
+exists (delete it to rerun), so `benchmarks/routing.sh` resumes after an interruption. Sizes are
+reduced for a shared 2-core CPU (see SIZE); the script is the same at full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run_preset import machine  # noqa: E402
+
+from adaptive_learner.bootstrap.config import load_config  # noqa: E402
+from adaptive_learner.bootstrap.containers import build_task_source, make_container  # noqa: E402
+from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
+
+SIX = ["glue/sst2", "cl_benchmark/agnews", "cl_benchmark/dbpedia", "glue/qnli", "glue/mrpc", "glue/cola"]
+SIZE = {"train": 64, "epochs": 1, "validation": 100, "dev": 32}
+RESULTS = HERE / "results"
+# ../shared/data from the main checkout; ../../shared/data from a worktree under /work/wt.
+DATA = next((p for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data") if p.exists()), Path("../shared/data"))
+
+
+def overrides(seed: int, tasks: list[str], tau: float, extra: list[str] = ()) -> list[str]:
+    return [
+        f"run.seed={seed}", "run.output_dir='benchmarks/out'", "run.tracker='null'", "run.name='routing'",
+        f"data.tasks={json.dumps(tasks)}", f"data.train_samples_per_task={SIZE['train']}",
+        f"data.validation_samples_per_task={SIZE['validation']}", f"data.dev_samples_per_task={SIZE['dev']}",
+        f"training.epochs={SIZE['epochs']}", "routing.strategy='adaptive'", f"routing.router_confidence_threshold={tau}",
+        "routing.k_examples_for_prototype=16", "routing.use_advanced_embeddings=true", f"data.data_dir='{DATA}'", *extra, *SETS,
+    ]
+
+
+def out_path(stage: str, seed: int, suffix: str = "") -> Path:
+    return RESULTS / f"routing-{stage}-s{seed}{suffix}.json"
+
+
+def save(path: Path, data: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    path.write_text(json.dumps({**data, "machine": machine() + " (2-core VM shared with other jobs)", "size": SIZE,
+                                "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+# --- a learned router for the benchmark --------------------------------------------------------
+class SoftmaxRouter:
+    """Softmax regression on standardised per-input vectors (RouterModel port), fitted with L-BFGS.
+
+    Stand-in for issue 10's LinearRouter adapter until it lands on main; same port, same data.
+    """
+
+    def __init__(self, l2: float = 1e-3) -> None:
+        self.l2, self.keys = l2, []
+
+    def fit(self, features, labels, seed: int = 0) -> dict:
+        import torch
+
+        torch.manual_seed(seed)
+        started = time.perf_counter()
+        self.keys = sorted(set(labels))
+        x = torch.tensor(features, dtype=torch.float32)
+        self.mu, self.sd = x.mean(0), x.std(0) + 1e-6
+        x = (x - self.mu) / self.sd
+        y = torch.tensor([self.keys.index(lab) for lab in labels])
+        self.w = torch.zeros(x.shape[1], len(self.keys), requires_grad=True)
+        self.b = torch.zeros(len(self.keys), requires_grad=True)
+        opt = torch.optim.LBFGS([self.w, self.b], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(x @ self.w + self.b, y) + self.l2 * (self.w**2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        acc = ((x @ self.w + self.b).argmax(1) == y).float().mean().item()
+        return {"train_accuracy": acc, "seconds": time.perf_counter() - started}
+
+    def predict_proba(self, features):
+        import torch
+
+        with torch.no_grad():
+            x = (torch.tensor(features, dtype=torch.float32) - self.mu) / self.sd
+            p = torch.softmax(x @ self.w + self.b, -1).tolist()
+        return [dict(zip(self.keys, row, strict=True)) for row in p]
+
+    def save(self, folder: str) -> None:
+        pass  # benchmark-only: nothing is kept
+
+
+# --- stages ---------------------------------------------------------------------------------------
+def select(seed: int) -> None:
+    """Nearest-centroid and softmax-regression routing accuracy per hidden layer, on an unreported seed."""
+    import torch
+
+    path = out_path("select", seed)
+    if path.exists():
+        return
+    cfg = load_config("cl-learnable", overrides(seed, SIX, 1.1))
+    source = build_task_source(cfg)
+    tasks = source.load()
+    backbone = make_container(cfg, new_run_dir(cfg)).backbone()
+    from adaptive_learner.adapters.hf import scoring
+    from adaptive_learner.adapters.hf.prompts import length_batches
+
+    def layers_of(texts):
+        rows = [tuple(backbone.tokenizer(t, add_special_tokens=False)["input_ids"][: backbone.max_length]) for t in texts]
+        out = [None] * len(rows)
+        with torch.inference_mode():
+            decoder = scoring._base(backbone.experts.model).get_decoder()
+            for batch in length_batches([len(r) for r in rows], 32):
+                ids, mask = scoring.collate([rows[i] for i in batch], backbone.pad_id, backbone.device)
+                hs = decoder(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                             output_hidden_states=True).hidden_states
+                pooled = torch.stack([scoring.mean_pool(h.float(), mask) for h in hs], 1)  # [B, layers, H]
+                for i, v in zip(batch, pooled, strict=True):
+                    out[i] = v
+        return torch.stack(out)
+
+    text = lambda e: e.text if e.text_pair is None else f"{e.text}\n{e.text_pair}"  # noqa: E731
+    tr, va, ytr, yva = [], [], [], []
+    for task in tasks:
+        data = source.data(task.id)
+        tr += [text(e) for e in data.train]
+        ytr += [task.id] * len(data.train)
+        va += [text(e) for e in data.validation]
+        yva += [task.id] * len(data.validation)
+    started = time.perf_counter()
+    xtr, xva = layers_of(tr), layers_of(va)
+    embed_s = time.perf_counter() - started
+    result = {}
+    for layer in range(xtr.shape[1]):
+        a, b = xtr[:, layer].tolist(), xva[:, layer].tolist()
+        router = SoftmaxRouter()
+        router.fit(a, ytr)
+        soft = sum(max(p, key=p.get) == y for p, y in zip(router.predict_proba(b), yva, strict=True)) / len(yva)
+        cents = {t: xtr[[i for i, y in enumerate(ytr) if y == t], layer].mean(0) for t in set(ytr)}
+        cn = {t: torch.nn.functional.normalize(c, dim=0) for t, c in cents.items()}
+        vn = torch.nn.functional.normalize(xva[:, layer], dim=1)
+        nc = sum(max(cn, key=lambda t: float(vn[i] @ cn[t])) == y for i, y in enumerate(yva)) / len(yva)
+        result[layer] = {"nearest_centroid": nc, "softmax": soft}
+        print(layer, result[layer], flush=True)
+    best = max(result, key=lambda k: result[k]["softmax"])
+    save(path, {"stage": "select", "seed": seed, "per_layer": result, "best_layer_softmax": best,
+                "embed_seconds_per_input": embed_s / (len(tr) + len(va))})
+
+
+def evaluate_representations(cfg, run_dir: Path, state) -> dict:
+    """Routing and task-free accuracy of one finished run under each per-input representation."""
+    import attrs
+
+    rows = {}
+    for name, changes, learned in (("description-only", {"k_examples_for_prototype": 0, "use_advanced_embeddings": False}, False),
+                                   ("triple-signal (prototype keys)", {}, False),
+                                   ("learned router (softmax regression)", {}, True)):
+        c = attrs.evolve(cfg, routing=attrs.evolve(cfg.routing, **changes))
+        container = make_container(c, run_dir)
+        routing = container.adaptive()
+        for expert in state.library:
+            container.backbone().load_expert(expert.id, expert.adapter_ref)
+        if learned:
+            routing.router_model = SoftmaxRouter()
+        state.router.task_keys, state.router.evaluation = {}, {}
+        started = time.perf_counter()
+        ev = routing.evaluate(state)
+        rows[name] = {**ev, "seconds": time.perf_counter() - started}
+        print(name, {k: v for k, v in ev.items() if k != "per_task"}, flush=True)
+    return rows
+
+
+def run_sequence(name: str, seed: int, preset: str, sets: list[str]) -> tuple:
+    cfg = load_config(preset, sets)
+    run_dir = new_run_dir(cfg)
+    started = time.perf_counter()
+    state = make_container(cfg, run_dir).run_sequence()()
+    return cfg, run_dir, state, time.perf_counter() - started
+
+
+def summary(state, wall: float) -> dict:
+    return {"metrics": state.accuracy.summary(), "accuracy": state.accuracy.to_dict(), "experts": len(state.library),
+            "owners": {t: state.library.expert_for(t).id for t in state.task_ids}, "wall_seconds": round(wall, 1),
+            "decisions": state.router.decisions if state.router else [], "evaluation": state.router.evaluation if state.router else {}}
+
+
+def item1(seed: int) -> None:
+    path = out_path("item1", seed)
+    if path.exists():
+        return
+    cfg, run_dir, state, wall = run_sequence("item1", seed, "cl-learnable", overrides(seed, SIX, 1.1))
+    reps = evaluate_representations(cfg, run_dir, state)
+    save(path, {"stage": "item1", "seed": seed, "run_dir": str(run_dir), **summary(state, wall), "representations": reps})
+
+
+def item3(seed: int, tau: float) -> None:
+    path = out_path("item3", seed, f"-tau{tau}")
+    if path.exists():
+        return
+    sets = overrides(seed, ["sst2", "rte", "mrpc", "cola", "qnli"], tau, ["data.source='folder'", f"data.data_dir='{DATA / 'glue'}'"])
+    cfg, run_dir, state, wall = run_sequence("item3", seed, "sl-f", sets)
+    save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall)})
+
+
+def table() -> None:
+    lines = ["# Routing benchmark (issue 10)", "", "Generated by `benchmarks/routing.py table` from the routing-*.json files.", ""]
+    for path in sorted(RESULTS.glob("routing-*.json")):
+        data = json.loads(path.read_text())
+        lines += [f"## {path.stem}", "", f"Machine: {data['machine']}. Sizes: {data['size']}.", ""]
+        if data["stage"] == "select":
+            lines += ["| layer | nearest centroid | softmax regression |", "|---|---|---|"]
+            lines += [f"| {k} | {v['nearest_centroid']:.3f} | {v['softmax']:.3f} |" for k, v in data["per_layer"].items()]
+        if data["stage"] == "item1":
+            lines += ["| representation | routing accuracy | task-free accuracy | task-given accuracy | seconds |", "|---|---|---|---|---|"]
+            for name, r in data["representations"].items():
+                lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
+                             f"| {r['seconds']:.0f} |")
+        if data["stage"] in ("item1", "item3"):
+            m = data["metrics"]
+            lines += ["", f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.", "",
+                      "| step | task | decision | expert | cosine | p | reason |", "|---|---|---|---|---|---|---|"]
+            lines += [f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {d['reason']} |"
+                      for d in data["decisions"]]
+        lines.append("")
+    (RESULTS / "SUMMARY-routing.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["select", "item1", "item3", "table"])
+    parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
+    parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
+    args = parser.parse_args()
+    SETS.extend(args.sets)
+    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item3": lambda: item3(args.seed, args.tau),
+     "table": table}[args.stage]()
+
+
+SETS: list[str] = []
+if __name__ == "__main__":
+    main()
