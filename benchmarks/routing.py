@@ -40,7 +40,7 @@ def overrides(seed: int, tasks: list[str], tau: float, extra: list[str] = ()) ->
         f"data.tasks={json.dumps(tasks)}", f"data.train_samples_per_task={SIZE['train']}",
         f"data.validation_samples_per_task={SIZE['validation']}", f"data.dev_samples_per_task={SIZE['dev']}",
         f"training.epochs={SIZE['epochs']}", "routing.strategy='adaptive'", f"routing.router_confidence_threshold={tau}",
-        "routing.k_examples_for_prototype=16", "routing.use_advanced_embeddings=true", f"data.data_dir='{DATA}'", *extra, *SETS,
+        "routing.k_examples_for_prototype=16", "routing.use_advanced_embeddings=true", "routing.evaluate_routing=false", f"data.data_dir='{DATA}'", *extra, *SETS,
     ]
 
 
@@ -159,20 +159,40 @@ def select(seed: int) -> None:
 
 
 def evaluate_representations(cfg, run_dir: Path, state) -> dict:
-    """Routing and task-free accuracy of one finished run under each per-input representation."""
+    """Routing and task-free accuracy of one finished run under each per-input representation.
+
+    One container serves all three; input vectors and (expert, task, input) answers are memoised, so
+    each validation input is embedded once and answered once per task it is routed to.
+    """
     import attrs
 
+    container = make_container(cfg, run_dir)
+    routing = container.adaptive()
+    for expert in state.library:
+        container.backbone().load_expert(expert.id, expert.adapter_ref)
+    profiler, vectors, answers = routing.profiler, {}, {}
+    embed, answer = profiler.embed_inputs, profiler.answer
+
+    def embed_cached(inputs):
+        missing = [x for x in dict.fromkeys(inputs) if x not in vectors]
+        vectors.update(zip(missing, embed(missing) if missing else [], strict=True))
+        return [vectors[x] for x in inputs]
+
+    def answer_cached(expert_id, task, inputs):
+        missing = [x for x in dict.fromkeys(inputs) if (expert_id, task.id, x) not in answers]
+        for x, a in zip(missing, answer(expert_id, task, missing) if missing else [], strict=True):
+            answers[(expert_id, task.id, x)] = a
+        return [answers[(expert_id, task.id, x)] for x in inputs]
+
+    profiler.embed_inputs, profiler.answer = embed_cached, answer_cached
+    base = routing.settings
     rows = {}
-    for name, changes, learned in (("description-only", {"k_examples_for_prototype": 0, "use_advanced_embeddings": False}, False),
-                                   ("triple-signal (prototype keys)", {}, False),
-                                   ("learned router (softmax regression)", {}, True)):
-        c = attrs.evolve(cfg, routing=attrs.evolve(cfg.routing, **changes))
-        container = make_container(c, run_dir)
-        routing = container.adaptive()
-        for expert in state.library:
-            container.backbone().load_expert(expert.id, expert.adapter_ref)
-        if learned:
-            routing.router_model = SoftmaxRouter()
+    for name, blocks, learned in (("description-only", ("description",), False),
+                                  ("triple-signal (prototype keys)", base.blocks, False),
+                                  ("learned router (softmax regression)", base.blocks, True)):
+        routing.settings = attrs.evolve(base, blocks=blocks)
+        routing.router_model = SoftmaxRouter() if learned else None
+        routing._fitted_on = ()
         state.router.task_keys, state.router.evaluation = {}, {}
         started = time.perf_counter()
         ev = routing.evaluate(state)
@@ -213,6 +233,44 @@ def item3(seed: int, tau: float) -> None:
     save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall)})
 
 
+def repeat_farm() -> Path:
+    """A data folder for item 2: links to glue/ and cl_benchmark/, plus repeat/sst2b, SST-2's train and
+    validation rows of odd index as a task of its own (sst2 then samples from the even rows only)."""
+    farm = HERE / "out" / "routing-data"
+    for sub in ("glue", "cl_benchmark"):
+        (farm / sub).mkdir(parents=True, exist_ok=True)
+    for sub, name in (("glue", "sst2"), ("repeat", "sst2b")):
+        folder = farm / sub / name
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = json.loads((DATA / "glue" / "sst2" / "task.json").read_text())
+        spec["name"] = name
+        (folder / "task.json").write_text(json.dumps(spec))
+        for split in ("train", "validation"):
+            rows = (DATA / "glue" / "sst2" / f"{split}.jsonl").read_text().splitlines()
+            (folder / f"{split}.jsonl").write_text("\n".join(rows[name == "sst2b" :: 2]) + "\n")
+    for sub, name in (("cl_benchmark", "agnews"), ("cl_benchmark", "dbpedia"), ("cl_benchmark", "yelp")):
+        link = farm / sub / name
+        if not link.exists():
+            link.symlink_to(DATA / sub / name)
+    return farm
+
+
+def item2(seed: int) -> None:
+    """A sequence with a repeat and near neighbours: adaptive router vs always-new vs always-shared (hybrid)."""
+    tasks = ["glue/sst2", "cl_benchmark/agnews", "repeat/sst2b", "cl_benchmark/dbpedia", "cl_benchmark/yelp"]
+    farm = repeat_farm()
+    arms = {"adaptive": ("cl-learnable", 0.7, []),
+            "always-new": ("cl-learnable", 1.1, ["routing.strategy='schedule'", "routing.num_tasks_to_share_lora=1"]),
+            "always-shared": ("cl-hybrid", 1.1, ["routing.strategy='schedule'", "routing.num_tasks_to_share_lora=-1"])}
+    for arm, (preset, tau, extra) in arms.items():
+        path = out_path("item2", seed, f"-{arm}")
+        if path.exists():
+            continue
+        sets = overrides(seed, tasks, tau, [f"data.data_dir='{farm}'", *extra])
+        cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
+        save(path, {"stage": "item2", "seed": seed, "arm": arm, "run_dir": str(run_dir), **summary(state, wall)})
+
+
 def table() -> None:
     lines = ["# Routing benchmark (issue 10)", "", "Generated by `benchmarks/routing.py table` from the routing-*.json files.", ""]
     for path in sorted(RESULTS.glob("routing-*.json")):
@@ -226,7 +284,7 @@ def table() -> None:
             for name, r in data["representations"].items():
                 lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
                              f"| {r['seconds']:.0f} |")
-        if data["stage"] in ("item1", "item3"):
+        if data["stage"] in ("item1", "item2", "item3"):
             m = data["metrics"]
             lines += ["", f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.", "",
                       "| step | task | decision | expert | cosine | p | reason |", "|---|---|---|---|---|---|---|"]
@@ -239,13 +297,13 @@ def table() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["select", "item1", "item3", "table"])
+    parser.add_argument("stage", choices=["select", "item1", "item2", "item3", "table"])
     parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
     parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
     args = parser.parse_args()
     SETS.extend(args.sets)
-    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item3": lambda: item3(args.seed, args.tau),
+    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item2": lambda: item2(args.seed), "item3": lambda: item3(args.seed, args.tau),
      "table": table}[args.stage]()
 
 

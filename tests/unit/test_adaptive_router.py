@@ -155,3 +155,15 @@ def test_predict_on_a_run_without_experts_is_an_error():
     run, routing, _, _ = routed_run(seq(), 1.1)
     with pytest.raises(DomainError, match="no expert yet"):
         routing.route_inputs([LabelledInput("great film")], RunState.new(seq()))
+
+
+def test_query_file_errors_name_the_line(tmp_path):
+    from adaptive_learner.adapters.data.inputs import read_queries
+    from adaptive_learner.adapters.errors import DataError
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"text": "fine", "label": "x"}\n{"text": ""}\n')
+    with pytest.raises(DataError, match=r"q.jsonl:2: field 'text'"):
+        read_queries(path)
+    path.write_text('{"text": "fine", "text_pair": "too", "label": 1}\n')
+    assert read_queries(path) == [LabelledInput("fine", "too", "1")]
