@@ -51,3 +51,38 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     backbone = make_backbone(tokenizer, demo_source)
     with pytest.raises(AdapterError, match=r"no module 'model.layers.1.mlp.down_prj'.*closest: model.layers.1.mlp.down_proj"):
         HFProfiler(backbone, RoutingConfig(grad_sketch_layer_names=["model.layers.1.mlp.down_prj"]))
+
+
+def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_path):
+    from adaptive_learner.adapters.storage import MemoryRunStore
+    from adaptive_learner.adapters.trackers import RecordingTracker
+    from adaptive_learner.application.adaptive_routing import AdaptiveRouting, RoutingSettings, default_memory
+    from adaptive_learner.application.evaluate_sequence import EvaluateSequence
+    from adaptive_learner.application.learn_task import LearnTask
+    from adaptive_learner.application.ports import LabelledInput
+    from adaptive_learner.application.route_query import RouteQuery
+    from adaptive_learner.application.run_sequence import RunSequence
+    from adaptive_learner.application.state import RunState
+    from adaptive_learner.domain.calibration import ReuseCalibrator
+    from adaptive_learner.domain.consolidation import ConsolidationPolicy
+    from adaptive_learner.domain.router import AdaptiveRouter
+    from adaptive_learner.domain.routing import SharingSchedule
+
+    backbone = make_backbone(tokenizer, demo_source, run_dir=tmp_path, epochs=1)
+    profiler = HFProfiler(backbone, RoutingConfig(k_examples_for_prototype=4, grad_sketch_dim=16, grad_sketch_examples=3))
+    settings = RoutingSettings(base_model="tiny-llama", blocks=ALL, profile_examples=4, key_examples=8)
+    tracker, store = RecordingTracker(), MemoryRunStore()
+    routing = AdaptiveRouting(demo_source, profiler, SourceInputs(demo_source), backbone, profiler, tracker, settings, AdaptiveRouter(),
+                              lambda: default_memory(settings, 1.1, ReuseCalibrator(), 0.05, 0.1))
+    learn = LearnTask(backbone, backbone, backbone, RouteQuery(backbone, SharingSchedule(1), routing), tracker, ConsolidationPolicy(), epochs=1)
+    state = RunSequence(demo_source, learn, EvaluateSequence(backbone, tracker), backbone, store, tracker)()
+    memory = state.router
+    assert len(state.library) == 3 and all(d["action"] == "create" for d in memory.decisions)
+    hidden = backbone.experts.model.config.hidden_size
+    assert memory.block_dims == {"description": hidden, "prototype": hidden, "gradient": 16, "context": 5}
+    assert all(len(p) == 2 * hidden + 21 for p in memory.expert_profiles.values())
+    ev = memory.evaluation
+    assert set(ev["per_task"]) == set(state.task_ids) and 0.0 <= ev["routing_accuracy"] <= 1.0
+    assert RunState.from_dict(store.state).router == memory  # saved with the library in state.json
+    answer = routing.answer([LabelledInput("Is the sky blue?")], state, k=2)[0]
+    assert answer["expert"] in {e.id for e in state.library} and 0.0 <= answer["probability"] <= 1.0
