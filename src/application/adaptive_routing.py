@@ -14,7 +14,7 @@ from collections.abc import Callable
 from attrs import field, frozen
 
 from adaptive_learner.application.ports import (
-    Answerer, ExampleSource, LabelledInput, Learner, Profiler, RouterModel, TaskSource, Tracker,
+    Answerer, ExampleSource, LabelledInput, Learner, Profiler, RouterModel, TaskSource, Tracker, VectorIndex,
 )
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
@@ -60,11 +60,12 @@ class AdaptiveRouting:
         similarity: SimilarityRouter | None = None,
         router_model: RouterModel | None = None,
         router_dir: str | None = None,
+        index: VectorIndex | None = None,
     ) -> None:
         self.profiler, self.examples, self.learner, self.answerer = profiler, examples, learner, answerer
         self.source = source
         self.tracker, self.settings, self.router, self.new_memory = tracker, settings, router, new_memory
-        self.similarity, self.router_model, self.router_dir = similarity, router_model, router_dir
+        self.similarity, self.router_model, self.router_dir, self.index = similarity, router_model, router_dir, index
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
 
@@ -88,9 +89,13 @@ class AdaptiveRouting:
         profile, dims = self.profile(task)
         state.task_profiles[task.id] = profile
         memory.block_dims = dims
+        experts = memory.expert_profiles
+        if self.index is not None and experts:  # nearest experts through the index; the router scores them exactly
+            self.index.rebuild(experts)
+            experts = {key: experts[key] for key, _ in self.index.search(profile, self.router.top_k)}
         if not self.settings.adaptive and self.similarity is not None:
-            return self.similarity.decide(profile, memory.expert_profiles)
-        return self.router.decide(profile, memory.expert_profiles, memory.calibrator, memory.threshold, memory.arms)
+            return self.similarity.decide(profile, experts)
+        return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms)
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, float]:
         """Dev accuracy of the reused expert's earlier tasks, to measure what the reuse costs."""
@@ -174,8 +179,11 @@ class AdaptiveRouting:
             self._fit_router(state)
             return [sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))[:k] for p in self.router_model.predict_proba(vectors)]
         out = []
+        if self.index is not None:
+            self.index.rebuild(memory.task_keys)
         for v in vectors:
-            ranked = exact_top_k(v, memory.task_keys, len(memory.task_keys))
+            n = len(memory.task_keys)
+            ranked = self.index.search(v, n) if self.index is not None else exact_top_k(v, memory.task_keys, n)
             probs = softmax([s for _, s in ranked], self.settings.temperature)
             out.append([(key, p) for (key, _), p in zip(ranked, probs, strict=True)][:k])
         return out

@@ -87,7 +87,7 @@ def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner
         router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k),
         new_memory=lambda: default_memory(settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret),
         similarity=build_rule(cfg) if r.strategy == "similarity" else None,
-        router_model=router_model, router_dir=str(Path(run_dir) / "router"),
+        router_model=router_model, router_dir=str(Path(run_dir) / "router"), index=build_vector_index(),
     )
 
 
@@ -96,11 +96,20 @@ def build_router_model(cfg: Config):
     kind = cfg.routing.router_model
     if kind == "cosine":
         return None
-    try:
-        from adaptive_learner.adapters.routing import learned
+    try:  # issue 10's learned-router adapters (branch i10-pieces) may land after this wiring
+        from adaptive_learner.adapters.routing.learned import LinearRouter, MLPRouter
     except ImportError:
         raise ConfigError(f"routing.router_model {kind!r}: the learned routers are not part of this build; use 'cosine'") from None
-    return learned.build_router(kind, base_model=base_model_name(cfg))
+    return (LinearRouter if kind == "linear" else MLPRouter)(base_model_name(cfg))
+
+
+def build_vector_index():
+    """Nearest-key search: the ANN/exact ProfileIndex adapter when present, else None (exact search in pure Python)."""
+    try:
+        from adaptive_learner.adapters.routing.search import ProfileIndex
+    except ImportError:
+        return None
+    return ProfileIndex()
 
 
 def build_hf_profiler(cfg: Config, backbone):
