@@ -34,8 +34,14 @@ RESULTS = HERE / "results"
 DATA = next((p for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data") if p.exists()), Path("../shared/data"))
 
 
+def chosen_layer() -> list[str]:
+    """The embedding layer picked by `select` on the unreported seed (100), once it has run."""
+    path = RESULTS / "routing-select-s100.json"
+    return [f"routing.embedding_layer={json.loads(path.read_text())['best_layer_softmax']}"] if path.exists() else []
+
+
 def overrides(seed: int, tasks: list[str], tau: float, extra: list[str] = ()) -> list[str]:
-    return [
+    return [*chosen_layer(), 
         f"run.seed={seed}", "run.output_dir='benchmarks/out'", "run.tracker='null'", "run.name='routing'",
         f"data.tasks={json.dumps(tasks)}", f"data.train_samples_per_task={SIZE['train']}",
         f"data.validation_samples_per_task={SIZE['validation']}", f"data.dev_samples_per_task={SIZE['dev']}",
