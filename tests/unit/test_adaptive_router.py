@@ -167,3 +167,16 @@ def test_query_file_errors_name_the_line(tmp_path):
         read_queries(path)
     path.write_text('{"text": "fine", "text_pair": "too", "label": 1}\n')
     assert read_queries(path) == [LabelledInput("fine", "too", "1")]
+
+
+def test_seed_threshold_1_1_is_accepted_by_the_config_and_bad_weights_are_named():
+    from adaptive_learner.bootstrap.config import ConfigError, load_config
+
+    for backbone in ("hf", "fake"):
+        cfg = load_config("default", [f"run.backbone='{backbone}'", "routing.strategy='adaptive'", "routing.router_confidence_threshold=1.1",
+                                      "routing.reuse_threshold=1.1"])
+        assert cfg.routing.router_confidence_threshold == 1.1
+    with pytest.raises(ConfigError, match="unknown profile block 'prototyp'"):
+        load_config("default", ["routing.profile_weights={prototyp = 1.0}"])
+    with pytest.raises(ConfigError, match="'profile_weights.context' must be >= 0"):
+        load_config("default", ["routing.profile_weights={context = -1.0}"])
