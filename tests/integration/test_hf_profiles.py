@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 from adaptive_learner.adapters.data.inputs import SourceInputs  # noqa: E402
 from adaptive_learner.adapters.errors import AdapterError  # noqa: E402
 from adaptive_learner.adapters.hf.profiles import HFProfiler, count_sketch, sketch_hashes  # noqa: E402
+from adaptive_learner.application.ports import LabelledInput  # noqa: E402
 from adaptive_learner.bootstrap.config import RoutingConfig  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,9 @@ def test_blocks_dimensions_answers_and_dynamic_profile(tokenizer, demo_source):
     assert len(queries) == 4 and torch.tensor(queries).mean(0).tolist() == pytest.approx(list(blocks["prototype"]), abs=1e-4)
 
     backbone.new_expert("expert-0")
-    session = backbone.start("expert-0", task, __import__("adaptive_learner.domain.consolidation", fromlist=["x"]).ConsolidationPolicy())
+    from adaptive_learner.domain.consolidation import ConsolidationPolicy
+
+    session = backbone.start("expert-0", task, ConsolidationPolicy())
     session.train_epoch()
     trained = profiler.task_blocks(task, examples, ALL, "expert-0")
     assert trained["gradient"] != blocks["gradient"]  # measured under the trained expert
@@ -51,6 +54,10 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     backbone = make_backbone(tokenizer, demo_source)
     with pytest.raises(AdapterError, match=r"no module 'model.layers.1.mlp.down_prj'.*closest: model.layers.1.mlp.down_proj"):
         HFProfiler(backbone, RoutingConfig(grad_sketch_layer_names=["model.layers.1.mlp.down_prj"]))
+    with pytest.raises(AdapterError, match=r"embedding_layer 3 is outside the model's hidden states 0..2"):
+        HFProfiler(backbone, RoutingConfig(embedding_layer=3))
+    middle = HFProfiler(backbone, RoutingConfig(embedding_layer=1)).embed_inputs([LabelledInput("hello")])[0]
+    assert len(middle) == backbone.experts.model.config.hidden_size
 
 
 def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_path):

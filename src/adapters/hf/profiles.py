@@ -67,6 +67,9 @@ class HFProfiler:
         self.sketch_dim, self.sketch_examples = routing.grad_sketch_dim, routing.grad_sketch_examples
         self.layer = getattr(routing, "embedding_layer", -1)
         base = scoring._base(backbone.experts.model)
+        n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
+        if self.layer >= n_states:
+            raise AdapterError(f"routing.embedding_layer {self.layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
         names = [n for n, m in base.named_modules() if _weight(m) is not None and n != "lm_head"]
         self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(names)
         check_layer_names(self.layers, names)
