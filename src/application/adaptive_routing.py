@@ -102,7 +102,7 @@ class AdaptiveRouting:
         if decision.action is not ReuseAction.REUSE:
             return {}
         expert = state.library.get(decision.expert_id)
-        return {t: self._dev(expert.id, t, state) for t in expert.tasks}
+        return {t: self._dev(expert.id, t, state) for t in expert.tasks if self._has_dev(t)}
 
     def after_training(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision,
                        before: dict[str, float]) -> None:
@@ -136,7 +136,8 @@ class AdaptiveRouting:
         tasks = state.library.get(expert_id).tasks
         if not self.settings.dynamic_profiles:
             return mean_vector([state.task_profiles[t] for t in tasks])
-        return mean_vector([self.profile(self._task(t), expert_id, "dev")[0] for t in tasks])
+        # No dev examples (data.dev_samples_per_task = 0): the training examples, never the validation split.
+        return mean_vector([self.profile(self._task(t), expert_id, "dev" if self._has_dev(t) else "train")[0] for t in tasks])
 
     # --- single inputs -------------------------------------------------------------------------
     def task_key(self, task: Task) -> Vector:
@@ -242,6 +243,9 @@ class AdaptiveRouting:
     def _task(self, task_id: str) -> Task:
         tasks: TaskSequence = self.source.load()
         return tasks[tasks.index_of(task_id)]
+
+    def _has_dev(self, task_id: str) -> bool:
+        return bool(self.examples.inputs(self._task(task_id), "dev", 1))
 
     def _dev(self, expert_id: str, task_id: str, state: RunState) -> float:
         return self.learner.score(expert_id, self._task(task_id), "dev").accuracy

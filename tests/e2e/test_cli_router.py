@@ -51,3 +51,14 @@ def test_router_state_from_another_model_is_a_one_line_error(tmp_path):
     (run_dir / "state.json").write_text(json.dumps(state))
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert result.returncode == 2 and "router.base_model 'gemma3-270m'" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
+    # A permissive prior (coin flip at cosine 0.3) makes news_topic reuse the sentiment expert; on the
+    # fake backbone that reuse makes the sentiment task forget, so it does not work.
+    result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    decisions = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
+    first_reuse = next(d for d in decisions if d["action"] == "reuse")
+    assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > 0.7
+    assert any(d["action"] == "fork" and "mostly failed" in d["reason"] for d in decisions)
