@@ -236,7 +236,13 @@ def item3(seed: int, tau: float) -> None:
         return
     sets = overrides(seed, ["sst2", "rte", "mrpc", "cola", "qnli"], tau, ["data.source='folder'", f"data.data_dir='{DATA / 'glue'}'"])
     cfg, run_dir, state, wall = run_sequence("item3", seed, "sl-f", sets)
-    save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall)})
+    # Cost (evidence item 4, first half): seconds to build one triple-signal profile on this CPU, bare backbone.
+    routing = make_container(cfg, run_dir).adaptive()
+    task = build_task_source(cfg).load()[0]
+    started = time.perf_counter()
+    _, dims = routing.profile(task)
+    cost = {"profile_seconds": time.perf_counter() - started, "profile_dims": dims}
+    save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall), **cost})
 
 
 def repeat_farm() -> Path:
@@ -292,7 +298,8 @@ def table() -> None:
                              f"| {r['seconds']:.0f} |")
         if data["stage"] in ("item1", "item2", "item3"):
             m = data["metrics"]
-            lines += ["", f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.", "",
+            cost = f" One triple-signal profile {data['profile_seconds']:.1f} s ({data['profile_dims']})." if "profile_seconds" in data else ""
+            lines += ["", f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.{cost}", "",
                       "| step | task | decision | expert | cosine | p | reason |", "|---|---|---|---|---|---|---|"]
             lines += [f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {d['reason']} |"
                       for d in data["decisions"]]
