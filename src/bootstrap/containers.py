@@ -22,7 +22,7 @@ from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.route_query import RouteQuery
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.application.train_jointly import TrainJointly
-from adaptive_learner.bootstrap.config import Config, ConfigError
+from adaptive_learner.bootstrap.config import Config
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
@@ -96,19 +96,15 @@ def build_router_model(cfg: Config):
     kind = cfg.routing.router_model
     if kind == "cosine":
         return None
-    try:  # issue 10's learned-router adapters (branch i10-pieces) may land after this wiring
-        from adaptive_learner.adapters.routing.learned import LinearRouter, MLPRouter
-    except ImportError:
-        raise ConfigError(f"routing.router_model {kind!r}: the learned routers are not part of this build; use 'cosine'") from None
+    from adaptive_learner.adapters.routing.learned import LinearRouter, MLPRouter
+
     return (LinearRouter if kind == "linear" else MLPRouter)(base_model_name(cfg))
 
 
 def build_vector_index():
-    """Nearest-key search: the ANN/exact ProfileIndex adapter when present, else None (exact search in pure Python)."""
-    try:
-        from adaptive_learner.adapters.routing.search import ProfileIndex
-    except ImportError:
-        return None
+    """Nearest-key search: exact below its size cut-off, usearch HNSW above (docs/adr/0035)."""
+    from adaptive_learner.adapters.routing.search import ProfileIndex
+
     return ProfileIndex()
 
 

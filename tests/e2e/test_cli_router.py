@@ -62,3 +62,14 @@ def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
     first_reuse = next(d for d in decisions if d["action"] == "reuse")
     assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > 0.7
     assert any(d["action"] == "fork" and "mostly failed" in d["reason"] for d in decisions)
+
+
+def test_learned_router_is_fitted_saved_and_answers(tmp_path):
+    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = run_dir_of(result.stdout)
+    evaluation = json.loads((run_dir / "state.json").read_text())["router"]["evaluation"]
+    assert evaluation["router_model"] == "learned" and 0.0 <= evaluation["routing_accuracy"] <= 1.0
+    assert any((run_dir / "router").iterdir())  # weights written by the RouterModel adapter
+    answer = cli("predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path)
+    assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr

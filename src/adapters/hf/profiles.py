@@ -5,6 +5,7 @@ Blocks of a task, measured under an expert or the bare backbone:
   prototype    mean of the per-input vectors of k task examples (the queries' representation)
   gradient     GradientSketch: a count sketch (seeded per module name, so all tasks share it) of
                the answer-loss gradient on a few task examples at `grad_sketch_layer_names`
+               (default per architecture and the unknown-name check: adapters/hf/layers.py)
   context      ContextStats: mean next-token entropy of the prompts under the model, prompt
                length mean / std (in hundreds of tokens), number of labels, label entropy
 Per-input vectors are mean-pooled hidden states of the raw input (no prompt, no task): a query
@@ -13,7 +14,6 @@ without a task id is embedded exactly like the examples behind a task's key.
 
 from __future__ import annotations
 
-import difflib
 import math
 import zlib
 
@@ -23,6 +23,7 @@ from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.fake_profiler import label_entropy
 from adaptive_learner.adapters.hf import scoring
+from adaptive_learner.adapters.hf.layers import check_layer_names, default_sketch_layers
 from adaptive_learner.adapters.hf.prompts import encode_example, length_batches
 from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.domain.task import Task
@@ -41,20 +42,6 @@ def sketch_hashes(name: str, numel: int, dim: int, seed: int = 0) -> tuple[torch
     return buckets, signs
 
 
-def default_sketch_layers(module_names: list[str]) -> list[str]:
-    """The last decoder layer's MLP output projection (or the last module with a weight)."""
-    down = [n for n in module_names if n.endswith("mlp.down_proj")]
-    return [down[-1]] if down else [module_names[-1]]
-
-
-def check_layer_names(wanted: list[str], known: list[str]) -> None:
-    for name in wanted:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-            hint = f"; closest: {', '.join(close)}" if close else ""
-            raise AdapterError(f"routing.grad_sketch_layer_names: the model has no module {name!r}{hint} (see `inspect-layers`)")
-
-
 def _input_text(x: LabelledInput) -> str:
     return x.text if x.text_pair is None else f"{x.text}\n{x.text_pair}"
 
@@ -70,9 +57,12 @@ class HFProfiler:
         n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
         if self.layer >= n_states:
             raise AdapterError(f"routing.embedding_layer {self.layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
-        names = [n for n, m in base.named_modules() if _weight(m) is not None and n != "lm_head"]
-        self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(names)
-        check_layer_names(self.layers, names)
+        self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(base)
+        check_layer_names(base, self.layers, "routing.grad_sketch_layer_names")
+        modules = dict(base.named_modules())
+        for name in self.layers:
+            if _weight(modules[name]) is None:
+                raise AdapterError(f"routing.grad_sketch_layer_names: module {name!r} has no weight to sketch; pick a Linear layer")
         self._hashes: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # --- Profiler ------------------------------------------------------------------------------
