@@ -104,3 +104,17 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
     check_backbone(configs[0])  # the model settings do not vary with the seed
     check_tracker(configs[0])  # e.g. WANDB_MODE=online without network
     return plans
+
+
+def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
+    """The same checks for `resume`, on the run's (possibly `--set`-changed) config, before the
+    model loads or anything in the run folder changes: a task file damaged or edited since the run
+    started is one line here, not an error after loading."""
+    check_config(cfg)
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{run_dir}: the run folder is not writable, so the run cannot continue")
+    source = build_task_source(cfg)
+    check_data(source)
+    check_backbone(cfg)
+    check_tracker(cfg)
+    return Plan(cfg, source)
