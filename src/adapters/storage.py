@@ -46,6 +46,8 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StorageError(f"{path}: no such file") from None
+    except OSError as exc:  # a folder in its place, no permission, an I/O error
+        raise StorageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise StorageError(f"{path}: not valid JSON ({exc})") from None
 

@@ -217,3 +217,29 @@ def test_a_new_run_folder_never_replaces_an_empty_folder_of_the_same_name(tmp_pa
     assert made == tmp_path / f"{taken.name}-2"
     assert taken.is_dir() and list(taken.iterdir()) == []
     assert (made / "config.json").exists()
+
+
+# --- odd files and environment --------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["report", "experts", "evaluate", "resume"])
+def test_a_folder_in_place_of_state_json_is_one_line(finished, run_cli, command):
+    (finished / "state.json").unlink()
+    (finished / "state.json").mkdir()
+    assert_clean_refusal(*run_cli(command, str(finished)), "state.json: cannot read")
+
+
+def test_a_cache_that_cannot_hold_the_demo_suite_is_one_line(tmp_path, run_cli, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ADAPTIVE_LEARNER_CACHE", str(blocker))
+    out = tmp_path / "runs"
+    code, text = run_cli("run", "--backbone", "fake", "--output-dir", str(out))
+    assert_clean_refusal(code, text, "cannot write the demo suite", "ADAPTIVE_LEARNER_CACHE")
+    assert not out.exists()
+
+
+def test_an_empty_cache_variable_means_the_default(tmp_path, monkeypatch):
+    from adaptive_learner.adapters.data.sources import cache_root
+
+    monkeypatch.setenv("ADAPTIVE_LEARNER_CACHE", "")
+    assert cache_root() == Path.home() / ".cache" / "adaptive-learner"

@@ -47,7 +47,7 @@ EMBEDDED = {
 def cache_root(cache_dir: str = "") -> Path:
     if cache_dir:
         return Path(cache_dir)
-    base = os.environ.get("ADAPTIVE_LEARNER_CACHE", str(Path.home() / ".cache" / "adaptive-learner"))
+    base = os.environ.get("ADAPTIVE_LEARNER_CACHE") or str(Path.home() / ".cache" / "adaptive-learner")  # empty = unset
     return Path(base) / "models"
 
 
