@@ -368,7 +368,7 @@ def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Confi
     for text in overrides:
         path, value = parse_override(text)
         if len(path) == 1 and attrs.has(typing.get_type_hints(Config).get(path[0], int)) and not isinstance(value, Mapping):
-            raise ConfigError(f"override {text!r}: {path[0]!r} is a section; give {path[0]}.key=value")
+            raise ConfigError(f"override {text!r}: [{path[0]}] is a table of keys; give {path[0]}.key=value")
         node: dict[str, Any] = {}
         cursor = node
         for part in path[:-1]:

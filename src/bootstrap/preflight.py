@@ -15,6 +15,7 @@ from typing import Any
 
 from attrs import frozen
 
+from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.bootstrap.config import Config, ConfigError, load_config
 from adaptive_learner.bootstrap.containers import (
     build_early_stopping,
@@ -115,6 +116,10 @@ def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
         raise ConfigError(f"{run_dir}: the run folder is not writable, so the run cannot continue")
     source = build_task_source(cfg)
     check_data(source)
+    saved = JsonRunStore(run_dir).load_state()
+    if saved is not None and tuple(saved["task_ids"]) != source.load().ids:
+        raise ConfigError(f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
+                          "restore the data folder (or data.tasks) the run started with")
     check_backbone(cfg)
     check_tracker(cfg)
     return Plan(cfg, source)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_a_preset_file_with_a_byte_order_mark_is_read(tmp_path):
 def test_setting_a_whole_section_to_a_value_is_refused(tiny_data, tmp_path, run_cli):
     """`--set run=1` used to vanish when a later run.* override (here --backbone) replaced it."""
     code, text = run_cli("run", "--set", "run=1", "--backbone", "fake", "--data-dir", str(tiny_data), "--output-dir", str(tmp_path / "runs"))
-    assert_clean_refusal(code, text, "'run' is a section; give run.key=value")
+    assert_clean_refusal(code, text, "[run] is a table of keys; give run.key=value")
 
 
 # --- W&B environment variables, before the run folder exists --------------------------------------
@@ -243,3 +244,34 @@ def test_an_empty_cache_variable_means_the_default(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ADAPTIVE_LEARNER_CACHE", "")
     assert cache_root() == Path.home() / ".cache" / "adaptive-learner"
+
+
+# --- a state.json whose parts disagree --------------------------------------------------------------
+
+def _cut(name: str, keep: int):
+    def edit(d):
+        d[name]["rows"] = d[name]["rows"][:keep]
+    return edit
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda d: d.update(task_ids=d["task_ids"][:1]), "accuracy.task_ids"),
+    (_cut("accuracy", 1), "balanced_accuracy has 2 rows, accuracy 1"),
+    (lambda d: d.update(reports=d["reports"][:1]), "reports cover"),
+    (lambda d: d.update(library={}), "no expert holds"),
+    (lambda d: (_cut("accuracy", 1)(d), _cut("balanced_accuracy", 1)(d), d.update(reports=d["reports"][:1])), "have no accuracy row"),
+])
+@pytest.mark.parametrize("command", ["report", "resume"])
+def test_a_state_whose_parts_disagree_is_one_line(finished, run_cli, edit, needle, command):
+    path = finished / "state.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    assert_clean_refusal(*run_cli(command, str(finished)), "state.json: not a valid run state", needle)
+
+
+def test_resume_when_the_data_gives_other_tasks_is_one_line(finished, tiny_data, run_cli):
+    """A task folder added to the data folder since the run started (data.tasks not set)."""
+    shutil.copytree(tiny_data / "alpha", tiny_data / "gamma")
+    code, text = run_cli("resume", str(finished))
+    assert_clean_refusal(code, text, "the run's tasks are ['alpha', 'beta'], but the data now gives ['alpha', 'beta', 'gamma']")
