@@ -147,6 +147,10 @@ def compare(
     include_incomplete: Annotated[bool, typer.Option("--include-incomplete", help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).")] = False,
 ) -> None:
     """Put runs side by side; runs that differ only in seed are shown as mean ± std."""
+    seen: dict[Path, Path] = {}
+    for d in run_dirs:
+        if (first := seen.setdefault(d.resolve(), d)) is not d:
+            raise ConfigError(f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)")
     console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs], include_incomplete=include_incomplete))
 
 

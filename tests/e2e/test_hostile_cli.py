@@ -275,3 +275,8 @@ def test_resume_when_the_data_gives_other_tasks_is_one_line(finished, tiny_data,
     shutil.copytree(tiny_data / "alpha", tiny_data / "gamma")
     code, text = run_cli("resume", str(finished))
     assert_clean_refusal(code, text, "the run's tasks are ['alpha', 'beta'], but the data now gives ['alpha', 'beta', 'gamma']")
+
+
+def test_compare_refuses_a_run_given_twice(finished, run_cli):
+    same = finished.parent / "." / finished.name
+    assert_clean_refusal(*run_cli("compare", str(finished), str(same)), "is the same run folder as", "count twice")
