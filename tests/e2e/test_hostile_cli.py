@@ -280,3 +280,14 @@ def test_resume_when_the_data_gives_other_tasks_is_one_line(finished, tiny_data,
 def test_compare_refuses_a_run_given_twice(finished, run_cli):
     same = finished.parent / "." / finished.name
     assert_clean_refusal(*run_cli("compare", str(finished), str(same)), "is the same run folder as", "count twice")
+
+
+def test_report_into_a_read_only_run_folder_is_one_line(finished, run_cli, monkeypatch):
+    """What a non-root user meets in a read-only run folder (simulated: the tests may run as root)."""
+    import tempfile
+
+    def read_only(*_args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(kwargs.get("dir")))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    assert_clean_refusal(*run_cli("report", str(finished)), "matrix.json: cannot write (Permission denied)")
