@@ -291,3 +291,26 @@ def test_report_into_a_read_only_run_folder_is_one_line(finished, run_cli, monke
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     assert_clean_refusal(*run_cli("report", str(finished)), "matrix.json: cannot write (Permission denied)")
+
+
+# --- a file that is not GGUF, named as one ------------------------------------------------------------
+
+def test_inspect_layers_on_a_file_that_is_not_gguf_is_one_line(tmp_path, run_cli):
+    (tmp_path / "model.gguf").write_text("[run]\n")
+    code, text = run_cli("inspect-layers", "--model", str(tmp_path), "--gguf-file", "model.gguf")
+    assert_clean_refusal(code, text, "model.gguf: not a GGUF file")
+
+
+def test_run_with_a_file_that_is_not_gguf_stops_before_the_run_folder(tiny_data, tmp_path, run_cli, monkeypatch):
+    from adaptive_learner.bootstrap import containers
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the model was loaded before its file was checked")
+
+    monkeypatch.setattr(containers, "build_hf_backbone", refuse)
+    (tmp_path / "model.gguf").write_bytes(b"\x00" * 64)
+    out = tmp_path / "runs"
+    code, text = run_cli("run", "--backbone", "hf", "--data-dir", str(tiny_data), "--output-dir", str(out),
+                         "--set", f"model.name_or_path={json.dumps(str(tmp_path))}", "--set", "model.gguf_file='model.gguf'")
+    assert_clean_refusal(code, text, "model.gguf_file:", "not a GGUF file")
+    assert not out.exists()
