@@ -29,6 +29,7 @@ from attrs import define, field
 from adaptive_learner.adapters.errors import StorageError
 from adaptive_learner.application.ports import EpochReport
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
+from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.task import Task
 
@@ -184,6 +185,7 @@ class FakeBackbone:
 
             s = self.experts[expert_id]
             payload = {"skill": s.skill, "protection": s.protection, "tasks": {k: _task_dict(t) for k, t in s.tasks.items()}}
+            payload["sha256"] = _payload_digest(payload)  # as HF experts keep theirs (docs/adr/0023)
             atomic_write_text(self.root / "experts" / f"{ref}.json", json.dumps(payload, sort_keys=True))
         return ref
 
@@ -192,11 +194,20 @@ class FakeBackbone:
             raise StorageError("the fake backbone has no run folder to load experts from")
         path = self.root / "experts" / f"{adapter_ref}.json"
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise StorageError(f"{path}: cannot read saved fake expert ({exc})") from None
-        tasks = {k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()}
-        self.experts[expert_id] = _ExpertState(raw["skill"], raw["protection"], tasks)
+        if not isinstance(raw, dict):
+            raise StorageError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+        saved = raw.pop("sha256", None)  # experts saved before checksums existed have none
+        if saved is not None and saved != _payload_digest(raw):
+            raise StorageError(f"{path}: checksum mismatch (saved sha256 {str(saved)[:12]}…): the file changed after it was saved")
+        try:
+            tasks = {k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()}
+            skill, protection = dict(raw["skill"]), dict(raw["protection"])
+        except (KeyError, TypeError, ValueError, AttributeError, DomainError) as exc:
+            raise StorageError(f"{path}: not a saved fake expert ({type(exc).__name__}: {exc})") from None
+        self.experts[expert_id] = _ExpertState(skill, protection, tasks)
 
     def discard_checkpoints(self) -> None:
         if self.root is not None:
@@ -208,6 +219,11 @@ class FakeBackbone:
 
     def embed(self, text: str) -> tuple[float, ...]:
         return hashed_bag_of_words(text)
+
+
+def _payload_digest(payload: dict) -> str:
+    """sha256 of the expert's content in canonical JSON (the file holds it beside the content)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _task_dict(task: Task) -> dict:

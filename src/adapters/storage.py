@@ -16,8 +16,11 @@ from adaptive_learner.domain.errors import DomainError
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old file or the new one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:  # a read-only folder fails here, before there is a temporary file to clean up
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -46,6 +49,8 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StorageError(f"{path}: no such file") from None
+    except OSError as exc:  # a folder in its place, no permission, an I/O error
+        raise StorageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise StorageError(f"{path}: not valid JSON ({exc})") from None
 

@@ -40,11 +40,22 @@ def host_reachable(url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
         return f"{host}:{port} unreachable ({exc.strerror or exc})"
 
 
+WANDB_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")  # wandb.Settings.mode
+
+
 def choose_mode(env: dict[str, str], probe=None) -> tuple[str, str | None]:
     """(mode, warning). Never waits for wandb's own 90 s init timeout on a machine without network."""
     probe = probe or host_reachable
+    for name, value in sorted(env.items()):
+        if name.startswith("WANDB_"):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise AdapterError(f"{name}: not valid UTF-8 text ({ascii(value)[:40]})") from None
     url = env.get("WANDB_BASE_URL") or DEFAULT_HOST
     explicit = env.get("WANDB_MODE")
+    if explicit and explicit not in WANDB_MODES:
+        raise AdapterError(f"WANDB_MODE={explicit[:40]!r}: W&B knows {', '.join(WANDB_MODES)}")
     if explicit and explicit != "online":
         return explicit, None
     if explicit == "online":

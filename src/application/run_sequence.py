@@ -9,6 +9,7 @@ from attrs import evolve
 
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.divergence import TrainingDiverged, judge_outcome
+from adaptive_learner.domain.errors import DomainError
 
 
 class RunSequence:
@@ -41,7 +42,8 @@ class RunSequence:
         else:
             state = RunState.from_dict(saved)
             if state.task_ids != tasks.ids:
-                raise ValueError(f"saved run learned {list(state.task_ids)}, but the tasks are now {list(tasks.ids)}")
+                raise DomainError(f"the run's tasks are {list(state.task_ids)}, but the data now gives {list(tasks.ids)}; "
+                                  "restore the data folder (or data.tasks) the run started with")
             for expert in state.library:
                 self.store.load_expert(expert.id, expert.adapter_ref)
             self.tracker.log_event("resumed", completed=state.completed)

@@ -131,7 +131,7 @@ class RunState:
             raise TypeError(f"task_ids must be a list of strings, got {data['task_ids']!r}")
         if not all(isinstance(v, (int, float)) for v in data.get("majority", {}).values()):
             raise TypeError(f"majority must map task ids to numbers, got {data['majority']!r}")
-        return cls(
+        state = cls(
             task_ids=tuple(data["task_ids"]),
             library=ExpertLibrary.from_dict(data["library"]),
             accuracy=AccuracyMatrix.from_dict(data["accuracy"]),
@@ -143,3 +143,21 @@ class RunState:
             stopped=None if data.get("stopped") is None else str(data["stopped"]),
             router=RouterMemory.from_dict(data["router"]) if data.get("router") is not None else None,
         )
+        state._check_consistent()
+        return state
+
+    def _check_consistent(self) -> None:
+        """The parts agree with each other (a hand-edited or mixed-up state.json fails here, not in a report)."""
+        for name, matrix in (("accuracy", self.accuracy), ("balanced_accuracy", self.balanced)):
+            if matrix.task_ids != self.task_ids:
+                raise ValueError(f"{name}.task_ids {list(matrix.task_ids)} differ from task_ids {list(self.task_ids)}")
+        if self.balanced.trained != self.completed:
+            raise ValueError(f"balanced_accuracy has {self.balanced.trained} rows, accuracy {self.completed}")
+        learned = [r.task_id for r in self.reports]
+        if learned != list(self.task_ids[: len(learned)]) or len(learned) < self.completed:
+            raise ValueError(f"reports cover {learned}, but the first {self.completed} of task_ids are {list(self.task_ids[: self.completed])}")
+        done, held = self.task_ids[: self.completed], self.library.learned_tasks()
+        if missing := [t for t in done if t not in held]:
+            raise ValueError(f"library: no expert holds the learned task(s) {missing}")
+        if extra := [t for t in held if t not in done]:
+            raise ValueError(f"library: experts hold task(s) {extra} that have no accuracy row")

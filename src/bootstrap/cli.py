@@ -13,9 +13,9 @@ from rich.text import Text
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.bootstrap import logging_setup, render
-from adaptive_learner.bootstrap.config import ConfigError, _read_preset, config_help, load_config, preset_names
-from adaptive_learner.bootstrap.containers import build_task_source, make_container
-from adaptive_learner.bootstrap.preflight import prepare_runs
+from adaptive_learner.bootstrap.config import ConfigError, _check_text, _read_preset, config_help, load_config, preset_names
+from adaptive_learner.bootstrap.containers import make_container
+from adaptive_learner.bootstrap.preflight import prepare_resume, prepare_runs
 from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, repair_run, resume_config, run_config, run_state
 from adaptive_learner.domain.errors import DomainError
 
@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual le
 # styled parts are built as Text instead.
 console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
 DEBUG = {"on": False}
+SPLITS = ("validation", "dev")
 
 Preset = Annotated[str, typer.Option("--preset", "-p", help="Preset name (see `presets`) or path to a .toml file.")]
 Sets = Annotated[list[str], typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable).")]
@@ -40,16 +41,22 @@ def main(
     logging_setup.configure(json=json_logs)
 
 
+def _toml_string(text: str) -> str:
+    """`text` as a TOML basic string, every character kept (Python's repr is not TOML: 'a\\b' would
+    come back with two backslashes). What the config then refuses (NUL, lone surrogates) it names."""
+    return '"' + "".join(c if c not in '"\\' and " " <= c != "\x7f" else f"\\u{ord(c):04x}" for c in text) + '"'
+
+
 def _overrides(sets: list[str], backbone: str | None, data_dir: Path | None, tasks: str | None, output_dir: Path | None) -> list[str]:
     extra = list(sets)
     if backbone:
-        extra.append(f"run.backbone={backbone}")
+        extra.append(f"run.backbone={_toml_string(backbone)}")
     if data_dir:
-        extra += ["data.source=folder", f"data.data_dir={str(data_dir)!r}"]
+        extra += ["data.source=folder", f"data.data_dir={_toml_string(str(data_dir))}"]
     if tasks:
-        extra.append("data.tasks=[" + ", ".join(repr(t.strip()) for t in tasks.split(",")) + "]")
+        extra.append("data.tasks=[" + ", ".join(_toml_string(t.strip()) for t in tasks.split(",")) + "]")
     if output_dir:
-        extra.append(f"run.output_dir={str(output_dir)!r}")
+        extra.append(f"run.output_dir={_toml_string(str(output_dir))}")
     return extra
 
 
@@ -121,8 +128,7 @@ def _report_partial(run_dir: Path) -> None:
 def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s", help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.")] = []) -> None:  # noqa: B006
     """Continue a stopped or killed run from its last saved task (or epoch)."""
     cfg = resume_config(run_config(run_dir), set_)
-    source = build_task_source(cfg)
-    source.load()
+    source = prepare_resume(cfg, run_dir).source  # config, task files and model settings, as `run` checks them
     _execute(cfg, run_dir, source, prepare=lambda: repair_run(run_dir, cfg, source.files(), set_))
 
 
@@ -141,12 +147,18 @@ def compare(
     include_incomplete: Annotated[bool, typer.Option("--include-incomplete", help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).")] = False,
 ) -> None:
     """Put runs side by side; runs that differ only in seed are shown as mean ± std."""
+    seen: dict[Path, Path] = {}
+    for d in run_dirs:
+        if (first := seen.setdefault(d.resolve(), d)) is not d:
+            raise ConfigError(f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)")
     console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs], include_incomplete=include_incomplete))
 
 
 @app.command()
 def evaluate(run_dir: RunDir, split: Annotated[str, typer.Option(help="Split to score: validation or dev.")] = "validation") -> None:
     """Re-score every learned task with its saved expert and print it beside the saved row."""
+    if split not in SPLITS:
+        raise ConfigError(f"--split: {split!r:.40} is not one of {', '.join(SPLITS)}")
     container = make_container(run_config(run_dir), run_dir)
     state, tasks = run_state(run_dir), container.task_source().load()
     evaluate = container.evaluate(split=split)
@@ -166,6 +178,10 @@ def route(
     """Ask the router where a text or a new task would go."""
     if (text is None) == (task is None):
         raise typer.BadParameter("give exactly one of --text or --task")
+    if text is not None:
+        _check_text(text, "--text")  # a lone surrogate (undecodable bytes in argv) would reach the tokenizer
+        if not text.strip():
+            raise ConfigError("--text: empty; give the input to route")
     container = make_container(run_config(run_dir), run_dir)
     state = run_state(run_dir)
     query = container.route()
@@ -280,15 +296,16 @@ def entry(args: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors and the like
-        import click
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except _USAGE_ERROR as exc:  # a bad option or argument: click's usage line, exit 2
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        if isinstance(exc, click.exceptions.Exit):
-            raise SystemExit(exc.exit_code) from None
-        raise
+
+# typer >= 0.2x vendors click (typer._click), older typer uses click itself: take the usage-error
+# base class from the public typer.BadParameter rather than from either module.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 if __name__ == "__main__":

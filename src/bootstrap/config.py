@@ -377,7 +377,13 @@ def preset_names() -> list[str]:
 def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     path = Path(name)
     if path.suffix == ".toml" and path.exists():
-        text, label = path.read_text(encoding="utf-8"), str(path)
+        label = str(path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # a BOM is fine, as in task files
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot read the preset file ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start})") from None
     else:
         if name not in preset_names():
             raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names(), 'presets')}")
@@ -411,6 +417,8 @@ def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Confi
     data = _read_preset(preset)
     for text in overrides:
         path, value = parse_override(text)
+        if len(path) == 1 and attrs.has(typing.get_type_hints(Config).get(path[0], int)) and not isinstance(value, Mapping):
+            raise ConfigError(f"override {text!r}: [{path[0]}] is a table of keys; give {path[0]}.key=value")
         node: dict[str, Any] = {}
         cursor = node
         for part in path[:-1]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from attrs import frozen
 
+from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.bootstrap.config import Config, ConfigError, load_config
 from adaptive_learner.bootstrap.containers import (
     build_early_stopping,
@@ -104,3 +105,21 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
     check_backbone(configs[0])  # the model settings do not vary with the seed
     check_tracker(configs[0])  # e.g. WANDB_MODE=online without network
     return plans
+
+
+def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
+    """The same checks for `resume`, on the run's (possibly `--set`-changed) config, before the
+    model loads or anything in the run folder changes: a task file damaged or edited since the run
+    started is one line here, not an error after loading."""
+    check_config(cfg)
+    if not os.access(run_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{run_dir}: the run folder is not writable, so the run cannot continue")
+    source = build_task_source(cfg)
+    check_data(source)
+    saved = JsonRunStore(run_dir).load_state()
+    if saved is not None and tuple(saved["task_ids"]) != source.load().ids:
+        raise ConfigError(f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
+                          "restore the data folder (or data.tasks) the run started with")
+    check_backbone(cfg)
+    check_tracker(cfg)
+    return Plan(cfg, source)

@@ -38,13 +38,17 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
             write_manifest(staging, cfg, data_files)
         path, n = base, 1
         while True:
-            try:
-                os.rename(staging, path)  # fails when `path` exists and is not empty
-                return path
-            except OSError as exc:
-                if not path.exists():
-                    raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
-                path, n = base.with_name(f"{base.name}-{n}"), n + 1
+            # rename() would silently replace an existing EMPTY folder (someone's, or a run folder
+            # being made): never take a name that exists. A folder that appears between the check
+            # and the rename is refused by rename() itself unless it is still empty.
+            if not os.path.lexists(path):
+                try:
+                    os.rename(staging, path)
+                    return path
+                except OSError as exc:
+                    if not os.path.lexists(path):
+                        raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
+            path, n = base.with_name(f"{base.name}-{n}"), n + 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -155,7 +159,10 @@ class RunLock:
     def __enter__(self) -> RunLock:
         import fcntl
 
-        self.handle = open(self.path, "a+")
+        try:
+            self.handle = open(self.path, "a+")
+        except OSError as exc:
+            raise ConfigError(f"{self.path.parent}: cannot lock the run folder ({exc.strerror or exc})") from None
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,7 +11,7 @@ from adaptive_learner.adapters.errors import DataError
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("ADAPTIVE_LEARNER_CACHE", Path.home() / ".cache" / "adaptive-learner"))
+    return Path(os.environ.get("ADAPTIVE_LEARNER_CACHE") or Path.home() / ".cache" / "adaptive-learner")  # empty = unset
 
 
 def build_source(cfg) -> FolderTaskSource:
@@ -24,7 +24,11 @@ def build_source(cfg) -> FolderTaskSource:
         verbalizers=d.verbalizers,
     )
     if d.source == "demo":
-        root = write_demo_suite(cache_root() / "demo-suite-v1")
+        try:
+            root = write_demo_suite(cache_root() / "demo-suite-v1")
+        except OSError as exc:
+            raise DataError(f"cannot write the demo suite under {cache_root()} ({exc.strerror or exc}); "
+                            "set ADAPTIVE_LEARNER_CACHE to a writable folder") from None
         return FolderTaskSource(root, d.tasks or list(DEMO_TASK_NAMES), **kwargs)
     if d.source == "folder":
         if not d.data_dir:

@@ -47,7 +47,7 @@ EMBEDDED = {
 def cache_root(cache_dir: str = "") -> Path:
     if cache_dir:
         return Path(cache_dir)
-    base = os.environ.get("ADAPTIVE_LEARNER_CACHE", str(Path.home() / ".cache" / "adaptive-learner"))
+    base = os.environ.get("ADAPTIVE_LEARNER_CACHE") or str(Path.home() / ".cache" / "adaptive-learner")  # empty = unset
     return Path(base) / "models"
 
 
@@ -78,11 +78,24 @@ def embedded_gguf(name: str) -> tuple[Path, str]:
     return folder, spec.gguf_file
 
 
+def check_gguf_file(path: Path, key: str = "") -> None:
+    """`path` is a readable file that starts with the GGUF magic bytes (one line otherwise)."""
+    where = f"{key}: {path}" if key else str(path)
+    if not path.is_file():
+        raise BackboneError(f"{where}: no such GGUF file")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise BackboneError(f"{where}: cannot read ({exc.strerror or exc})") from None
+    if magic != b"GGUF":
+        raise BackboneError(f"{where}: not a GGUF file (it does not start with the bytes 'GGUF')")
+
+
 def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
     """Dequantise a GGUF once into a safetensors folder; returns that folder."""
     source = folder / gguf_file
-    if not source.exists():
-        raise BackboneError(f"{source}: no such GGUF file")
+    check_gguf_file(source)
     stat = source.stat()
     key = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:10]
     target = cache_root(cache_dir) / f"{source.stem}-{key}"
@@ -93,6 +106,8 @@ def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
         loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
     except ImportError as exc:
         raise BackboneError(f"{source}: loading GGUF needs the `gguf` package ({exc})") from None
+    except (ValueError, OSError, KeyError) as exc:  # a damaged file or an architecture transformers cannot read from GGUF
+        raise BackboneError(f"{source}: cannot load the GGUF file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -143,8 +158,7 @@ def check_model_config(model_cfg, device: str) -> None:
         return
     path = Path(name).expanduser()
     if model_cfg.gguf_file:
-        if not (path / model_cfg.gguf_file).is_file():
-            raise BackboneError(f"model.gguf_file: {path / model_cfg.gguf_file}: no such GGUF file")
+        check_gguf_file(path / model_cfg.gguf_file, "model.gguf_file")
         return
     if path.exists():
         if not (path / "config.json").exists():
