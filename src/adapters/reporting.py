@@ -58,7 +58,26 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
     return buffer.getvalue()
 
 
-def report_markdown(state: RunState, title: str) -> str:
+def reference_rows(state: RunState, reference: dict) -> list[tuple[str, float | None, float | None]]:
+    """(what, this run, reference) for the summary metrics and each task's final accuracy."""
+    s = state.accuracy.summary() if state.completed else {}
+    rows = [(label, s.get(key), reference["metrics"].get(key)) for key, label in
+            (("avg_acc", "AvgAcc"), ("bwt", "BWT"), ("forgetting", "Forgetting"))]
+    last = state.completed - 1
+    final = dict(zip(reference["tasks"], reference["final_row"], strict=True))
+    rows += [(f"final {t}", state.accuracy.get(last, j) if state.completed else None, final.get(t)) for j, t in enumerate(state.task_ids)]
+    return rows
+
+
+def reference_markdown(state: RunState, reference: dict) -> list[str]:
+    lines = ["", f"## Beside the reference: {reference['label']}", "",
+             f"Reference run (not measured in this run): `{reference['command']}`, seed {reference['seed']}, {reference['machine']}.", "",
+             "| | this run | reference |", "|---|---|---|"]
+    lines += [f"| {what} | {_f(mine) or 'n/a'} | {_f(theirs) or 'n/a'} |" for what, mine, theirs in reference_rows(state, reference)]
+    return lines
+
+
+def report_markdown(state: RunState, title: str, reference: dict | None = None) -> str:
     ids = state.task_ids
     lines = [f"# {title}", ""]
     if not state.finished:
@@ -85,6 +104,8 @@ def report_markdown(state: RunState, title: str) -> str:
             lines.append(f"| {label} | {_f(s[key]) or 'n/a'} | {_f(b[key]) or 'n/a'} |")
         majority = sum(state.majority.values()) / len(state.majority) if state.majority else None
         lines.append(f"| mean majority-class accuracy | {_f(majority)} | |")
+    if reference is not None:
+        lines += reference_markdown(state, reference)
     lines += ["", "## Per task", "", "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale | health |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in state.reports:
@@ -128,7 +149,7 @@ def completed_rows(state: RunState) -> list[list[float | None]]:
     return [[state.accuracy.get(i, j) if i < state.completed else None for j in range(len(state.task_ids))] for i in range(len(state.task_ids))]
 
 
-def write_report(run_dir: Path, state: RunState) -> Path:
+def write_report(run_dir: Path, state: RunState, reference: dict | None = None) -> Path:
     run_dir = Path(run_dir)
     atomic_write_json(run_dir / "matrix.json", {"accuracy": state.accuracy.to_dict(), "balanced_accuracy": state.balanced.to_dict(),
                                                 "metrics": state.accuracy.summary() if state.completed else {},
@@ -136,5 +157,5 @@ def write_report(run_dir: Path, state: RunState) -> Path:
                                                 "tasks_total": len(state.task_ids), "stopped": state.stopped})
     atomic_write_text(run_dir / "matrix.csv", matrix_csv(state))
     atomic_write_bytes(run_dir / "matrix.png", heatmap_png(state.task_ids, completed_rows(state)))
-    atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}"))
+    atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}", reference))
     return run_dir / "report.md"

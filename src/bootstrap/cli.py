@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -13,10 +14,10 @@ from rich.text import Text
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.bootstrap import logging_setup, render
-from adaptive_learner.bootstrap.config import ConfigError, _check_text, _read_preset, config_help, load_config, preset_names
+from adaptive_learner.bootstrap.config import ConfigError, _check_text, _read_preset, config_help, load_config, load_reference, preset_names
 from adaptive_learner.bootstrap.containers import make_container
 from adaptive_learner.bootstrap.preflight import prepare_resume, prepare_runs
-from adaptive_learner.bootstrap.runs import RunLock, new_run_dir, repair_run, resume_config, run_config, run_state
+from adaptive_learner.bootstrap.runs import RunLock, is_main_process, new_run_dir, repair_run, resume_config, run_config, run_state, world_size
 from adaptive_learner.domain.errors import DomainError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
@@ -75,7 +76,13 @@ def run(
     # Every seed's config and every task file are checked before the first run folder exists.
     plans = prepare_runs(preset, _overrides(set_, backbone, data_dir, tasks, output_dir), seeds)
     states = []
+    for plan in plans:
+        load_reference(plan.cfg.run.reference)  # a missing reference fails before any run folder exists
     for cfg, source in ((plan.cfg, plan.source) for plan in plans):
+        started = time.perf_counter()
+        if not is_main_process():  # torchrun / accelerate launch: only rank 0 writes the run folder (docs/adr/0028)
+            _execute_worker(cfg, source)
+            continue
         run_dir = new_run_dir(cfg, source.files())
         console.print(Text.assemble(("run", "bold"), f" {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}"))
         if joint:
@@ -85,18 +92,20 @@ def run(
             for task_id, score in result.scores.items():
                 console.print(f"{task_id:>16}  accuracy {score.accuracy:.3f}  balanced {score.balanced_accuracy:.3f}  majority {score.majority_baseline:.3f}")
             console.print(f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)", style="bold")
+            console.print(render.wall_time(time.perf_counter() - started))
             continue
-        states.append(_execute(cfg, run_dir, source))
+        states.append(_execute(cfg, run_dir, source, started=started))
     if len(states) > 1:
         console.print(render.seeds_table(states, [plan.cfg.run.seed for plan in plans]))
 
 
-def _execute(cfg, run_dir: Path, source=None, prepare=None):
-    """Run (or resume) the sequence under the run folder's lock; write the report; print.
+def _execute(cfg, run_dir: Path, source=None, prepare=None, started: float | None = None):
+    """Run (or resume) the sequence under the run folder's lock; write the report; print (with the wall time).
 
     A run that stops on a known error (divergence, a full disk, ...) still gets its report.md, which
     says how far it got and why it stopped.
     """
+    started = time.perf_counter() if started is None else started
     with RunLock(run_dir):
         if prepare is not None:
             prepare()
@@ -111,10 +120,39 @@ def _execute(cfg, run_dir: Path, source=None, prepare=None):
             raise
         finally:
             tracker.finish()
-        report = write_report(run_dir, state)
-    render.print_run(console, state)
+        reference = _reference_for(cfg)
+        report = write_report(run_dir, state, reference)
+    render.print_run(console, state, reference)
     console.print(f"run folder: {run_dir}  (report: {report.name}, matrix.png, matrix.csv)")
+    console.print(render.wall_time(time.perf_counter() - started))
     return state
+
+
+def _execute_worker(cfg, source) -> None:
+    """A process of rank > 0: the same computation, nothing written (no run folder, no experts, no events)."""
+    import shutil
+    import tempfile
+
+    from adaptive_learner.adapters.storage import MemoryRunStore
+    from adaptive_learner.adapters.trackers import NullTracker
+
+    scratch = Path(tempfile.mkdtemp(prefix="adaptive-learner-worker-"))
+    try:
+        container = make_container(cfg, scratch)
+        container.task_source.override(source)
+        container.run_store.override(MemoryRunStore())
+        container.tracker.override(NullTracker())
+        container.run_sequence()()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reference_for(cfg):
+    """The configured reference, unless it was measured on another backbone (the fake one is a simulation)."""
+    reference = load_reference(cfg.run.reference)
+    if reference is not None and reference.get("backbone", "hf") != cfg.run.backbone:
+        return None
+    return reference
 
 
 def _report_partial(run_dir: Path) -> None:
@@ -126,7 +164,9 @@ def _report_partial(run_dir: Path) -> None:
 
 @app.command()
 def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s", help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.")] = []) -> None:  # noqa: B006
-    """Continue a stopped or killed run from its last saved task (or epoch)."""
+    """Continue a stopped or killed run from its last saved task (or epoch); one process."""
+    if world_size() > 1:
+        raise ConfigError(f"{run_dir}: resume runs in one process; start it without torchrun/accelerate launch")
     cfg = resume_config(run_config(run_dir), set_)
     source = prepare_resume(cfg, run_dir).source  # config, task files and model settings, as `run` checks them
     _execute(cfg, run_dir, source, prepare=lambda: repair_run(run_dir, cfg, source.files(), set_))
@@ -135,9 +175,9 @@ def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s
 @app.command()
 def report(run_dir: RunDir) -> None:
     """Rebuild a run's report.md, matrix.json/.csv and matrix.png from its saved state."""
-    state = run_state(run_dir)
-    path = write_report(run_dir, state)
-    render.print_run(console, state)
+    state, reference = run_state(run_dir), _reference_for(run_config(run_dir))
+    path = write_report(run_dir, state, reference)
+    render.print_run(console, state, reference)
     console.print(f"wrote {path}")
 
 

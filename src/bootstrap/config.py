@@ -140,6 +140,10 @@ class RunConfig:
     wandb_project: str = doc("adaptive-learner", "W&B project (run.tracker = 'wandb'); the WANDB_PROJECT environment variable wins.")
     wandb_tags: list[str] = doc([], "Extra W&B tags for the run.")
     experiment_tag: str = doc("", "Experiment tag (e.g. 'MVE_CL_SharedLoRA_SL_A'); W&B gets it as a tag and group, with '_seed<seed>' as a second tag.")
+    reference: str = doc(
+        "", "A shipped reference result printed beside this run's (bootstrap/presets/<name>.reference.json), e.g. "
+        "'demo-naive': the default preset without replay, measured in a separate run; or a path to such a file. Empty = none.",
+    )
 
 
 @frozen
@@ -185,6 +189,14 @@ class TrainingConfig:
     patience: int = doc(3, "Epochs without improvement before stopping.", validator=within(1))
     min_delta: float = doc(0.001, "Smallest dev-accuracy gain that counts as an improvement.", validator=within(0.0))
     min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.", validator=within(0))
+    share_prefix: bool = doc(True, "Run the prompt prefix a batch shares (task description) once per batch, not once per row.")
+    compile: str = doc(
+        "none", "torch.compile the answer forward: 'none', 'default' or 'reduce-overhead' (CUDA graphs); turns share_prefix off.",
+        validator=attrs.validators.in_(("none", "default", "reduce-overhead")),
+    )
+    pad_to_multiple: int = doc(0, "Length buckets: pad batch width up to a multiple of this (0 = off); use with compile.",
+                               validator=within(0, 4096))
+    autocast: str = doc("auto", "'auto' (bf16 autocast on CUDA, off on CPU) or 'off'.", validator=attrs.validators.in_(("auto", "off")))
 
 
 @frozen
@@ -426,6 +438,25 @@ def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Confi
         cursor[path[-1]] = value
         data = _merge(data, node)
     return _build(Config, data, "")
+
+
+def load_reference(name: str) -> dict[str, Any] | None:
+    """The reference result `name` (run.reference): a shipped name or a path to a .reference.json file; None when empty."""
+    if not name:
+        return None
+    import json
+
+    if name.endswith(".json"):
+        try:
+            return json.loads(Path(name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"run.reference: cannot read {name} ({exc})") from None
+    found = resources.files("adaptive_learner.bootstrap.presets").joinpath(f"{name}.reference.json")
+    if not found.is_file():
+        shipped = sorted(p.name[: -len(".reference.json")] for p in resources.files("adaptive_learner.bootstrap.presets").iterdir()
+                         if p.name.endswith(".reference.json"))
+        raise ConfigError(f"run.reference: no shipped reference {name!r}{_closest(name, shipped, 'references')}")
+    return json.loads(found.read_text(encoding="utf-8"))
 
 
 def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:

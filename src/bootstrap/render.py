@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from adaptive_learner.adapters.reporting import reference_rows
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.metrics import mean_std
 from adaptive_learner.domain.routing import ReuseDecision
@@ -61,6 +62,12 @@ def metrics_line(state: RunState) -> str:
     return "  ".join(parts)
 
 
+def wall_time(seconds: float) -> str:
+    """The run's wall time, model loading included: '3 min 28 s (208 s)'."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"wall time {minutes} min {rest} s ({seconds:.0f} s)" if minutes else f"wall time {seconds:.1f} s"
+
+
 def reports_table(state: RunState) -> Table:
     table = Table(title="Per task", title_justify="left")
     for col in ("task", "expert", "decision", "epochs", "best", "seconds", "health", "reason"):
@@ -73,7 +80,7 @@ def reports_table(state: RunState) -> Table:
     return table
 
 
-def print_run(console: Console, state: RunState) -> None:
+def print_run(console: Console, state: RunState, reference: dict | None = None) -> None:
     console.print(matrix_table(state))
     console.print(reports_table(state))
     console.print(metrics_line(state), style="bold")
@@ -84,6 +91,19 @@ def print_run(console: Console, state: RunState) -> None:
     if ev:
         console.print(f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy {ev['task_free_accuracy']:.3f}  "
                       f"task-given accuracy {ev['task_given_accuracy']:.3f}", style="bold")
+    if reference is not None:
+        console.print(reference_table(state, reference))
+
+
+def reference_table(state: RunState, reference: dict) -> Table:
+    table = Table(title=f"Beside the reference: {reference['label']}", title_justify="left",
+                  caption=f"reference run, not measured in this run: {reference['command']} (seed {reference['seed']}, {reference['machine']})",
+                  caption_justify="left")
+    for col in ("", "this run", "reference"):
+        table.add_column(col, justify="right" if col else "left")
+    for what, mine, theirs in reference_rows(state, reference):
+        table.add_row(what, _fmt(mine), _fmt(theirs))
+    return table
 
 
 def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:

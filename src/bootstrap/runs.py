@@ -16,6 +16,16 @@ from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_d
 RESUMABLE_SECTIONS = ("training",)
 
 
+def world_size() -> int:
+    """Processes of this run (torchrun / accelerate launch set WORLD_SIZE; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """Rank 0, the only process that writes the run folder, prints and tracks."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
     """A new run folder that appears with its config.json (and manifest.json) already in it.
 

@@ -93,3 +93,44 @@ def test_duplicate_task_names_are_one_line_errors(tmp_path):
     result = cli("run", "--preset", "fake", "--tasks", "news_topic,news_topic", "--output-dir", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert "'news_topic' appears twice" in result.stdout and len(result.stdout.strip().splitlines()) == 1
+
+
+def test_every_run_ends_with_its_wall_time(tmp_path):
+    out = cli("run", "--backbone", "fake", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    assert re.search(r"wall time (\d+ min \d+ s \(\d+ s\)|\d+\.\d s)", out.splitlines()[-1])
+
+
+def test_an_unknown_reference_is_one_line_and_leaves_no_run_folder(tmp_path):
+    result = cli("run", "--backbone", "fake", "--set", "run.reference='nope'", "--output-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert result.returncode == 2 and "run.reference: no shipped reference 'nope'" in result.stdout
+    assert len(result.stdout.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_a_reference_run_is_printed_and_reported_beside_the_run(tmp_path):
+    """A naive run turned into a reference (benchmarks/make_reference.py), then a replay run shown beside it."""
+    naive = cli("run", "--backbone", "fake", "--set", "consolidation.replay='none'", "--set", "routing.num_tasks_to_share_lora=-1",
+                "--output-dir", str(tmp_path), cwd=tmp_path)
+    ref = tmp_path / "naive.reference.json"
+    made = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_reference.py"), str(run_dir_of(naive.stdout)), "naive",
+                           "--label", "naive (one LoRA, no replay)", "--command", "adaptive-learner run ...", "--machine", "test",
+                           "--out", str(ref)], capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    result = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=-1", "--set", f"run.reference='{ref}'",
+                 "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Beside the reference: naive (one LoRA, no replay)" in result.stdout and "not measured in this run" in result.stdout
+    report = (run_dir_of(result.stdout) / "report.md").read_text()
+    assert "## Beside the reference: naive" in report
+    naive_bwt = json.loads(ref.read_text())["metrics"]["bwt"]
+    assert re.search(rf"\| BWT \| [-0-9.]+ \| {naive_bwt:.3f} \|", report)
+
+
+def test_the_default_preset_replays_every_earlier_task_and_the_naive_baselines_stay_naive():
+    from adaptive_learner.bootstrap.config import load_config, load_reference
+
+    cfg = load_config("default")
+    assert cfg.consolidation.replay == "experience" and cfg.consolidation.replay_tasks_per_step == -1
+    reference = load_reference(cfg.run.reference)  # shipped once measured on the real model (docs/adr/0027)
+    assert reference is None or (reference["backbone"] == "hf" and len(reference["final_row"]) == len(reference["tasks"]) == 5)
+    for naive in ("glue5", "sl-a", "cl-learnable"):
+        assert load_config(naive).consolidation.replay == "none"

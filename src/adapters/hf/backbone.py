@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import shutil
 import time
@@ -15,8 +14,10 @@ import torch
 from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError, BackboneError
 from adaptive_learner.adapters.hf import checkpoint, scoring
+from adaptive_learner.adapters.hf.distributed import World, world_from_env
 from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
 from adaptive_learner.adapters.hf.experts import PeftExperts
+from adaptive_learner.adapters.hf.forward import AnswerForward, StepStats, first_non_finite, make_optimizer, optimise
 from adaptive_learner.adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
 from adaptive_learner.adapters.progress import progress
 from adaptive_learner.application.ports import EpochReport
@@ -28,19 +29,26 @@ PROFILE_EXAMPLES = 32
 
 
 def batch_loss(backbone: HFBackbone, split: Encoded, batch: list[int], label_ids: torch.Tensor) -> torch.Tensor:
-    """Answer-token loss of the examples `batch` of a tokenised split, under the active expert."""
-    ids, mask = scoring.collate([split.ids[i] for i in batch], backbone.pad_id, backbone.device)
-    gold = torch.tensor([split.labels[i] for i in batch], device=backbone.device)
-    return scoring.answer_loss(scoring.answer_logits(backbone.experts.model, ids, mask), label_ids, gold)
+    """Answer-token loss of the examples `batch` of a tokenised split, under the active expert.
+
+    Under several processes each computes its shard's mean, weighted by the shard's share: the
+    losses (and, after the all-reduce, the gradients) sum to the whole batch's (docs/adr/0028)."""
+    world = backbone.world
+    mine = world.shard(batch)
+    if not mine:  # fewer rows than processes: this one adds nothing
+        return sum(p.sum() for p in backbone.experts.model.parameters() if p.requires_grad) * 0.0
+    logits = backbone.forward.logits(backbone.experts.model, [split.ids[i] for i in mine], backbone.pad_id)
+    gold = torch.tensor([split.labels[i] for i in mine], device=backbone.device)
+    loss = scoring.answer_loss(logits, label_ids, gold)
+    return loss * world.share(batch) if world.distributed else loss
 
 
-def optimise(optimizer, params, loss: torch.Tensor, max_grad_norm: float) -> float:
-    """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm > 0 else math.inf)
-    optimizer.step()
-    return float(norm)
+def check_finite(where: str, losses: list[float], norms: list[float], epoch: int) -> None:
+    """Non-finite losses or gradients are found once per epoch (no host sync per step)."""
+    bad = first_non_finite(losses)
+    bad = bad if bad is not None else first_non_finite(norms)
+    if bad is not None:
+        raise AdapterError(f"{where}: loss became {bad} at epoch {epoch}; lower training.learning_rate")
 
 
 class HFSession:
@@ -61,7 +69,7 @@ class HFSession:
         self.kept = backbone.consolidation.get(expert_id) or None
         self.replay_rng = random.Random(f"{backbone.seed}:{task.id}:replay")
         t = backbone.training
-        self.optimizer = torch.optim.AdamW(self.params, lr=t.learning_rate, weight_decay=t.weight_decay)
+        self.optimizer = make_optimizer(self.params, t, backbone.device)
         self.train_split = backbone.encoded(task, "train")
         self.label_ids = backbone.label_ids(task)
         self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
@@ -74,21 +82,23 @@ class HFSession:
         self.epoch += 1
         b.experts.activate(self.expert_id)
         b.experts.model.train()
-        started, losses = time.perf_counter(), []
+        started, stats = time.perf_counter(), StepStats()
         batches = list(length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng))
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
             task_loss = batch_loss(b, self.train_split, batch, self.label_ids)
             loss = task_loss
             if self.kept:
                 extra = self.kept.extra_loss(
-                    b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id
+                    b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id,
+                    forward=b.forward, world=b.world,
                 )
                 loss = loss if extra is None else loss + extra
             if not torch.isfinite(loss):  # never step on it; the use case judges the epoch (domain.divergence)
-                losses.append(loss.item())
+                stats.stop(loss)  # the one host sync left per step: the price of never stepping on a non-finite loss
                 break
-            self.grad_norms.append(optimise(self.optimizer, self.params, loss, t.max_grad_norm))
-            losses.append(task_loss.item())
+            stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
+        losses, norms = stats.read(b.world)
+        self.grad_norms += norms
         b.experts.model.eval()
         self.dev_fresh = False
         self.last_nll = sum(losses) / len(losses)
@@ -130,13 +140,13 @@ class HFJointSession:
         backbone.experts.activate(expert_id)
         self.params = list(backbone.experts.parameters(expert_id).values())
         t = backbone.training
-        self.optimizer = torch.optim.AdamW(self.params, lr=t.learning_rate, weight_decay=t.weight_decay)
+        self.optimizer = make_optimizer(self.params, t, backbone.device)
         self.rng, self.epoch = random.Random(f"{backbone.seed}:joint:order"), 0
 
     def train_epoch(self) -> EpochReport:
         b, t = self.b, self.b.training
         self.epoch += 1
-        started, losses, batches = time.perf_counter(), [], []
+        started, stats, batches = time.perf_counter(), StepStats(), []
         for task in self.tasks:
             split = b.encoded(task, "train")
             batches += [(task, split, batch) for batch in length_batches([len(r) for r in split.ids], t.batch_size, self.rng)]
@@ -144,10 +154,9 @@ class HFJointSession:
         b.experts.model.train()
         for task, split, batch in progress(batches, f"joint epoch {self.epoch}"):
             loss = batch_loss(b, split, batch, b.label_ids(task))
-            if not torch.isfinite(loss):
-                raise AdapterError(f"joint training: loss became {loss.item()} at epoch {self.epoch}; lower training.learning_rate")
-            optimise(self.optimizer, self.params, loss, t.max_grad_norm)
-            losses.append(loss.item())
+            stats.add(loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
+        losses, norms = stats.read(b.world)
+        check_finite("joint training", losses, norms, self.epoch)
         b.experts.model.eval()
         return EpochReport(self.epoch, sum(losses) / len(losses), len(batches), time.perf_counter() - started)
 
@@ -167,8 +176,10 @@ class HFJointSession:
 class HFBackbone:
     """Frozen transformers model + PEFT experts; see docs/adr/0011-label-scoring.md."""
 
-    def __init__(self, model, tokenizer, source, *, lora, training, max_length: int, seed: int, run_dir: Path | None, base_name: str):
+    def __init__(self, model, tokenizer, source, *, lora, training, max_length: int, seed: int, run_dir: Path | None, base_name: str,
+                 world: World | None = None):
         self.tokenizer, self.source, self.training = tokenizer, source, training
+        self.world = world or World.single()
         self.max_length, self.seed, self.run_dir = max_length, seed, run_dir
         self.device = next(model.parameters()).device
         self.pad_id = tokenizer.pad_token_id
@@ -179,6 +190,10 @@ class HFBackbone:
         self._encoded: dict[tuple[str, str], Encoded] = {}
         self._labels: dict[str, torch.Tensor] = {}
         self.consolidation: dict[str, ExpertConsolidation] = {}
+        self.forward = AnswerForward(
+            self.device, compile=training.compile, pad_to_multiple=training.pad_to_multiple, share_prefix=training.share_prefix,
+            autocast=training.autocast,
+        )
         self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
 
     # --- data, tokenised once per task and split ----------------------------------------------
@@ -220,17 +235,24 @@ class HFBackbone:
     def evaluate(self, expert_id: str | None, task: Task, split: str) -> tuple[Score, float]:
         """Score and mean predictive entropy over the labels, batched by length."""
         data, label_ids = self.encoded(task, split), self.label_ids(task)
-        predictions, entropies = [0] * len(data), []
-        batches = list(length_batches([len(r) for r in data.ids], self.training.eval_batch_size))
+        predictions, entropies, order = [], [], []
+        batches = self.world.shard(list(length_batches([len(r) for r in data.ids], self.training.eval_batch_size)))
         with self._model_for(expert_id) as model:
             for batch in progress(batches, f"scoring {task.id} ({split})"):
-                ids, mask = scoring.collate([data.ids[i] for i in batch], self.pad_id, self.device)
-                log_probs = scoring.label_log_probs(scoring.answer_logits(model, ids, mask), label_ids)
-                entropies.append(scoring.entropy(log_probs).sum().item())
-                for i, p in zip(batch, log_probs.argmax(-1).tolist(), strict=True):
-                    predictions[i] = p
-        score = Score.from_predictions(data.labels, predictions, task.labels)
-        return score, sum(entropies) / len(data)
+                log_probs = scoring.label_log_probs(self.forward.logits(model, [data.ids[i] for i in batch], self.pad_id), label_ids)
+                entropies.append(scoring.entropy(log_probs).sum())
+                predictions.append(log_probs.argmax(-1))
+                order += batch
+        found = torch.cat(predictions).tolist() if predictions else []  # one host sync per split, not per batch
+        entropy = torch.stack(entropies).sum().item() if entropies else 0.0
+        by_row, entropy_sum = [0] * len(data), 0.0
+        for part_order, part_found, part_entropy in self.world.gather((order, found, entropy)):  # sharded scoring
+            for i, p in zip(part_order, part_found, strict=True):
+                by_row[i] = p
+            entropy_sum += part_entropy
+        entropy = entropy_sum
+        score = Score.from_predictions(data.labels, by_row, task.labels)
+        return score, entropy / len(data)
 
     def _model_for(self, expert_id: str | None):
         if expert_id is None:
@@ -281,12 +303,13 @@ def build_hf_backbone(cfg, run_dir: Path, source) -> HFBackbone:
     from adaptive_learner.adapters.hf.loading import load_backbone, pick_device, quiet_transformers
 
     quiet_transformers()
-    device = pick_device(cfg.run.device)
+    world, device = world_from_env(pick_device(cfg.run.device))
     torch.manual_seed(cfg.run.seed)
     model, tokenizer = load_backbone(cfg.model, device)
     return HFBackbone(
         model, tokenizer, source, lora=cfg.lora, training=cfg.training, max_length=cfg.data.max_length,
-        seed=cfg.run.seed, run_dir=run_dir, base_name=cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else ""),
+        seed=cfg.run.seed, run_dir=run_dir if world.rank == 0 else None, world=world,
+        base_name=cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else ""),
     )
 
 

@@ -22,7 +22,7 @@ from safetensors.torch import save as save_bytes
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 from adaptive_learner.adapters.hf import fisher as fisher_math
 from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
-from adaptive_learner.adapters.hf.replay import ExperienceReplay, LatentReplay, memory_from_tensors
+from adaptive_learner.adapters.hf.replay import ExperienceReplay, LatentReplay, experience_losses, latent_losses, memory_from_tensors
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, ReplayKind
 from adaptive_learner.domain.task import Task
 
@@ -62,21 +62,35 @@ class ExpertConsolidation:
 
     # --- the extra loss while the expert learns a later task --------------------------------
     def extra_loss(self, model, params: dict, expert_id: str, task_id: str, policy: ConsolidationPolicy, rng: random.Random,
-                   batch_size: int, pad_id: int) -> torch.Tensor | None:
-        """EWC penalty plus one replayed batch from an earlier task's memory (None when nothing applies)."""
+                   batch_size: int, pad_id: int, forward=None, batched: bool = True, world=None) -> torch.Tensor | None:
+        """EWC penalty plus one replayed batch per replayed earlier task (None when nothing applies).
+
+        `batched` runs the replayed batches of every chosen memory in one forward (docs/adr/0026);
+        False is the one-forward-per-memory reference it is tested against."""
         loss = None
         if self.fisher and policy.ewc_lambda > 0:
             named = {neutral(n, expert_id): p for n, p in params.items()}
             loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
+            if world is not None and world.distributed:  # every process adds it: its gradient is summed W times
+                loss = loss / world.size
         earlier = sorted(t for t in self.replay if t != task_id)
         if policy.uses_replay and earlier:
             # One earlier task per step (the default) keeps the cost flat in the number of tasks;
             # replay_tasks_per_step > 1 or -1 replays several (each with its own batch and full weight).
             count = policy.replayed_per_step(len(earlier))
+            picks = []
             for task in [rng.choice(earlier)] if count == 1 else rng.sample(earlier, count):
                 memory = self.replay[task]
-                index = [rng.randrange(len(memory)) for _ in range(batch_size)]
-                term = memory.loss(model, index, pad_id=pad_id, alpha=policy.replay_alpha, feature_alpha=policy.feature_replay_alpha)
+                picks.append((memory, [rng.randrange(len(memory)) for _ in range(batch_size)]))
+            weight = 1.0
+            if world is not None and world.distributed:  # each process replays its shard of every drawn batch
+                weight = world.share(picks[0][1])
+                picks = [(memory, world.shard(index)) for memory, index in picks]
+                picks = [p for p in picks if p[1]]
+            kw = {"pad_id": pad_id, "forward": forward, "alpha": policy.replay_alpha, "feature_alpha": policy.feature_replay_alpha}
+            terms = batched_replay(picks, model, kw) if batched else [memory.loss(model, index, **kw) for memory, index in picks]
+            for term in terms if picks else []:
+                term = term * weight if weight != 1.0 else term
                 loss = term if loss is None else loss + term
         return loss
 
@@ -107,6 +121,18 @@ class ExpertConsolidation:
         part = lambda prefix: {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
         replay = {m["task"]: memory_from_tensors(m, part(f"replay/{i}/")) for i, m in enumerate(meta["replay"])}
         return cls(part("fisher/"), part("anchor/"), meta["fisher_log"], replay)
+
+
+def batched_replay(picks: list, model, kw: dict) -> list[torch.Tensor]:
+    """One forward for all chosen experience memories, one for all latent ones; anything else alone."""
+    experience = [p for p in picks if isinstance(p[0], ExperienceReplay)]
+    latent = [p for p in picks if isinstance(p[0], LatentReplay)]
+    terms = [memory.loss(model, index, **kw) for memory, index in picks if not isinstance(memory, ExperienceReplay | LatentReplay)]
+    if experience:
+        terms.append(experience_losses(experience, model, kw["pad_id"], kw["forward"]))
+    if latent:
+        terms.append(latent_losses(latent, model, alpha=kw["alpha"], feature_alpha=kw["feature_alpha"]))
+    return terms
 
 
 def _meta(memory: ExperienceReplay | LatentReplay) -> dict:

@@ -49,7 +49,7 @@ class _AnswerLogProb(nn.Module):
         self.model, self.label_ids = model, label_ids
 
     def forward(self, ids, bias, positions, y):
-        base = scoring._base(self.model)
+        base = scoring.base_model(self.model)
         hidden = base.get_decoder()(input_ids=ids, attention_mask=bias, position_ids=positions).last_hidden_state[:, -1]
         log_probs = scoring.label_log_probs(base.get_output_embeddings()(hidden).float(), self.label_ids)
         return log_probs[0].gather(0, y.reshape(1))[0]  # gather, not [0, y]: vmap cannot index with a batched int

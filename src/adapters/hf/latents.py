@@ -31,7 +31,7 @@ def windows(rows: Sequence[Sequence[int]], width: int, pad_id: int) -> torch.Ten
 
 
 def _decoder(model):
-    decoder = scoring._base(model).get_decoder()
+    decoder = scoring.base_model(model).get_decoder()
     missing = [a for a in ("embed_tokens", "layers", "norm", "rotary_emb") if not hasattr(decoder, a)]
     if missing:
         raise BackboneError(f"latent replay needs a Llama-style decoder; {type(decoder).__name__} has no {missing}")
@@ -66,7 +66,7 @@ def run_from(model, hidden: torch.Tensor, layer: int) -> tuple[torch.Tensor, tor
     """Layers `layer`..end, final norm and LM head at the last position: (logits [B, V], feature [B, H])."""
     decoder = _decoder(model)
     feature = decoder.norm(_run_layers(decoder, hidden, layer, len(decoder.layers))[:, -1])
-    return scoring._base(model).get_output_embeddings()(feature).float(), feature
+    return scoring.base_model(model).get_output_embeddings()(feature).float(), feature
 
 
 def check_exact(model, window_ids: torch.Tensor, layer: int, tolerance: float = 1e-3) -> None:
@@ -76,7 +76,7 @@ def check_exact(model, window_ids: torch.Tensor, layer: int, tolerance: float = 
         full = scoring.answer_logits(model, window_ids, torch.ones_like(window_ids))
     gap = (replayed - full).abs().max().item()
     if not gap <= tolerance * max(1.0, full.abs().max().item()):
-        name = type(scoring._base(model)).__name__
+        name = type(scoring.base_model(model)).__name__
         raise BackboneError(f"latent replay: running {name} from layer {layer} differs from its full forward by {gap:.3g}; use replay='experience'")
 
 

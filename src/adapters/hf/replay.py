@@ -80,11 +80,34 @@ class ExperienceReplay:
             self._rows = [tuple(flat[e - n : e]) for e, n in zip(ends, self.tensors["lengths"].tolist(), strict=True)]
         return self._rows
 
-    def loss(self, model, index: Sequence[int], *, pad_id: int, **_) -> torch.Tensor:
-        rows = self.rows()
-        ids, mask = scoring.collate([rows[i] for i in index], pad_id, self.tensors["tokens"].device)
-        gold = self.tensors["labels"][list(index)].long()
-        return scoring.answer_loss(scoring.answer_logits(model, ids, mask), self.tensors["label_ids"], gold)
+    def loss(self, model, index: Sequence[int], *, pad_id: int, forward=None, **_) -> torch.Tensor:
+        """The answer loss of the replayed examples `index` (one forward)."""
+        return experience_losses([(self, index)], model, pad_id, forward)
+
+    def gold(self, index: Sequence[int]) -> torch.Tensor:
+        return self.tensors["labels"][list(index)].long()
+
+
+def experience_losses(picks: Sequence[tuple[ExperienceReplay, Sequence[int]]], model, pad_id: int, forward=None) -> torch.Tensor:
+    """Sum over memories of each memory's mean answer loss, with every memory's rows in ONE forward.
+
+    Equal (up to float rounding) to calling `loss` once per memory: a row's logits do not depend on
+    the other rows of its batch, and each memory keeps its own label tokens and its own mean.
+    """
+    rows = [memory.rows()[i] for memory, index in picks for i in index]
+    device = picks[0][0].tensors["tokens"].device
+    if forward is None:
+        ids, mask = scoring.collate(rows, pad_id, device)
+        logits = scoring.answer_logits(model, ids, mask)
+    else:  # each memory's rows share their task's prompt prefix
+        logits = forward.logits(model, rows, pad_id, groups=[len(index) for _, index in picks])
+    total, start = None, 0
+    for memory, index in picks:
+        part = logits[start : start + len(index)]
+        start += len(index)
+        term = scoring.answer_loss(part, memory.tensors["label_ids"], memory.gold(index))
+        total = term if total is None else total + term
+    return total
 
 
 def cmt_codes(codes: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -165,13 +188,35 @@ class LatentReplay:
         return LatentReplay(self.kind, self.layer, {k: v.to(device) for k, v in self.tensors.items()})
 
     def loss(self, model, index: Sequence[int], *, alpha: float, feature_alpha: float, **_) -> torch.Tensor:
+        return latent_losses([(self, index)], model, alpha=alpha, feature_alpha=feature_alpha)
+
+    def inputs(self, index: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+        t = self.tensors
+        return latents.decompress(t["codes"][list(index)], t["mean"], t["basis"], dtype)
+
+    def distill(self, logits: torch.Tensor, feature: torch.Tensor, index: Sequence[int], alpha: float, feature_alpha: float) -> torch.Tensor:
         t, index = self.tensors, list(index)
-        dtype = next(model.parameters()).dtype
-        logits, feature = latents.run_from(model, latents.decompress(t["codes"][index], t["mean"], t["basis"], dtype), self.layer)
         current = scoring.label_log_probs(logits, t["label_ids"])
         teacher = t["teacher_log_probs"][index]
         kl = (teacher.exp() * (teacher - current)).sum(-1).mean()
         return alpha * kl + feature_alpha * F.mse_loss(feature.float(), t["teacher_features"][index].float())
+
+
+def latent_losses(picks: Sequence[tuple[LatentReplay, Sequence[int]]], model, *, alpha: float, feature_alpha: float) -> torch.Tensor:
+    """Sum over latent memories of each one's distillation loss, with every replayed latent in ONE
+    pass through the layers above the replay point (memories of one expert share that layer)."""
+    dtype = next(model.parameters()).dtype
+    layers = {memory.layer for memory, _ in picks}
+    if len(layers) != 1:
+        raise BackboneError(f"latent memories from different layers {sorted(layers)} cannot be replayed together")
+    hidden = torch.cat([memory.inputs(index, dtype) for memory, index in picks])
+    logits, feature = latents.run_from(model, hidden, layers.pop())
+    total, start = None, 0
+    for memory, index in picks:
+        end = start + len(index)
+        term = memory.distill(logits[start:end], feature[start:end], index, alpha, feature_alpha)
+        total, start = (term if total is None else total + term), end
+    return total
 
 
 def memory_from_tensors(meta: dict, tensors: dict[str, torch.Tensor]) -> ExperienceReplay | LatentReplay:

@@ -12,9 +12,12 @@ import torch
 import torch.nn.functional as F
 
 
-def collate(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad token id rows into (input_ids, attention_mask)."""
+def collate(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device, pad_to_multiple: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token id rows into (input_ids, attention_mask); with `pad_to_multiple` > 1 the width is
+    rounded up to a multiple of it (length buckets: fewer distinct shapes for torch.compile / CUDA graphs)."""
     width = max(len(r) for r in rows)
+    if pad_to_multiple > 1:
+        width = -(-width // pad_to_multiple) * pad_to_multiple
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
@@ -23,21 +26,21 @@ def collate(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) ->
     return ids.to(device), mask.to(device)
 
 
-def _base(model):
+def base_model(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Final-layer hidden states [B, L, H] of the decoder (LoRA layers active if enabled)."""
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
-    decoder = _base(model).get_decoder()
+    decoder = base_model(model).get_decoder()
     return decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
 
 
 def answer_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Vocabulary logits [B, V] at the answer position only."""
     last = hidden_states(model, input_ids, attention_mask)[:, -1]
-    return _base(model).get_output_embeddings()(last).float()
+    return base_model(model).get_output_embeddings()(last).float()
 
 
 def label_log_probs(logits: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
