@@ -94,18 +94,18 @@ def run(
             console.print(f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)", style="bold")
             console.print(render.wall_time(time.perf_counter() - started))
             continue
-        states.append(_execute(cfg, run_dir, source, started=started))
+        states.append(_execute(cfg, run_dir, source))
+        console.print(render.wall_time(time.perf_counter() - started))
     if len(states) > 1:
         console.print(render.seeds_table(states, [plan.cfg.run.seed for plan in plans]))
 
 
-def _execute(cfg, run_dir: Path, source=None, prepare=None, started: float | None = None):
-    """Run (or resume) the sequence under the run folder's lock; write the report; print (with the wall time).
+def _execute(cfg, run_dir: Path, source=None, prepare=None):
+    """Run (or resume) the sequence under the run folder's lock; write the report; print (the caller adds the wall time).
 
     A run that stops on a known error (divergence, a full disk, ...) still gets its report.md, which
     says how far it got and why it stopped.
     """
-    started = time.perf_counter() if started is None else started
     with RunLock(run_dir):
         if prepare is not None:
             prepare()
@@ -124,7 +124,6 @@ def _execute(cfg, run_dir: Path, source=None, prepare=None, started: float | Non
         report = write_report(run_dir, state, reference)
     render.print_run(console, state, reference)
     console.print(f"run folder: {run_dir}  (report: {report.name}, matrix.png, matrix.csv)")
-    console.print(render.wall_time(time.perf_counter() - started))
     return state
 
 
@@ -169,7 +168,9 @@ def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s
         raise ConfigError(f"{run_dir}: resume runs in one process; start it without torchrun/accelerate launch")
     cfg = resume_config(run_config(run_dir), set_)
     source = prepare_resume(cfg, run_dir).source  # config, task files and model settings, as `run` checks them
+    started = time.perf_counter()
     _execute(cfg, run_dir, source, prepare=lambda: repair_run(run_dir, cfg, source.files(), set_))
+    console.print(render.wall_time(time.perf_counter() - started))
 
 
 @app.command()
