@@ -126,7 +126,7 @@ def select(seed: int) -> None:
         rows = [tuple(backbone.tokenizer(t, add_special_tokens=False)["input_ids"][: backbone.max_length]) for t in texts]
         out = [None] * len(rows)
         with torch.inference_mode():
-            decoder = scoring._base(backbone.experts.model).get_decoder()
+            decoder = scoring.base_model(backbone.experts.model).get_decoder()
             for batch in length_batches([len(r) for r in rows], 32):
                 ids, mask = scoring.collate([rows[i] for i in batch], backbone.pad_id, backbone.device)
                 hs = decoder(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),

@@ -53,7 +53,7 @@ class HFProfiler:
         self.b, self.k = backbone, routing.k_examples_for_prototype
         self.sketch_dim, self.sketch_examples = routing.grad_sketch_dim, routing.grad_sketch_examples
         self.layer = getattr(routing, "embedding_layer", -1)
-        base = scoring._base(backbone.experts.model)
+        base = scoring.base_model(backbone.experts.model)
         n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
         if self.layer >= n_states:
             raise AdapterError(f"routing.embedding_layer {self.layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
@@ -108,7 +108,7 @@ class HFProfiler:
     def _embed(self, rows: list[tuple[int, ...]], expert_id: str | None) -> list[tuple[float, ...]]:
         out: list = [None] * len(rows)
         with self.b._model_for(expert_id) as model:
-            decoder = scoring._base(model).get_decoder()
+            decoder = scoring.base_model(model).get_decoder()
             for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
                 ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)
                 position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -121,7 +121,7 @@ class HFProfiler:
     def _gradient_sketch(self, task: Task, prompts, examples: list[LabelledInput], expert_id: str | None) -> tuple[float, ...]:
         if not prompts:
             return (0.0,) * self.sketch_dim
-        modules = dict(scoring._base(self.b.experts.model).named_modules())
+        modules = dict(scoring.base_model(self.b.experts.model).named_modules())
         weights = [_weight(modules[n]) for n in self.layers]
         gold = torch.tensor([task.labels.index(x.label) if x.label in task.labels else 0 for x in examples], device=self.b.device)
         with torch.inference_mode(False), torch.enable_grad(), self.b._model_for(expert_id) as model:
@@ -150,7 +150,7 @@ class HFProfiler:
             with self.b._model_for(expert_id) as model:
                 ids, mask = scoring.collate(prompts, self.b.pad_id, self.b.device)
                 position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-                logits = scoring._base(model)(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits.float()
+                logits = scoring.base_model(model)(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits.float()
                 ent = scoring.entropy(torch.log_softmax(logits, -1))
                 entropies.append((ent * mask).sum().item() / mask.sum().item())
         mean = sum(lengths) / len(lengths)
