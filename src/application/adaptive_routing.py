@@ -156,6 +156,12 @@ class AdaptiveRouting:
         learned = tuple(t for t in state.task_ids if t in state.library.learned_tasks())
         if self.router_model is None or learned == self._fitted_on:
             return
+        if not self._fitted_on and self.router_dir is not None:  # first use in this process: the saved router
+            keys = self.router_model.restore(self.router_dir)
+            if keys is not None and set(keys) == set(learned):
+                self._fitted_on = learned
+                self.tracker.log_event("router_loaded", tasks=len(learned))
+                return
         features, labels = [], []
         for task_id in learned:
             vectors = self._task_features(self._task(task_id))

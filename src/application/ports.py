@@ -163,6 +163,9 @@ class RouterModel(Protocol):
     def save(self, folder: str) -> None:
         """Write the router's weights and header durably under `folder`."""
 
+    def restore(self, folder: str) -> tuple[str, ...] | None:
+        """Load the router saved under `folder` (None when there is none); returns the keys it routes to."""
+
 
 class RunStore(Protocol):
     """Durable state of one run: the expert library, profiles, matrices and per-task reports."""

@@ -73,3 +73,54 @@ def test_learned_router_is_fitted_saved_and_answers(tmp_path):
     assert any((run_dir / "router").iterdir())  # weights written by the RouterModel adapter
     answer = cli("predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path)
     assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr
+
+
+def _routed_tasks(stdout: str) -> list[str]:
+    return [line.split()[1] for line in stdout.splitlines() if line.strip().startswith("expert-")]
+
+
+def test_predict_uses_the_saved_router_weights(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_dir = run_dir_of(result.stdout)
+    queries = tmp_path / "q.jsonl"
+    queries.write_text("".join(json.dumps({"text": t}) + "\n" for t in
+                               ("a wonderful film", "Did the team win the match yesterday?", "stocks fell sharply", "a dog ran in the park")))
+    before = cli("predict", str(run_dir), "--file", str(queries), cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    header = json.loads((run_dir / "router" / "router.json").read_text())
+    # Tamper with the saved weights: zero weights, a bias that picks one key for every input. A refit
+    # router would not know about it; the saved one answers with that key everywhere.
+    forced = next(k for k in header["keys"] if k not in _routed_tasks(before.stdout)[:1])
+    weights = load_file(str(run_dir / "router" / "router.safetensors"))
+    weights["net.weight"] = weights["net.weight"] * 0
+    weights["net.bias"] = weights["net.bias"] * 0
+    weights["net.bias"][header["keys"].index(forced)] = 50.0
+    save_file(weights, str(run_dir / "router" / "router.safetensors"))
+    after = cli("predict", str(run_dir), "--file", str(queries), cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert _routed_tasks(after.stdout) == [forced] * 4 and _routed_tasks(before.stdout) != [forced] * 4
+
+    header["base_model"] = "gemma3-270m"
+    (run_dir / "router" / "router.json").write_text(json.dumps(header))
+    other = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
+    assert other.returncode == 2 and "base_model 'gemma3-270m'" in other.stdout and "Traceback" not in other.stderr
+
+    header |= {"base_model": "fake", "kind": "mlp"}
+    (run_dir / "router" / "router.json").write_text(json.dumps(header))
+    kind = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
+    assert kind.returncode == 2 and "does not match the run's routing.router_model 'linear'" in kind.stdout
+
+
+def test_predict_refits_the_router_when_none_is_saved(tmp_path):
+    import shutil
+
+    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    run_dir = run_dir_of(result.stdout)
+    saved = json.loads((run_dir / "router" / "router.json").read_text())
+    shutil.rmtree(run_dir / "router")
+    answer = cli("predict", str(run_dir), "--text", "a wonderful film", cwd=tmp_path)
+    assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr
+    assert json.loads((run_dir / "router" / "router.json").read_text())["keys"] == saved["keys"]  # refitted and saved again

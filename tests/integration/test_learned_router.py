@@ -135,3 +135,18 @@ def test_bad_training_data_and_unfitted_use_are_one_line_errors(tmp_path):
         router.fit([(1.0,), (2.0, 3.0)], ["a", "b"])
     with pytest.raises(AdapterError, match="kind must be one of"):
         LearnedRouter("forest", "m")
+
+
+def test_restore_loads_into_the_configured_router_or_reports_nothing_saved(tmp_path):
+    features, labels = clusters()
+    saved = LinearRouter("tiny-llama", epochs=50)
+    saved.fit(features, labels)
+    saved.save(tmp_path / "router")
+    assert LinearRouter("tiny-llama").restore(tmp_path / "nothing") is None
+    router = LinearRouter("tiny-llama")
+    assert router.restore(tmp_path / "router") == ("agnews", "dbpedia", "sst2")
+    assert router.predict_proba(features[:5]) == saved.predict_proba(features[:5])
+    with pytest.raises(AdapterError, match="kind 'linear' does not match the run's routing.router_model 'mlp'"):
+        MLPRouter("tiny-llama").restore(tmp_path / "router")
+    with pytest.raises(AdapterError, match="base_model 'tiny-llama' does not match"):
+        LinearRouter("gemma3-270m").restore(tmp_path / "router")

@@ -129,9 +129,22 @@ class LearnedRouter:
         tmp.write_text(json.dumps(header, indent=2) + "\n")
         os.replace(tmp, target / HEADER_FILE)
 
+    def restore(self, folder: str | os.PathLike) -> tuple[str, ...] | None:
+        """Load the router saved under `folder` into this one; None when nothing is saved there.
+
+        A saved router from another base model, schema version or router kind is a one-line error.
+        Returns the keys it routes to, so the caller can tell whether it covers the tasks it needs.
+        """
+        if not (Path(folder) / HEADER_FILE).exists():
+            return None
+        saved = type(self).load(folder, self.base_model, kind=self.kind)
+        self.options, self.keys, self.input_dim = saved.options, saved.keys, saved.input_dim
+        self._net, self._mean, self._std = saved._net, saved._mean, saved._std
+        return self.keys
+
     @classmethod
-    def load(cls, folder: str | os.PathLike, base_model: str, input_dim: int | None = None) -> LearnedRouter:
-        """A router saved by `save`, checked against `base_model`, this code's schema version and (if given) `input_dim`."""
+    def load(cls, folder: str | os.PathLike, base_model: str, input_dim: int | None = None, kind: str | None = None) -> LearnedRouter:
+        """A router saved by `save`, checked against `base_model`, this code's schema version and (if given) `input_dim`, `kind`."""
         head_path, weights_path = Path(folder) / HEADER_FILE, Path(folder) / WEIGHTS_FILE
         try:
             header = json.loads(head_path.read_text())
@@ -143,6 +156,8 @@ class LearnedRouter:
             raise RoutingError(f"{head_path}: base_model {header.get('base_model')!r} does not match the run's {base_model!r}")
         if header.get("kind") not in KINDS:
             raise RoutingError(f"{head_path}: kind {header.get('kind')!r} is not one of {', '.join(KINDS)}")
+        if kind is not None and header["kind"] != kind:
+            raise RoutingError(f"{head_path}: kind {header['kind']!r} does not match the run's routing.router_model {kind!r}")
         if input_dim is not None and header.get("input_dim") != input_dim:
             raise RoutingError(f"{head_path}: input_dim {header.get('input_dim')!r} does not match the profiles' dimension {input_dim}")
         router = cls(header["kind"], base_model, **header.get("options", {}))
