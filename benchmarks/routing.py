@@ -1,8 +1,9 @@
-"""Routing benchmark (issue 10, evidence items 1-3) on the embedded SmolLM2-135M and ../shared/data.
+"""Routing benchmark (issue 10, evidence items 1-4) on the embedded SmolLM2-135M and ../shared/data.
 
     python benchmarks/routing.py select  --seed 100   # choose the embedding layer on an unreported seed
     python benchmarks/routing.py item1   --seed 0     # six tasks, one expert each; routing / task-free vs task-given
     python benchmarks/routing.py item3   --seed 0 --tau 1.1   # sl-f with triple-signal profiles (then --tau 0.75)
+    python benchmarks/routing.py item4   --seed 0     # cost: one triple-signal profile per task, one query embedding
     python benchmarks/routing.py table                # benchmarks/results/SUMMARY-routing.md from the JSON files
 
 Every stage writes benchmarks/results/routing-<stage>-s<seed>[...].json and is skipped when that file
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -245,6 +247,47 @@ def item3(seed: int, tau: float) -> None:
     save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall), **cost})
 
 
+def item4(seed: int, repeats: int = 3) -> None:
+    """Evidence item 4, first half: seconds to build one triple-signal task representation on this CPU
+    (bare backbone, the benchmark's profile settings), per block, and to embed one query for routing."""
+    import statistics
+
+    path = out_path("item4", seed, "-profile")
+    if path.exists():
+        return
+    cfg = load_config("cl-learnable", overrides(seed, SIX, 1.1))
+    started = time.perf_counter()
+    routing = make_container(cfg, new_run_dir(cfg)).adaptive()
+    tasks = build_task_source(cfg).load()
+    load_seconds = time.perf_counter() - started
+    per_task, per_block, dims = {}, {}, {}
+    for i, task in enumerate(tasks):
+        times = []
+        for _ in range(repeats):  # the first call of the first task also draws the sketch hashes
+            started = time.perf_counter()
+            _, dims = routing.profile(task)
+            times.append(time.perf_counter() - started)
+        per_task[task.id] = {"first": times[0], "median": statistics.median(times), "min": min(times), "max": max(times)}
+        print(task.id, per_task[task.id], flush=True)
+        if i == 0:
+            examples = routing.examples.inputs(task, "train", routing.settings.profile_examples)
+            for block in routing.settings.blocks:
+                started = time.perf_counter()
+                routing.profiler.task_blocks(task, examples, (block,), None)
+                per_block[block] = time.perf_counter() - started
+    query = routing.examples.inputs(tasks[0], "validation", 1)
+    query_times = []
+    for _ in range(10):
+        started = time.perf_counter()
+        routing.profiler.embed_inputs(query)
+        query_times.append(time.perf_counter() - started)
+    medians = [t["median"] for t in per_task.values()]
+    save(path, {"stage": "item4", "seed": seed, "profile_examples": routing.settings.profile_examples, "blocks": list(routing.settings.blocks),
+                "profile_dims": dims, "backbone_load_seconds": load_seconds, "per_task": per_task,
+                "profile_seconds_median_over_tasks": statistics.median(medians), "first_task_seconds_per_block": per_block,
+                "query_embed_seconds_median": statistics.median(query_times), "load_average_after": os.getloadavg()})
+
+
 def repeat_farm() -> Path:
     """A data folder for item 2: links to glue/ and cl_benchmark/, plus repeat/sst2b, SST-2's train and
     validation rows of odd index as a task of its own (sst2 then samples from the even rows only)."""
@@ -296,6 +339,14 @@ def table() -> None:
             for name, r in data["representations"].items():
                 lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
                              f"| {r['seconds']:.0f} |")
+        if data["stage"] == "item4":
+            lines += [f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
+                      f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
+                      f"one query embedded for routing: {data['query_embed_seconds_median'] * 1000:.0f} ms; loading the backbone "
+                      f"{data['backbone_load_seconds']:.0f} s.", "", "| task | first s | median s | min s | max s |", "|---|---|---|---|---|"]
+            lines += [f"| {k} | {v['first']:.1f} | {v['median']:.1f} | {v['min']:.1f} | {v['max']:.1f} |" for k, v in data["per_task"].items()]
+            lines += ["", "First task, one block at a time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in data["first_task_seconds_per_block"].items())]
+            lines += ["", data["note"]] if "note" in data else []
         if data["stage"] in ("item1", "item2", "item3"):
             m = data["metrics"]
             cost = f" One triple-signal profile {data['profile_seconds']:.1f} s ({data['profile_dims']})." if "profile_seconds" in data else ""
@@ -310,13 +361,14 @@ def table() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["select", "item1", "item2", "item3", "table"])
+    parser.add_argument("stage", choices=["select", "item1", "item2", "item3", "item4", "table"])
     parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
     parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
     args = parser.parse_args()
     SETS.extend(args.sets)
     {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item2": lambda: item2(args.seed), "item3": lambda: item3(args.seed, args.tau),
+     "item4": lambda: item4(args.seed),
      "table": table}[args.stage]()
 
 
