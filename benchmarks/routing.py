@@ -310,7 +310,7 @@ def repeat_farm() -> Path:
     return farm
 
 
-def item2(seed: int) -> None:
+def item2(seed: int, only: str | None = None) -> None:
     """A sequence with a repeat and near neighbours: adaptive router vs always-new vs always-shared (hybrid)."""
     tasks = ["glue/sst2", "cl_benchmark/agnews", "repeat/sst2b", "cl_benchmark/dbpedia", "cl_benchmark/yelp"]
     farm = repeat_farm()
@@ -319,7 +319,7 @@ def item2(seed: int) -> None:
             "always-shared": ("cl-hybrid", 1.1, ["routing.strategy='schedule'", "routing.num_tasks_to_share_lora=-1"])}
     for arm, (preset, tau, extra) in arms.items():
         path = out_path("item2", seed, f"-{arm}")
-        if path.exists():
+        if path.exists() or only not in (None, arm):
             continue
         sets = overrides(seed, tasks, tau, [f"data.data_dir='{farm}'", *extra])
         cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
@@ -377,12 +377,13 @@ def main() -> None:
     parser.add_argument("stage", choices=["select", "item1", "item2", "item2-partial", "item3", "item4", "table"])
     parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
     parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
+    parser.add_argument("--only", help="item2: run only this arm (adaptive, always-new or always-shared).")
     parser.add_argument("--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved.")
     parser.add_argument("--run-dir", type=Path, help="item2-partial: that arm's run folder under benchmarks/out.")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
     args = parser.parse_args()
     SETS.extend(args.sets)
-    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item2": lambda: item2(args.seed), "item3": lambda: item3(args.seed, args.tau),
+    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
      "item4": lambda: item4(args.seed), "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
      "table": table}[args.stage]()
 
