@@ -31,17 +31,9 @@ from pathlib import Path
 
 import torch
 
+from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
+
 HERE = Path(__file__).resolve().parent
-
-
-def machine() -> str:
-    cpu = "cpu"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
 def cpu_seconds() -> float:

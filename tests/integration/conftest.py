@@ -60,3 +60,12 @@ def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, world=
         tiny_model(tokenizer, seed), tokenizer, source, lora=lora, training=TrainingConfig(**t),
         max_length=64, seed=seed, run_dir=run_dir, base_name="tiny-llama", world=world,
     )
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """The tiny model is latency-bound: a second intra-op thread only adds contention (measured 50x on a busy 2-core CPU)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -22,16 +22,7 @@ from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.routing import SharingSchedule
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The tiny model is latency-bound: a second intra-op thread only adds contention (measured 50x on a busy 2-core CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
 
 def trained(tokenizer, source, first_layer=0, run_dir=None, policy=None):

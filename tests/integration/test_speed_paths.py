@@ -21,15 +21,7 @@ from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation
 from adaptive_learner.adapters.hf.forward import StepStats
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
 
 @given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=5))
