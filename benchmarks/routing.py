@@ -25,25 +25,25 @@ sys.path.insert(0, str(HERE))
 
 from run_preset import machine  # noqa: E402
 
+from adaptive_learner.adapters.routing.learned import LinearRouter  # noqa: E402
 from adaptive_learner.bootstrap.config import load_config  # noqa: E402
 from adaptive_learner.bootstrap.containers import build_task_source, make_container  # noqa: E402
 from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
 
 SIX = ["glue/sst2", "cl_benchmark/agnews", "cl_benchmark/dbpedia", "glue/qnli", "glue/mrpc", "glue/cola"]
-SIZE = {"train": 64, "epochs": 1, "validation": 100, "dev": 32}
+SIZE = {"train": 64, "epochs": 1, "validation": 100, "dev": 192}
 RESULTS = HERE / "results"
 # ../shared/data from the main checkout; ../../shared/data from a worktree under /work/wt.
 DATA = next((p for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data") if p.exists()), Path("../shared/data"))
 
 
-def chosen_layer() -> list[str]:
-    """The embedding layer picked by `select` on the unreported seed (100), once it has run."""
-    path = RESULTS / "routing-select-s100.json"
-    return [f"routing.embedding_layer={json.loads(path.read_text())['best_layer_softmax']}"] if path.exists() else []
+# Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side. Chosen on the
+# unreported seeds 100 and 101 (benchmarks/results/routing-layers-s100-101.md), against single layers.
+LAYERS = [8, 15, 22]
 
 
 def overrides(seed: int, tasks: list[str], tau: float, extra: list[str] = ()) -> list[str]:
-    return [*chosen_layer(), 
+    return [f"routing.embedding_layers={LAYERS}",
         f"run.seed={seed}", "run.output_dir='benchmarks/out'", "run.tracker='null'", "run.name='routing'",
         f"data.tasks={json.dumps(tasks)}", f"data.train_samples_per_task={SIZE['train']}",
         f"data.validation_samples_per_task={SIZE['validation']}", f"data.dev_samples_per_task={SIZE['dev']}",
@@ -61,52 +61,6 @@ def save(path: Path, data: dict) -> None:
     path.write_text(json.dumps({**data, "machine": machine() + " (2-core VM shared with other jobs)", "size": SIZE,
                                 "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
     print(f"wrote {path}")
-
-
-# --- a learned router for the benchmark --------------------------------------------------------
-class SoftmaxRouter:
-    """Softmax regression on standardised per-input vectors (RouterModel port), fitted with L-BFGS.
-
-    Stand-in for issue 10's LinearRouter adapter until it lands on main; same port, same data.
-    """
-
-    def __init__(self, l2: float = 1e-3) -> None:
-        self.l2, self.keys = l2, []
-
-    def fit(self, features, labels, seed: int = 0) -> dict:
-        import torch
-
-        torch.manual_seed(seed)
-        started = time.perf_counter()
-        self.keys = sorted(set(labels))
-        x = torch.tensor(features, dtype=torch.float32)
-        self.mu, self.sd = x.mean(0), x.std(0) + 1e-6
-        x = (x - self.mu) / self.sd
-        y = torch.tensor([self.keys.index(lab) for lab in labels])
-        self.w = torch.zeros(x.shape[1], len(self.keys), requires_grad=True)
-        self.b = torch.zeros(len(self.keys), requires_grad=True)
-        opt = torch.optim.LBFGS([self.w, self.b], max_iter=200, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(x @ self.w + self.b, y) + self.l2 * (self.w**2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        acc = ((x @ self.w + self.b).argmax(1) == y).float().mean().item()
-        return {"train_accuracy": acc, "seconds": time.perf_counter() - started}
-
-    def predict_proba(self, features):
-        import torch
-
-        with torch.no_grad():
-            x = (torch.tensor(features, dtype=torch.float32) - self.mu) / self.sd
-            p = torch.softmax(x @ self.w + self.b, -1).tolist()
-        return [dict(zip(self.keys, row, strict=True)) for row in p]
-
-    def save(self, folder: str) -> None:
-        pass  # benchmark-only: nothing is kept
 
 
 # --- stages ---------------------------------------------------------------------------------------
@@ -152,7 +106,7 @@ def select(seed: int) -> None:
     result = {}
     for layer in range(xtr.shape[1]):
         a, b = xtr[:, layer].tolist(), xva[:, layer].tolist()
-        router = SoftmaxRouter()
+        router = LinearRouter("bare")
         router.fit(a, ytr)
         soft = sum(max(p, key=p.get) == y for p, y in zip(router.predict_proba(b), yva, strict=True)) / len(yva)
         cents = {t: xtr[[i for i, y in enumerate(ytr) if y == t], layer].mean(0) for t in set(ytr)}
@@ -197,9 +151,9 @@ def evaluate_representations(cfg, run_dir: Path, state) -> dict:
     rows = {}
     for name, blocks, learned in (("description-only", ("description",), False),
                                   ("triple-signal (prototype keys)", base.blocks, False),
-                                  ("learned router (softmax regression)", base.blocks, True)):
+                                  ("learned router (LinearRouter)", base.blocks, True)):
         routing.settings = attrs.evolve(base, blocks=blocks)
-        routing.router_model = SoftmaxRouter() if learned else None
+        routing.router_model = LinearRouter(base.base_model) if learned else None
         routing._fitted_on = ()
         state.router.task_keys, state.router.evaluation = {}, {}
         started = time.perf_counter()
@@ -310,20 +264,75 @@ def repeat_farm() -> Path:
     return farm
 
 
+ITEM2 = ["glue/sst2", "cl_benchmark/agnews", "repeat/sst2b", "cl_benchmark/dbpedia", "cl_benchmark/yelp"]
+
+
 def item2(seed: int, only: str | None = None) -> None:
-    """A sequence with a repeat and near neighbours: adaptive router vs always-new vs always-shared (hybrid)."""
-    tasks = ["glue/sst2", "cl_benchmark/agnews", "repeat/sst2b", "cl_benchmark/dbpedia", "cl_benchmark/yelp"]
+    """A sequence with a repeat and near neighbours: adaptive router vs always-new vs always-shared.
+
+    All three arms train under the consolidation hybrid (cl-hybrid): it protects an expert's earlier
+    tasks when the expert is shared and costs nothing on an expert of one task. Then, for each of the
+    adaptive arm's decisions, the alternative it did not take is measured (`counterfactuals`).
+    """
     farm = repeat_farm()
-    arms = {"adaptive": ("cl-learnable", 0.7, []),
-            "always-new": ("cl-learnable", 1.1, ["routing.strategy='schedule'", "routing.num_tasks_to_share_lora=1"]),
-            "always-shared": ("cl-hybrid", 1.1, ["routing.strategy='schedule'", "routing.num_tasks_to_share_lora=-1"])}
+    schedule = ["routing.strategy='schedule'"]
+    arms = {"adaptive": ("cl-hybrid", 0.7, []),
+            "always-new": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=1"]),
+            "always-shared": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=-1"])}
     for arm, (preset, tau, extra) in arms.items():
         path = out_path("item2", seed, f"-{arm}")
         if path.exists() or only not in (None, arm):
             continue
-        sets = overrides(seed, tasks, tau, [f"data.data_dir='{farm}'", *extra])
+        sets = overrides(seed, ITEM2, tau, [f"data.data_dir='{farm}'", *extra])
         cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
         save(path, {"stage": "item2", "seed": seed, "arm": arm, "run_dir": str(run_dir), **summary(state, wall)})
+    if only in (None, "counterfactuals"):
+        counterfactuals(seed)
+
+
+def prefix_mean(accuracy: dict, k: int) -> float:
+    """Mean accuracy over tasks 0..k right after task k was learned (row k of the matrix)."""
+    row = accuracy["rows"][k][: k + 1]
+    return sum(row) / len(row)
+
+
+def counterfactuals(seed: int) -> None:
+    """For each adaptive decision k >= 1, rerun tasks 0..k with the same earlier assignments and the other
+    option at k (reuse the candidate with the highest p_reuse, or a new expert), as a written-out schedule
+    (routing.expert_of_task). The better option is the one with the higher mean accuracy over tasks 0..k
+    after step k; the adaptive arm chose well when its own figure is at least the alternative's."""
+    path = out_path("item2", seed, "-counterfactuals")
+    adaptive = out_path("item2", seed, "-adaptive")
+    if path.exists() or not adaptive.exists():
+        return
+    data = json.loads(adaptive.read_text())
+    ids, decisions = data["accuracy"]["task_ids"], data["decisions"]
+    made_by = {}  # expert id -> index of the task that created it
+    assignment = []
+    for k, d in enumerate(decisions):
+        if d["action"] in ("create", "fork"):  # a fork is a new expert too (started from its parent)
+            made_by[d["expert"]] = k
+        assignment.append(made_by[d["expert"]])
+    farm, rows = repeat_farm(), []
+    for k, d in enumerate(decisions[1:], start=1):
+        if d["action"] == "create":
+            best = max(d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0)))
+            alternative, what = made_by[best], f"reuse {best} (p_reuse {d['probabilities'][best]:.3f})"
+        else:
+            alternative, what = k, "a new expert"
+        plan = [*assignment[:k], alternative]
+        sets = overrides(seed, ITEM2[: k + 1], 1.1, [f"data.data_dir='{farm}'", "routing.strategy='schedule'", f"routing.expert_of_task={plan}"])
+        started = time.perf_counter()
+        _, _, state, _ = run_sequence("item2-cf", seed, "cl-hybrid", sets)
+        other = state.accuracy.to_dict()
+        chosen, alt = prefix_mean(data["accuracy"], k), prefix_mean(other, k)
+        rows.append({"step": k, "task": ids[k], "chosen": d["action"] + (f" {d['expert']}" if d["action"] != "create" else ""),
+                     "chosen_mean": chosen, "alternative": what, "alternative_mean": alt, "chose_better": chosen >= alt,
+                     "margin": chosen - alt, "prefix_check": prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0,
+                     "seconds": time.perf_counter() - started})
+        print(rows[-1], flush=True)
+    save(path, {"stage": "item2-counterfactuals", "seed": seed, "rows": rows,
+                "chose_better": sum(r["chose_better"] for r in rows), "decisions": len(rows)})
 
 
 def item2_partial(seed: int, arm: str, run_dir: Path) -> None:
@@ -349,6 +358,12 @@ def table() -> None:
             for name, r in data["representations"].items():
                 lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
                              f"| {r['seconds']:.0f} |")
+        if data["stage"] == "item2-counterfactuals":
+            lines += [f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
+                      "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).", "",
+                      "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | replay check (k-1) |", "|---|---|---|---|---|---|---|---|"]
+            lines += [f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
+                      f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |" for r in data["rows"]]
         if data["stage"] == "item4":
             lines += [f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
                       f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
@@ -377,7 +392,7 @@ def main() -> None:
     parser.add_argument("stage", choices=["select", "item1", "item2", "item2-partial", "item3", "item4", "table"])
     parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
     parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
-    parser.add_argument("--only", help="item2: run only this arm (adaptive, always-new or always-shared).")
+    parser.add_argument("--only", help="item2: run only this arm (adaptive, always-new, always-shared) or the counterfactuals.")
     parser.add_argument("--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved.")
     parser.add_argument("--run-dir", type=Path, help="item2-partial: that arm's run folder under benchmarks/out.")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")

@@ -9,6 +9,7 @@ saved and resumed with the run (docs/adr/0030-0033).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 
 from attrs import field, frozen
@@ -19,6 +20,7 @@ from adaptive_learner.application.ports import (
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
 from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.probe import ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
 from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, mixture
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SimilarityRouter, exact_top_k, softmax
@@ -35,11 +37,12 @@ class RoutingSettings:
     blocks: tuple[str, ...] = ("description",)
     weights: dict[str, float] = field(factory=dict)
     profile_examples: int = 0  # examples handed to the profiler (prototype and sketch)
-    key_examples: int = 64  # train inputs per task behind its routing key / the learned router
+    key_examples: int = 256  # inputs per task (train, then dev) behind its routing key / the learned router
     dynamic_profiles: bool = True
     tol_forget: float = 0.02
     tol_new: float = 0.02
     temperature: float = 0.05
+    probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -68,6 +71,7 @@ class AdaptiveRouting:
         self.similarity, self.router_model, self.router_dir, self.index = similarity, router_model, router_dir, index
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
+        self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
 
     # --- memory ------------------------------------------------------------------------------
     def memory(self, state: RunState) -> RouterMemory:
@@ -95,7 +99,23 @@ class AdaptiveRouting:
             experts = {key: experts[key] for key, _ in self.index.search(profile, self.router.top_k)}
         if not self.settings.adaptive and self.similarity is not None:
             return self.similarity.decide(profile, experts)
-        return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms)
+        probes = self._probe(task, state, profile, experts) if not memory.threshold.always_new else {}
+        return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms, probes)
+
+    def _probe(self, task: Task, state: RunState, profile: Vector, experts: dict[str, Vector]) -> dict[str, ProbeResult]:
+        """The transfer probe (docs/adr/0034): balanced dev accuracy of the new task under each of the
+        `probe_candidates` nearest experts and under a fresh start (the bare backbone), no training step."""
+        n = self.settings.probe_candidates
+        if not n or not experts or not self._has_dev(task.id):
+            return {}
+        started = time.perf_counter()
+        fresh = self.learner.score(None, task, "dev")
+        out = {}
+        for expert_id in list(self.router.candidates(profile, experts))[:n]:
+            score = self.learner.score(expert_id, task, "dev")
+            out[expert_id] = ProbeResult(score.balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n))
+        self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
+        return out
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, float]:
         """Dev accuracy of the reused expert's earlier tasks, to measure what the reuse costs."""
@@ -115,6 +135,8 @@ class AdaptiveRouting:
         entry = {"step": step, "task": task.id, "action": str(decision.action), "expert": expert_id, "score": decision.score,
                  "probability": decision.probability, "reason": decision.reason, "scores": dict(decision.scores),
                  "probabilities": dict(decision.probabilities), "tau": decision.tau}
+        if task.id in self._probes:
+            entry["probes"], entry["probe_seconds"] = self._probes.pop(task.id)
         if before:
             after = {t: self._dev(expert_id, t, state) for t in before}
             forgetting = sum(before[t] - after[t] for t in before) / len(before)
@@ -148,8 +170,13 @@ class AdaptiveRouting:
         return mean_vector(self._task_features(task))
 
     def _task_features(self, task: Task) -> list[Vector]:
+        """Vectors of up to `key_examples` of the task's own inputs: its training inputs, then its dev
+        inputs (held out of training, never the validation split that routing accuracy is measured on)."""
         if task.id not in self._features:
-            self._features[task.id] = self.profiler.embed_inputs(self.examples.inputs(task, "train", self.settings.key_examples))
+            n = self.settings.key_examples
+            inputs = self.examples.inputs(task, "train", n)
+            inputs += self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else []
+            self._features[task.id] = self.profiler.embed_inputs(inputs)
         return self._features[task.id]
 
     def _fit_router(self, state: RunState) -> None:

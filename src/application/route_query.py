@@ -5,7 +5,7 @@ from __future__ import annotations
 from adaptive_learner.application.adaptive_routing import AdaptiveRouting
 from adaptive_learner.application.ports import Encoder, LabelledInput
 from adaptive_learner.application.state import RunState
-from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.routing import FixedAssignment, ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter
 from adaptive_learner.domain.task import Task
 
 
@@ -17,7 +17,7 @@ class RouteQuery:
     `AdaptiveRouting` decide, and a text is routed in the representation of the stored task keys.
     """
 
-    def __init__(self, encoder: Encoder, rule: SharingSchedule | SimilarityRouter, adaptive: AdaptiveRouting | None = None) -> None:
+    def __init__(self, encoder: Encoder, rule: SharingSchedule | SimilarityRouter | FixedAssignment, adaptive: AdaptiveRouting | None = None) -> None:
         self.encoder = encoder
         self.rule = rule
         self.adaptive = adaptive
@@ -25,6 +25,8 @@ class RouteQuery:
     def for_task(self, task: Task, step: int, state: RunState) -> ReuseDecision:
         if self.adaptive is not None:
             return self.adaptive.decide(task, state)
+        if isinstance(self.rule, FixedAssignment):
+            return self.rule.decide(step, [state.library.expert_for(t).id for t in state.task_ids[:step]])
         if isinstance(self.rule, SharingSchedule):
             previous = state.library.expert_for(state.task_ids[step - 1]).id if step > 0 else None
             return self.rule.decide(step, previous)

@@ -109,6 +109,14 @@ def _signal_table(positive: bool) -> Any:
     return check
 
 
+def _layer_list(_: Any, attribute: Any, value: list[int]) -> None:
+    if len(value) != len(set(value)):
+        raise ValueError(f"{attribute.name!r}: each layer at most once (got {value!r:.60})")
+    for layer in value:
+        if isinstance(layer, bool) or not isinstance(layer, int) or not -1 <= layer <= 4096:
+            raise ValueError(f"{attribute.name!r}: layers are integers from -1 (the final layer) to 4096 (got {layer!r:.40})")
+
+
 def _block_weights(_: Any, attribute: Any, value: dict[str, float]) -> None:
     from adaptive_learner.domain.profiles import BLOCK_ORDER
 
@@ -208,6 +216,9 @@ class RoutingConfig:
         validator=attrs.validators.in_(("schedule", "similarity", "adaptive")),
     )
     num_tasks_to_share_lora: int = doc(1, "First N tasks share one LoRA, later tasks get their own; -1 = one LoRA for all.", validator=within(0, also=(-1,)))
+    expert_of_task: list[int] = doc(
+        [], "Schedule strategy, written out (ablations, counterfactual runs): task i joins the expert made for task "
+        "expert_of_task[i], and i itself = a new expert, e.g. [0, 1, 0]; empty = num_tasks_to_share_lora.")
     reuse_threshold: float = doc(0.9, "Similarity routing: reuse an expert at or above this cosine (> 1 = never).")
     fork_threshold: float = doc(1.01, "Similarity routing: fork an expert at or above this cosine (> 1 = never).")
     temperature: float = doc(0.1, "Softmax temperature for the decision probability.", validator=within(0.0, lo_open=True))
@@ -223,8 +234,12 @@ class RoutingConfig:
         "Weight of each profile block (each block is L2-normalised first; weight = its share of the squared norm).",
         validator=_block_weights,
     )
-    embedding_layer: int = doc(-1, "Hidden-state layer mean-pooled into embeddings (-1 = the final layer; 0 = token embeddings).",
-                               validator=within(-1, 4096))
+    embedding_layer: int = doc(-1, "Hidden-state layer mean-pooled into embeddings (-1 = the final layer; 0 = token embeddings); "
+                               "used when embedding_layers is empty.", validator=within(-1, 4096))
+    embedding_layers: list[int] = doc(
+        [], "Several hidden-state layers, each mean-pooled, concatenated into the embeddings (e.g. [8, 15, 22] for 1/4, 1/2, "
+        "3/4 of SmolLM2's 30 layers; docs/adr/0039); empty = embedding_layer alone.", validator=_layer_list,
+    )
     grad_sketch_layer_names: list[str] = doc([], "Modules whose loss gradient is sketched; empty = the architecture's default.")
     grad_sketch_dim: int = doc(256, "Dimension of the gradient sketch (count sketch).", validator=within(8, 2**20))
     grad_sketch_examples: int = doc(8, "Training examples whose loss gradient is sketched.", validator=within(1, MAX_BATCH))
@@ -235,6 +250,9 @@ class RoutingConfig:
     prior_slope: float = doc(20.0, "Calibrator prior: slope of the prior sigmoid in cosine.", validator=within(0.0, 1000.0))
     prior_strength: float = doc(4.0, "Calibrator prior: how many measured outcomes the prior counts for.",
                                 validator=within(0.0, 1e6, lo_open=True))
+    probe_candidates: int = doc(
+        2, "Adaptive routing: transfer probe on the N nearest experts: the new task's dev inputs answered by each and by a "
+        "fresh start, no training; the evidence joins p_reuse (docs/adr/0034). 0 = off.", validator=within(0, 100))
     ucb_c: float = doc(0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0))
     top_k: int = doc(5, "Candidate experts considered per decision (nearest by cosine).", validator=within(1, 100000))
     tau_step: float = doc(0.05, "Adaptive tau: tau += tau_step * (regret - target_regret) after each measured reuse.",
@@ -244,7 +262,9 @@ class RoutingConfig:
     tol_new: float = doc(0.02, "... and, when a fresh expert was measured, the task reaches within this of it.", validator=within(0.0, 1.0))
     router_model: str = doc("cosine", "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' (learned).",
                             validator=attrs.validators.in_(("cosine", "linear", "mlp")))
-    router_examples_per_task: int = doc(64, "Stored training inputs per task that fit the learned router.", validator=within(1, 100000))
+    router_examples_per_task: int = doc(
+        256, "Inputs per task behind its routing key and the learned router: its training inputs, then its dev inputs "
+        "(never the validation split).", validator=within(1, 100000))
     evaluate_routing: bool = doc(True, "Measure routing and task-free accuracy on the validation inputs at the end of a routed run.")
 
 

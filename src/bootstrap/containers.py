@@ -27,7 +27,7 @@ from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
 from adaptive_learner.domain.router import AdaptiveRouter
-from adaptive_learner.domain.routing import SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.routing import FixedAssignment, SharingSchedule, SimilarityRouter
 
 
 def build_policy(cfg: Config) -> ConsolidationPolicy:
@@ -50,10 +50,14 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
     )
 
 
-def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter:
+def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter | FixedAssignment:
     r = cfg.routing
     if r.strategy == "similarity":
         return SimilarityRouter(reuse_threshold=r.reuse_threshold, fork_threshold=r.fork_threshold, temperature=r.temperature)
+    if r.expert_of_task:
+        if cfg.data.tasks and len(r.expert_of_task) != len(cfg.data.tasks):
+            raise ValueError(f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks")
+        return FixedAssignment(r.expert_of_task)
     return SharingSchedule(r.num_tasks_to_share_lora)
 
 
@@ -71,7 +75,7 @@ def build_routing_settings(cfg: Config) -> RoutingSettings:
     return RoutingSettings(
         base_model=base_model_name(cfg), blocks=tuple(blocks), weights=dict(r.profile_weights), profile_examples=n,
         key_examples=r.router_examples_per_task, dynamic_profiles=r.dynamic_profiles, tol_forget=r.tol_forget, tol_new=r.tol_new,
-        temperature=r.temperature, adaptive=r.strategy == "adaptive",
+        temperature=r.temperature, adaptive=r.strategy == "adaptive", probe_candidates=r.probe_candidates,
     )
 
 

@@ -8,6 +8,8 @@ For a new task with profile q and experts with profiles P_e:
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
                  (an expert never reused yet has an infinite index: each is tried once before
                  the means are exploited); E empty -> a new expert
+     (with the transfer probe on, p_e is combined in log-odds with the probe's evidence,
+     domain/probe.py, docs/adr/0034)
   5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
   6. tau         moves with observed regret: tau += step * (regret - target_regret)
 
@@ -25,6 +27,7 @@ from attrs import define, evolve, field, frozen, validators
 
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
 from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.probe import ProbeResult, combine
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, cosine
 
 Vector = tuple[float, ...]
@@ -96,11 +99,15 @@ class AdaptiveRouter:
         calibrator: ReuseCalibrator,
         threshold: AdaptiveThreshold,
         arms: Mapping[str, ArmStats] | None = None,
+        probes: Mapping[str, ProbeResult] | None = None,
     ) -> ReuseDecision:
-        arms = arms or {}
+        """`probes`: transfer-probe results of some candidates (docs/adr/0034), combined with their
+        calibrated p_reuse in log-odds; candidates without one keep the calibrated value."""
+        arms, probes = arms or {}, probes or {}
         tau = threshold.tau
         scores = self.candidates(profile, experts)
         probs = {e: calibrator.probability(s) for e, s in scores.items()}
+        probs = {e: combine(p, probes[e].probability()) if e in probes else p for e, p in probs.items()}
         evidence = {"scores": scores, "probabilities": probs, "tau": tau}
         best_p = max(probs.values(), default=0.0)
         if threshold.always_new:
@@ -110,15 +117,17 @@ class AdaptiveRouter:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
         eligible = [e for e in scores if probs[e] >= tau]
         if not eligible:
-            top = next(iter(scores))
+            top = max(scores, key=lambda e: (probs[e], scores[e], e))
+            probe = f", probe {probes[top].candidate:.3f} vs fresh {probes[top].fresh:.3f}" if top in probes else ""
             return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
-                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}) < tau {tau:.3f}", **evidence)
+                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{probe}) < tau {tau:.3f}", **evidence)
         total = sum(a.visits for a in arms.values())
         index = {e: ucb_index(arms.get(e, ArmStats()), total, self.ucb_c) for e in eligible}
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
-        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}) >= tau {tau:.3f}"
+        probe = f", probe {probes[chosen].candidate:.3f} vs fresh {probes[chosen].fresh:.3f}" if chosen in probes else ""
+        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}{probe}) >= tau {tau:.3f}"
         if arm.visits and arm.mean < self.fork_below:
             return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
                                  f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",

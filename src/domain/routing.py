@@ -91,6 +91,30 @@ class SharingSchedule:
 
 
 @frozen
+class FixedAssignment:
+    """A schedule written out task by task, for ablations and counterfactual runs: task i joins the
+    expert first made for task `assignment[i]`; `assignment[i] == i` makes a new expert."""
+
+    assignment: tuple[int, ...] = field(converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        for i, j in enumerate(self.assignment):
+            if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j <= i:
+                raise DomainError(f"expert_of_task[{i}] must be an earlier task's index or {i} itself (a new expert), got {j!r}")
+            if self.assignment[j] != j:
+                raise DomainError(f"expert_of_task[{i}] = {j}, but task {j} did not make an expert of its own (expert_of_task[{j}] = {self.assignment[j]})")
+
+    def decide(self, step: int, expert_of: Sequence[str]) -> ReuseDecision:
+        """`expert_of[j]`: the expert of the j-th task already learned."""
+        if step >= len(self.assignment):
+            raise DomainError(f"expert_of_task has {len(self.assignment)} entries, the sequence has a task number {step + 1}")
+        j = self.assignment[step]
+        if j == step:
+            return ReuseDecision.create(f"expert_of_task[{step}] = {step}: a new expert")
+        return ReuseDecision(ReuseAction.REUSE, expert_of[j], 1.0, 1.0, f"expert_of_task[{step}] = {j}: the expert of task {j + 1}")
+
+
+@frozen
 class SimilarityRouter:
     """Routes by cosine similarity of profiles; see module docstring."""
 

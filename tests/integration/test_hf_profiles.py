@@ -58,6 +58,12 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
         HFProfiler(backbone, RoutingConfig(embedding_layer=3))
     middle = HFProfiler(backbone, RoutingConfig(embedding_layer=1)).embed_inputs([LabelledInput("hello")])[0]
     assert len(middle) == backbone.experts.model.config.hidden_size
+    with pytest.raises(AdapterError, match=r"embedding_layers 5 is outside the model's hidden states 0..2"):
+        HFProfiler(backbone, RoutingConfig(embedding_layers=[1, 5]))
+    both = HFProfiler(backbone, RoutingConfig(embedding_layers=[1, -1])).embed_inputs([LabelledInput("hello")])[0]
+    final = HFProfiler(backbone, RoutingConfig()).embed_inputs([LabelledInput("hello")])[0]
+    hidden = backbone.experts.model.config.hidden_size
+    assert len(both) == 2 * hidden and both[:hidden] == pytest.approx(middle) and both[hidden:] == pytest.approx(final)
 
 
 def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_path):

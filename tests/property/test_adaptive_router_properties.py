@@ -86,3 +86,46 @@ def test_router_memory_round_trips_through_json(cal, tau, counters, profiles):
     again = RouterMemory.from_dict(json.loads(json.dumps(memory.to_dict())))
     assert again == memory
     assert again.calibrator.probability(0.5) == cal.probability(0.5)
+
+
+# --- the transfer probe (docs/adr/0034) ----------------------------------------------------------
+from adaptive_learner.domain.probe import ProbeResult, combine  # noqa: E402
+
+accuracy = st.floats(0.0, 1.0)
+probe_results = st.builds(ProbeResult, candidate=accuracy, fresh=accuracy, n=st.integers(1, 5000))
+probes = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]), probe_results)
+
+
+@given(accuracy, st.integers(1, 5000), st.floats(0.0, 1.0))
+def test_a_tied_probe_is_no_evidence(acc, n, prior):
+    p = ProbeResult(acc, acc, n).probability()
+    assert p == pytest.approx(0.5)
+    assert combine(prior, p) == pytest.approx(min(max(prior, 1e-6), 1 - 1e-6), abs=1e-9)
+
+
+@given(accuracy, accuracy, accuracy, st.integers(1, 5000))
+def test_probe_probability_grows_with_the_candidates_accuracy(a1, a2, fresh, n):
+    low, high = sorted((a1, a2))
+    assert 0.0 <= ProbeResult(low, fresh, n).probability() <= ProbeResult(high, fresh, n).probability() + 1e-12 <= 1.0 + 1e-12
+
+
+@given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+def test_combined_evidence_is_a_probability_monotone_in_both(p1, p2, q):
+    low, high = sorted((p1, p2))
+    assert 0.0 <= combine(low, q) <= combine(high, q) + 1e-12 <= 1.0 + 1e-12
+    assert combine(q, low) <= combine(q, high) + 1e-12
+
+
+@given(vec, experts, calibrators, st.floats(1.0, 10.0), arms, probes)
+def test_tau_at_or_above_one_always_creates_whatever_the_probe(profile, profiles, cal, tau, counters, results):
+    d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
+    assert d.action is ReuseAction.CREATE
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, probes)
+def test_a_probe_in_favour_never_turns_a_reuse_into_new(profile, profiles, cal, tau, counters, results):
+    """A probe with p_probe >= 0.5 only raises p_reuse, so a task reused without it stays reused."""
+    favour = {e: r for e, r in results.items() if r.probability() >= 0.5}
+    router = AdaptiveRouter()
+    if router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters).action is not ReuseAction.CREATE:
+        assert router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, favour).action is not ReuseAction.CREATE

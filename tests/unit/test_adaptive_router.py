@@ -20,7 +20,7 @@ from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.profiles import assemble_profile, block_slice
 from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, ArmStats, RouterMemory, mixture
-from adaptive_learner.domain.routing import ReuseAction, SharingSchedule
+from adaptive_learner.domain.routing import FixedAssignment, ReuseAction, SharingSchedule
 from adaptive_learner.domain.task import Task, TaskSequence
 
 pytestmark = pytest.mark.unit
@@ -104,10 +104,10 @@ class Examples:
         return rows[:limit] if limit is not None else rows
 
 
-def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context")):
+def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0):
     fb = FakeBackbone()
     tracker = RecordingTracker()
-    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8)
+    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
                               AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
@@ -180,3 +180,70 @@ def test_seed_threshold_1_1_is_accepted_by_the_config_and_bad_weights_are_named(
         load_config("default", ["routing.profile_weights={prototyp = 1.0}"])
     with pytest.raises(ConfigError, match="'profile_weights.context' must be >= 0"):
         load_config("default", ["routing.profile_weights={context = -1.0}"])
+
+
+def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
+    """Prior 0.5 at the midpoint; the candidate starts 0.80 vs a fresh 0.60 on 200 dev inputs: reuse."""
+    from adaptive_learner.domain.probe import ProbeResult
+
+    cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
+    profiles = {"e0": (1.0, 0.0)}
+    query = (0.9, (1 - 0.81) ** 0.5)  # cosine 0.9 with e0: the prior's midpoint
+    router, tau = AdaptiveRouter(), AdaptiveThreshold(0.7)
+    assert router.decide(query, profiles, cal, tau).action is ReuseAction.CREATE
+    ahead = router.decide(query, profiles, cal, tau, probes={"e0": ProbeResult(0.8, 0.6, 200)})
+    assert ahead.action is ReuseAction.REUSE and "probe 0.800 vs fresh 0.600" in ahead.reason
+    behind = router.decide(query, profiles, cal, tau, probes={"e0": ProbeResult(0.5, 0.6, 200)})
+    assert behind.action is ReuseAction.CREATE and behind.probabilities["e0"] < 0.5
+
+
+def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
+    run, routing, examples, tracker = routed_run(seq(), 0.5, probe=1)
+    state = run()
+    d = state.router.decisions
+    assert "probes" not in d[0]  # no expert yet: nothing to probe
+    assert len(d[1]["probes"]) == 1 and d[1]["probe_seconds"] >= 0
+    probe = next(iter(d[2]["probes"].values()))
+    assert set(probe) == {"candidate", "fresh", "n", "p_probe"} and 0 <= probe["p_probe"] <= 1
+
+
+def test_learned_router_keys_take_train_inputs_then_dev_inputs():
+    class Limited(Examples):
+        def inputs(self, task, split, limit=None):
+            rows = super().inputs(task, split, limit)[: 3 if split == "train" else None]
+            return [LabelledInput(f"{split} {r.text}", None, r.label, r.task_id) for r in rows]
+
+    run, routing, _, _ = routed_run(seq(), 1.1)
+    routing.examples = Limited(seq())
+    seen = []
+    embed = routing.profiler.embed_inputs
+    routing.profiler.embed_inputs = lambda inputs: seen.append([x.text.split()[0] for x in inputs]) or embed(inputs)
+    routing._task_features(seq()[0])
+    assert seen == [["train"] * 3 + ["dev"] * 5]  # key_examples = 8
+
+
+def test_a_written_out_schedule_assigns_each_task_and_bad_ones_fail_before_the_run():
+    from adaptive_learner.bootstrap.config import ConfigError, load_config
+    from adaptive_learner.bootstrap.preflight import check_config
+
+    fixed = FixedAssignment([0, 1, 0])
+    assert fixed.decide(0, []).action is ReuseAction.CREATE
+    assert fixed.decide(2, ["expert-0", "expert-1"]).expert_id == "expert-0"
+    with pytest.raises(DomainError, match=r"expert_of_task\[1\] must be an earlier task's index or 1"):
+        FixedAssignment([0, 2])
+    with pytest.raises(DomainError, match=r"task 1 did not make an expert of its own"):
+        FixedAssignment([0, 0, 1])
+    with pytest.raises(DomainError, match="has 3 entries"):
+        fixed.decide(3, ["a", "b", "a"])
+    cfg = load_config("default", ["run.backbone='fake'", "data.tasks=['a', 'b']", "routing.expert_of_task=[0, 0, 2]"])
+    with pytest.raises(ConfigError, match="routing: expert_of_task has 3 entries for 2 tasks"):
+        check_config(cfg)
+
+
+def test_a_written_out_schedule_runs_on_the_fake_backbone():
+    fb = FakeBackbone()
+    tracker = RecordingTracker()
+    tasks = seq()
+    learn = LearnTask(fb, fb, fb, RouteQuery(fb, FixedAssignment([0, 1, 0])), tracker, ConsolidationPolicy(), epochs=1)
+    state = RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker)()
+    assert [e.tasks for e in state.library] == [("sentiment", "sentiment2"), ("topic",)]

@@ -8,8 +8,9 @@ Blocks of a task, measured under an expert or the bare backbone:
                (default per architecture and the unknown-name check: adapters/hf/layers.py)
   context      ContextStats: mean next-token entropy of the prompts under the model, prompt
                length mean / std (in hundreds of tokens), number of labels, label entropy
-Per-input vectors are mean-pooled hidden states of the raw input (no prompt, no task): a query
-without a task id is embedded exactly like the examples behind a task's key.
+Per-input vectors are mean-pooled hidden states of the raw input (no prompt, no task), one layer or
+several side by side (`routing.embedding_layers`, docs/adr/0039): a query without a task id is
+embedded exactly like the examples behind a task's key.
 """
 
 from __future__ import annotations
@@ -52,11 +53,14 @@ class HFProfiler:
     def __init__(self, backbone, routing) -> None:
         self.b, self.k = backbone, routing.k_examples_for_prototype
         self.sketch_dim, self.sketch_examples = routing.grad_sketch_dim, routing.grad_sketch_examples
-        self.layer = getattr(routing, "embedding_layer", -1)
         base = scoring.base_model(backbone.experts.model)
         n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
-        if self.layer >= n_states:
-            raise AdapterError(f"routing.embedding_layer {self.layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
+        several = list(getattr(routing, "embedding_layers", []) or [])
+        field = "embedding_layers" if several else "embedding_layer"
+        self.embed_layers = several or [getattr(routing, "embedding_layer", -1)]
+        for layer in self.embed_layers:
+            if layer >= n_states:
+                raise AdapterError(f"routing.{field} {layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
         self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(base)
         check_layer_names(base, self.layers, "routing.grad_sketch_layer_names")
         modules = dict(base.named_modules())
@@ -112,9 +116,11 @@ class HFProfiler:
             for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
                 ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)
                 position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
-                result = decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, output_hidden_states=self.layer != -1)
-                states = result.last_hidden_state if self.layer == -1 else result.hidden_states[self.layer]
-                for i, v in zip(batch, scoring.mean_pool(states.float(), mask).tolist(), strict=True):
+                final_only = self.embed_layers == [-1]
+                result = decoder(input_ids=ids, attention_mask=mask, position_ids=position_ids, output_hidden_states=not final_only)
+                states = [result.last_hidden_state if layer == -1 else result.hidden_states[layer] for layer in self.embed_layers]
+                pooled = torch.cat([scoring.mean_pool(h.float(), mask) for h in states], dim=-1)  # layers side by side
+                for i, v in zip(batch, pooled.tolist(), strict=True):
                     out[i] = tuple(v)
         return out
 
