@@ -37,8 +37,9 @@ RESULTS = HERE / "results"
 DATA = next((p for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data") if p.exists()), Path("../shared/data"))
 
 
-# Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side. Chosen on the
-# unreported seeds 100 and 101 (benchmarks/results/routing-layers-s100-101.md), against single layers.
+# Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side: the default
+# since docs/adr/0039, written out so the results do not move with it. Chosen on the unreported seeds
+# 100 and 101 (benchmarks/results/routing-layers-s100-101.md), against single layers and other sets.
 LAYERS = [8, 15, 22]
 
 

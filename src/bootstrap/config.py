@@ -234,11 +234,11 @@ class RoutingConfig:
         "Weight of each profile block (each block is L2-normalised first; weight = its share of the squared norm).",
         validator=_block_weights,
     )
-    embedding_layer: int = doc(-1, "Hidden-state layer mean-pooled into embeddings (-1 = the final layer; 0 = token embeddings); "
-                               "used when embedding_layers is empty.", validator=within(-1, 4096))
+    embedding_layer: int = doc(-1, "One hidden-state layer mean-pooled into embeddings (0 = token embeddings); -1 = not set: "
+                               "embedding_layers decides.", validator=within(-1, 4096))
     embedding_layers: list[int] = doc(
-        [], "Several hidden-state layers, each mean-pooled, concatenated into the embeddings (e.g. [8, 15, 22] for 1/4, 1/2, "
-        "3/4 of SmolLM2's 30 layers; docs/adr/0039); empty = embedding_layer alone.", validator=_layer_list,
+        [], "Hidden-state layers, each mean-pooled, side by side in the embeddings (-1 = the final layer); empty = "
+        "embedding_layer if set, else 1/4, 1/2 and 3/4 of the depth ([8, 15, 22] on SmolLM2; docs/adr/0039).", validator=_layer_list,
     )
     grad_sketch_layer_names: list[str] = doc([], "Modules whose loss gradient is sketched; empty = the architecture's default.")
     grad_sketch_dim: int = doc(256, "Dimension of the gradient sketch (count sketch).", validator=within(8, 2**20))

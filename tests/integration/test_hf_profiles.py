@@ -31,7 +31,7 @@ def test_blocks_dimensions_answers_and_dynamic_profile(tokenizer, demo_source):
     task = demo_source.load()[0]
     examples = SourceInputs(demo_source).inputs(task, "train", 4)
     blocks = profiler.task_blocks(task, examples, ALL)
-    hidden = backbone.experts.model.config.hidden_size
+    hidden = 2 * backbone.experts.model.config.hidden_size  # the default layers of a 2-layer model: 1 and 2
     assert {k: len(v) for k, v in blocks.items()} == {"description": hidden, "prototype": hidden, "gradient": 16, "context": 5}
     assert any(abs(v) > 0 for v in blocks["gradient"])
     queries = profiler.embed_inputs(examples)
@@ -61,9 +61,17 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     with pytest.raises(AdapterError, match=r"embedding_layers 5 is outside the model's hidden states 0..2"):
         HFProfiler(backbone, RoutingConfig(embedding_layers=[1, 5]))
     both = HFProfiler(backbone, RoutingConfig(embedding_layers=[1, -1])).embed_inputs([LabelledInput("hello")])[0]
-    final = HFProfiler(backbone, RoutingConfig()).embed_inputs([LabelledInput("hello")])[0]
+    final = HFProfiler(backbone, RoutingConfig(embedding_layer=2)).embed_inputs([LabelledInput("hello")])[0]
     hidden = backbone.experts.model.config.hidden_size
     assert len(both) == 2 * hidden and both[:hidden] == pytest.approx(middle) and both[hidden:] == pytest.approx(final)
+    assert HFProfiler(backbone, RoutingConfig()).embed_inputs([LabelledInput("hello")])[0] == pytest.approx(both)  # default: 1, 2
+
+
+def test_default_embedding_layers_follow_the_depth():
+    from adaptive_learner.adapters.hf.profiles import default_embedding_layers
+
+    assert default_embedding_layers(30) == [8, 15, 22] and default_embedding_layers(18) == [4, 9, 14]
+    assert default_embedding_layers(2) == [1, 2] and default_embedding_layers(1) == [1]
 
 
 def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_path):
@@ -91,7 +99,7 @@ def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_pat
     state = RunSequence(demo_source, learn, EvaluateSequence(backbone, tracker), backbone, store, tracker)()
     memory = state.router
     assert len(state.library) == 3 and all(d["action"] == "create" for d in memory.decisions)
-    hidden = backbone.experts.model.config.hidden_size
+    hidden = 2 * backbone.experts.model.config.hidden_size  # default layers 1 and 2, side by side
     assert memory.block_dims == {"description": hidden, "prototype": hidden, "gradient": 16, "context": 5}
     assert all(len(p) == 2 * hidden + 21 for p in memory.expert_profiles.values())
     ev = memory.evaluation

@@ -55,9 +55,9 @@ class HFProfiler:
         self.sketch_dim, self.sketch_examples = routing.grad_sketch_dim, routing.grad_sketch_examples
         base = scoring.base_model(backbone.experts.model)
         n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
-        several = list(getattr(routing, "embedding_layers", []) or [])
+        several, one = list(getattr(routing, "embedding_layers", []) or []), getattr(routing, "embedding_layer", -1)
         field = "embedding_layers" if several else "embedding_layer"
-        self.embed_layers = several or [getattr(routing, "embedding_layer", -1)]
+        self.embed_layers = several or ([one] if one != -1 else default_embedding_layers(base.config.num_hidden_layers))
         for layer in self.embed_layers:
             if layer >= n_states:
                 raise AdapterError(f"routing.{field} {layer} is outside the model's hidden states 0..{n_states - 1} (or -1)")
@@ -162,6 +162,12 @@ class HFProfiler:
         mean = sum(lengths) / len(lengths)
         std = math.sqrt(sum((n - mean) ** 2 for n in lengths) / len(lengths))
         return (sum(entropies) / len(entropies) if entropies else 0.0, mean / 100, std / 100, len(task.labels) / 10, label_entropy(labels))
+
+
+def default_embedding_layers(n_layers: int) -> list[int]:
+    """Hidden states at 1/4, 1/2 and 3/4 of the depth, never the token embeddings (docs/adr/0039):
+    [8, 15, 22] for SmolLM2's 30 layers, [4, 9, 14] for Gemma-2B's 18."""
+    return sorted({max(1, round(n_layers * k / 4)) for k in (1, 2, 3)})
 
 
 def _weight(module):
