@@ -64,6 +64,14 @@ def check_config(cfg: Config) -> None:
         except (DomainError, ValueError, TypeError) as exc:
             message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
             raise ConfigError(f"{section}: {message}") from None
+    if cfg.run.backbone == "hf":  # found mid-run before (after the zero-shot pass); the config alone decides it
+        from adaptive_learner.adapters.errors import AdapterError
+        from adaptive_learner.adapters.hf.consolidation import check_replay_point
+
+        try:
+            check_replay_point(build_policy(cfg), cfg.lora.first_layer)
+        except AdapterError as exc:
+            raise ConfigError(f"consolidation: {exc}") from None
 
 
 def check_output_dir(output_dir: str) -> None:

@@ -184,6 +184,8 @@ def test_the_console_script_gives_one_line_and_exit_2(data, tmp_path, run_cli):
 @pytest.mark.parametrize("args, message", [
     (["--set", "model.name_or_path='/no/such/model'"], "model.name_or_path: /no/such/model: no such model folder"),
     (["--set", "model.gguf_file='missing.gguf'", "--set", "model.name_or_path='.'"], "model.gguf_file: missing.gguf: no such GGUF file"),
+    (["--set", "consolidation.replay='cmt'", "--set", "lora.first_layer=0"],
+     "consolidation: latent replay (cmt) needs frozen layers below the replay point"),
 ])
 def test_model_settings_are_checked_before_the_run_folder(data, tmp_path, run_cli, no_model, args, message):
     out = tmp_path / "runs"
