@@ -364,7 +364,7 @@ def table() -> None:
         if data["stage"] == "item2-counterfactuals":
             lines += [f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
                       "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).", "",
-                      "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | replay check (k-1) |", "|---|---|---|---|---|---|---|---|"]
+                      "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun check: row k-1 minus the adaptive arm's |", "|---|---|---|---|---|---|---|---|"]
             lines += [f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
                       f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |" for r in data["rows"]]
         if data["stage"] == "item4":
