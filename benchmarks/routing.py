@@ -187,6 +187,22 @@ def item1(seed: int) -> None:
     save(path, {"stage": "item1", "seed": seed, "run_dir": str(run_dir), **summary(state, wall), "representations": reps})
 
 
+def item1_reevaluate(seed: int) -> None:
+    """Evaluate item 1's finished run again with the current routing code (no retraining): the run
+    folder keeps the experts; the earlier figures stay in the file under `earlier`."""
+    from adaptive_learner.bootstrap.runs import run_state
+
+    path = out_path("item1", seed)
+    data = json.loads(path.read_text())
+    run_dir = Path(data["run_dir"])
+    cfg = load_config("cl-learnable", overrides(seed, SIX, 1.1))
+    state = run_state(run_dir)
+    reps = evaluate_representations(cfg, run_dir, state)
+    earlier = {"representations": data["representations"], "machine": data["machine"], "date": data["date"]}
+    save(path, {**{k: v for k, v in data.items() if k not in ("machine", "size", "date")}, "representations": reps, "earlier": earlier,
+                "evaluation": reps["learned router (LinearRouter)"]})
+
+
 def item3(seed: int, tau: float) -> None:
     path = out_path("item3", seed, f"-tau{tau}")
     if path.exists():
@@ -361,6 +377,10 @@ def table() -> None:
             for name, r in data["representations"].items():
                 lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
                              f"| {r['seconds']:.0f} |")
+            if "earlier" in data:  # the same trained run, evaluated before the input-form gate (docs/adr/0039)
+                lines += ["", "The same run evaluated before the input-form gate: " + "; ".join(
+                    f"{name} {r['routing_accuracy']:.3f} / {r['task_free_accuracy']:.3f}" for name, r in data["earlier"]["representations"].items())
+                    + " (routing / task-free accuracy)."]
         if data["stage"] == "item2-counterfactuals":
             lines += [f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
                       "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).", "",
@@ -395,7 +415,7 @@ def table() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["select", "item1", "item2", "item2-partial", "item3", "item4", "table"])
+    parser.add_argument("stage", choices=["select", "item1", "item1-reevaluate", "item2", "item2-partial", "item3", "item4", "table"])
     parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
     parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
     parser.add_argument("--only", help="item2: run only this arm (adaptive, always-new, always-shared) or the counterfactuals.")
@@ -404,7 +424,7 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
     args = parser.parse_args()
     SETS.extend(args.sets)
-    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
+    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item1-reevaluate": lambda: item1_reevaluate(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
      "item4": lambda: item4(args.seed), "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
      "table": table}[args.stage]()
 

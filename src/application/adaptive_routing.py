@@ -22,7 +22,7 @@ from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.probe import ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
-from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, mixture
+from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, gate_by_form, mixture
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SimilarityRouter, exact_top_k, softmax
 from adaptive_learner.domain.task import Task, TaskSequence
 
@@ -72,6 +72,7 @@ class AdaptiveRouting:
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
         self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
+        self._forms: dict[str, bool] = {}  # task id -> its inputs are text pairs
 
     # --- memory ------------------------------------------------------------------------------
     def memory(self, state: RunState) -> RouterMemory:
@@ -177,7 +178,17 @@ class AdaptiveRouting:
             inputs = self.examples.inputs(task, "train", n)
             inputs += self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else []
             self._features[task.id] = self.profiler.embed_inputs(inputs)
+            self._forms[task.id] = 2 * sum(x.text_pair is not None for x in inputs) > len(inputs)
         return self._features[task.id]
+
+    def _task_forms(self, task_ids) -> dict[str, bool]:
+        """Whether each task's inputs are text pairs (most of its stored inputs), for `gate_by_form`."""
+        for task_id in task_ids:
+            if task_id not in self._forms:
+                task = self._task(task_id)
+                inputs = self.examples.inputs(task, "train", self.settings.key_examples)
+                self._forms[task_id] = 2 * sum(x.text_pair is not None for x in inputs) > len(inputs)
+        return {t: self._forms[t] for t in task_ids}
 
     def _fit_router(self, state: RunState) -> None:
         learned = tuple(t for t in state.task_ids if t in state.library.learned_tasks())
@@ -209,18 +220,20 @@ class AdaptiveRouting:
             if task_id not in memory.task_keys:  # a run whose router was off, or an older run
                 memory.task_keys[task_id] = self.task_key(self._task(task_id))
         vectors = self.profiler.embed_inputs(inputs)
+        forms = self._task_forms(list(memory.task_keys))
         if self.router_model is not None:
             self._fit_router(state)
-            return [sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))[:k] for p in self.router_model.predict_proba(vectors)]
-        out = []
-        if self.index is not None:
-            self.index.rebuild(memory.task_keys)
-        for v in vectors:
-            n = len(memory.task_keys)
-            ranked = self.index.search(v, n) if self.index is not None else exact_top_k(v, memory.task_keys, n)
-            probs = softmax([s for _, s in ranked], self.settings.temperature)
-            out.append([(key, p) for (key, _), p in zip(ranked, probs, strict=True)][:k])
-        return out
+            dists = self.router_model.predict_proba(vectors)
+        else:
+            dists = []
+            if self.index is not None:
+                self.index.rebuild(memory.task_keys)
+            for v in vectors:
+                n = len(memory.task_keys)
+                ranked = self.index.search(v, n) if self.index is not None else exact_top_k(v, memory.task_keys, n)
+                dists.append(dict(zip([key for key, _ in ranked], softmax([s for _, s in ranked], self.settings.temperature), strict=True)))
+        gated = [gate_by_form(p, forms, x.text_pair is not None) for p, x in zip(dists, inputs, strict=True)]
+        return [sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))[:k] for p in gated]
 
     def answer(self, inputs: list[LabelledInput], state: RunState, k: int = 1) -> list[dict]:
         """Task-free answers: routed task and expert, label and probability (top-k mixture when k > 1)."""

@@ -255,6 +255,8 @@ def _routing(run_dir: Path, state):
 def predict(
     run_dir: RunDir,
     text: Annotated[str | None, typer.Option(help="One input to answer without a task id.")] = None,
+    text_pair: Annotated[str | None, typer.Option(help="With --text: the second text of a pair input (e.g. a hypothesis); "
+                                                  "pair inputs are routed among tasks whose inputs are pairs.")] = None,
     file: Annotated[Path | None, typer.Option(help="A JSONL file of inputs in the task-folder format (text, text_pair, label).",
                                               exists=True, dir_okay=False)] = None,
     top_k: Annotated[int, typer.Option(help="Mix the label distributions of the k most likely tasks' experts (1 = the routed one).", min=1)] = 1,
@@ -267,10 +269,12 @@ def predict(
 
     if (text is None) == (file is None):
         raise typer.BadParameter("give exactly one of --text or --file")
+    if text_pair is not None and text is None:
+        raise typer.BadParameter("--text-pair goes with --text (a JSONL file gives pairs in its text_pair field)")
     state = run_state(run_dir)
     if not state.library.learned_tasks():
         raise DomainError(f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task")
-    inputs = [LabelledInput(text)] if text is not None else read_queries(file)
+    inputs = [LabelledInput(text, text_pair)] if text is not None else read_queries(file)
     routing = _routing(run_dir, state)
     answers = []
     for start in progress(range(0, len(inputs), batch_size), "predict"):

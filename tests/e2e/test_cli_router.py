@@ -25,6 +25,8 @@ def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
     answer = cli("predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path)
     assert answer.returncode == 0, answer.stderr
     assert "expert-" in answer.stdout and " p 0." in answer.stdout
+    paired = cli("predict", str(run_dir), "--text", "The cat sat.", "--text-pair", "A cat was sitting.", cwd=tmp_path)
+    assert paired.returncode == 0 and "expert-" in paired.stdout, paired.stderr
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"text": "a dog ran in the park", "label": "animal"}\n{"text": "Is it raining?"}\n')
     batch = cli("predict", str(run_dir), "--file", str(queries), "--top-k", "2", cwd=tmp_path)
@@ -42,6 +44,10 @@ def test_predict_errors_are_one_line(tmp_path):
                                                    "balanced_accuracy": {"task_ids": ["a"], "rows": [[None]], "zero_shot": {}}}))
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert result.returncode == 2 and "no trained expert yet" in result.stdout and "Traceback" not in result.stderr
+    lone = cli("predict", str(run_dir), "--text-pair", "world", cwd=tmp_path)
+    assert lone.returncode == 2 and "Traceback" not in lone.stderr
+    pair = cli("predict", str(run_dir), "--file", str(run_dir / "state.json"), "--text-pair", "world", cwd=tmp_path)
+    assert pair.returncode == 2 and "--text-pair goes with --text" in pair.stdout + pair.stderr
 
 
 def test_router_state_from_another_model_is_a_one_line_error(tmp_path):

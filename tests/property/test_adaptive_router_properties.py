@@ -129,3 +129,22 @@ def test_a_probe_in_favour_never_turns_a_reuse_into_new(profile, profiles, cal, 
     router = AdaptiveRouter()
     if router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters).action is not ReuseAction.CREATE:
         assert router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, favour).action is not ReuseAction.CREATE
+
+
+# --- the input-form gate of task-free routing (docs/adr/0039) ------------------------------------
+from adaptive_learner.domain.router import gate_by_form  # noqa: E402
+
+tasks_ = st.sampled_from(["t0", "t1", "t2", "t3"])
+
+
+@given(st.dictionaries(tasks_, st.floats(0.0, 1.0), min_size=1), st.dictionaries(tasks_, st.booleans()), st.booleans())
+def test_form_gate_keeps_only_tasks_of_the_querys_form_or_everything(probs, forms, pair):
+    out = gate_by_form(probs, forms, pair)
+    same = [t for t in probs if forms.get(t, pair) == pair]
+    assert set(out) == set(same or probs)
+    if same:
+        assert sum(out.values()) == pytest.approx(1.0)
+        for a in same:  # the order among the kept tasks is the router's
+            for b in same:
+                if probs[a] < probs[b]:
+                    assert out[a] <= out[b]

@@ -247,3 +247,19 @@ def test_a_written_out_schedule_runs_on_the_fake_backbone():
     learn = LearnTask(fb, fb, fb, RouteQuery(fb, FixedAssignment([0, 1, 0])), tracker, ConsolidationPolicy(), epochs=1)
     state = RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker)()
     assert [e.tasks for e in state.library] == [("sentiment", "sentiment2"), ("topic",)]
+
+
+def test_pair_queries_are_routed_among_pair_tasks():
+    class Pairs(Examples):
+        def inputs(self, task, split, limit=None):
+            rows = super().inputs(task, split, limit)
+            return [LabelledInput(r.text, "a second text" if task.id == "topic" else None, r.label, r.task_id) for r in rows]
+
+    run, routing, _, _ = routed_run(seq(), 1.1)
+    routing.examples = Pairs(seq())
+    state = run()
+    routing._forms.clear()
+    pair = routing.route_inputs([LabelledInput("great film", "a second text")], state, k=3)[0]
+    single = routing.route_inputs([LabelledInput("stocks market rally")], state, k=3)[0]
+    assert [t for t, _ in pair] == ["topic"] and pair[0][1] == pytest.approx(1.0)
+    assert "topic" not in [t for t, _ in single] and sum(p for _, p in single) == pytest.approx(1.0)
