@@ -19,7 +19,7 @@ import re
 
 from adaptive_learner.adapters.fake_backbone import FakeBackbone, hashed_bag_of_words
 from adaptive_learner.application.ports import LabelledInput
-from adaptive_learner.domain.profiles import mean_vector
+from adaptive_learner.domain.profiles import label_entropy, mean_vector
 from adaptive_learner.domain.task import Task
 
 
@@ -29,14 +29,6 @@ def _unit_hash(text: str) -> float:
 
 def _input_text(x: LabelledInput) -> str:
     return x.text if x.text_pair is None else f"{x.text} {x.text_pair}"
-
-
-def label_entropy(labels: list[str]) -> float:
-    counts: dict[str, int] = {}
-    for label in labels:
-        counts[label] = counts.get(label, 0) + 1
-    n = len(labels)
-    return -sum(c / n * math.log(c / n) for c in counts.values()) if n else 0.0
 
 
 class FakeProfiler:

@@ -72,7 +72,6 @@ class AdaptiveRouting:
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
         self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
-        self._forms: dict[str, bool] = {}  # task id -> its inputs are text pairs
 
     # --- memory ------------------------------------------------------------------------------
     def memory(self, state: RunState) -> RouterMemory:
@@ -170,25 +169,26 @@ class AdaptiveRouting:
             return tuple(self.profiler.task_blocks(task, [], ("description",), None)["description"])
         return mean_vector(self._task_features(task))
 
+    def _key_inputs(self, task: Task) -> list[LabelledInput]:
+        """Up to `key_examples` of the task's own inputs: its training inputs, then its dev inputs (held
+        out of training, never the validation split that routing accuracy is measured on)."""
+        n = self.settings.key_examples
+        inputs = self.examples.inputs(task, "train", n)
+        return inputs + (self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else [])
+
     def _task_features(self, task: Task) -> list[Vector]:
-        """Vectors of up to `key_examples` of the task's own inputs: its training inputs, then its dev
-        inputs (held out of training, never the validation split that routing accuracy is measured on)."""
+        """Per-input vectors of the task's key inputs (embedded once per task in this process)."""
         if task.id not in self._features:
-            n = self.settings.key_examples
-            inputs = self.examples.inputs(task, "train", n)
-            inputs += self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else []
-            self._features[task.id] = self.profiler.embed_inputs(inputs)
-            self._forms[task.id] = 2 * sum(x.text_pair is not None for x in inputs) > len(inputs)
+            self._features[task.id] = self.profiler.embed_inputs(self._key_inputs(task))
         return self._features[task.id]
 
     def _task_forms(self, task_ids) -> dict[str, bool]:
-        """Whether each task's inputs are text pairs (most of its stored inputs), for `gate_by_form`."""
+        """Whether each task's inputs are text pairs (most of its key inputs), for `gate_by_form`."""
+        out = {}
         for task_id in task_ids:
-            if task_id not in self._forms:
-                task = self._task(task_id)
-                inputs = self.examples.inputs(task, "train", self.settings.key_examples)
-                self._forms[task_id] = 2 * sum(x.text_pair is not None for x in inputs) > len(inputs)
-        return {t: self._forms[t] for t in task_ids}
+            inputs = self._key_inputs(self._task(task_id))
+            out[task_id] = 2 * sum(x.text_pair is not None for x in inputs) > len(inputs)
+        return out
 
     def _fit_router(self, state: RunState) -> None:
         learned = tuple(t for t in state.task_ids if t in state.library.learned_tasks())

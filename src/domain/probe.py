@@ -27,6 +27,7 @@ import math
 
 from attrs import field, frozen, validators
 
+from adaptive_learner.domain.calibration import sigmoid
 from adaptive_learner.domain.errors import DomainError
 
 EPS = 1e-6
@@ -39,10 +40,6 @@ def normal_cdf(z: float) -> float:
 def _logit(p: float) -> float:
     p = min(1.0 - EPS, max(EPS, p))
     return math.log(p / (1.0 - p))
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 @frozen
@@ -74,4 +71,4 @@ def combine(p_prior: float, p_probe: float) -> float:
     """Log-odds sum of two independent pieces of evidence (each a probability in [0, 1])."""
     if math.isnan(p_prior) or math.isnan(p_probe):
         raise DomainError("cannot combine a NaN probability")
-    return _sigmoid(_logit(p_prior) + _logit(p_probe))
+    return sigmoid(_logit(p_prior) + _logit(p_probe))

@@ -70,3 +70,12 @@ def block_slice(dims: Mapping[str, int], name: str) -> slice:
             return slice(start, start + dims[block])
         start += dims[block]
     raise DomainError(f"profile has no block {name!r}; blocks: {ordered_blocks(list(dims))}")
+
+
+def label_entropy(labels: list[str]) -> float:
+    """Entropy (nats) of the label distribution of some examples: one of the ContextStats."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    n = len(labels)
+    return -sum(c / n * math.log(c / n) for c in counts.values()) if n else 0.0

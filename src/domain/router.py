@@ -118,22 +118,26 @@ class AdaptiveRouter:
         eligible = [e for e in scores if probs[e] >= tau]
         if not eligible:
             top = max(scores, key=lambda e: (probs[e], scores[e], e))
-            probe = f", probe {probes[top].candidate:.3f} vs fresh {probes[top].fresh:.3f}" if top in probes else ""
             return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
-                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{probe}) < tau {tau:.3f}", **evidence)
+                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
+                                 **evidence)
         total = sum(a.visits for a in arms.values())
         index = {e: ucb_index(arms.get(e, ArmStats()), total, self.ucb_c) for e in eligible}
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
-        probe = f", probe {probes[chosen].candidate:.3f} vs fresh {probes[chosen].fresh:.3f}" if chosen in probes else ""
-        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}{probe}) >= tau {tau:.3f}"
+        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}{_probe_note(probes, chosen)}) >= tau {tau:.3f}"
         if arm.visits and arm.mean < self.fork_below:
             return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
                                  f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
                                  **evidence)
         why = "never reused yet (UCB explores it)" if not arm.visits else f"UCB {index[chosen]:.3f} (mean reward {arm.mean:.2f}, {arm.visits} visits)"
         return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
+
+
+def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:
+    probe = probes.get(expert_id)
+    return f", probe {probe.candidate:.3f} vs fresh {probe.fresh:.3f}" if probe is not None else ""
 
 
 @define

@@ -258,7 +258,6 @@ def test_pair_queries_are_routed_among_pair_tasks():
     run, routing, _, _ = routed_run(seq(), 1.1)
     routing.examples = Pairs(seq())
     state = run()
-    routing._forms.clear()
     pair = routing.route_inputs([LabelledInput("great film", "a second text")], state, k=3)[0]
     single = routing.route_inputs([LabelledInput("stocks market rally")], state, k=3)[0]
     assert [t for t, _ in pair] == ["topic"] and pair[0][1] == pytest.approx(1.0)

@@ -244,13 +244,12 @@ class HFBackbone:
                 predictions.append(log_probs.argmax(-1))
                 order += batch
         found = torch.cat(predictions).tolist() if predictions else []  # one host sync per split, not per batch
-        entropy = torch.stack(entropies).sum().item() if entropies else 0.0
-        by_row, entropy_sum = [0] * len(data), 0.0
-        for part_order, part_found, part_entropy in self.world.gather((order, found, entropy)):  # sharded scoring
+        mine = torch.stack(entropies).sum().item() if entropies else 0.0
+        by_row, entropy = [0] * len(data), 0.0
+        for part_order, part_found, part_entropy in self.world.gather((order, found, mine)):  # sharded scoring
             for i, p in zip(part_order, part_found, strict=True):
                 by_row[i] = p
-            entropy_sum += part_entropy
-        entropy = entropy_sum
+            entropy += part_entropy
         score = Score.from_predictions(data.labels, by_row, task.labels)
         return score, entropy / len(data)
 

@@ -22,11 +22,11 @@ import torch
 
 from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError
-from adaptive_learner.adapters.fake_profiler import label_entropy
 from adaptive_learner.adapters.hf import scoring
 from adaptive_learner.adapters.hf.layers import check_layer_names, default_sketch_layers
 from adaptive_learner.adapters.hf.prompts import encode_example, length_batches
 from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.domain.profiles import label_entropy
 from adaptive_learner.domain.task import Task
 
 
