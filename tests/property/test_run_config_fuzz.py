@@ -92,8 +92,13 @@ def test_a_run_that_starts_also_finishes(tiny_data, run_cli, sets):
         out = Path(tmp) / "runs"
         args = [a for s in sets for a in ("--set", s)]
         code, text = run_cli("run", *args, *FIXED, "--data-dir", str(tiny_data), "--output-dir", str(out))
+        last = text.strip().splitlines()[-1] if text.strip() else ""
         if code == 0:
             (run_dir,) = out.iterdir()
             assert (run_dir / "report.md").exists() and "AvgAcc" in text
+        elif "diverged" in last:  # a learning rate the fake backbone diverges at: stopped in one line, kept for resume (ADR 0024)
+            assert code == 2 and last.startswith("error: ") and "resume RUN" in last and "Traceback" not in text
+            (run_dir,) = out.iterdir()
+            assert (run_dir / "state.json").exists()
         else:
             check_outcome(code, text, out, [])
