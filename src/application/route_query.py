@@ -32,6 +32,16 @@ class RouteQuery:
             return self.rule.decide(step, previous)
         return self.rule.decide(self.encoder.profile(task), state.expert_profiles())
 
+    def learns_again(self, step: int, state: RunState) -> bool:
+        """Whether the expert of task `step` can learn (or be forked for) a later task of the run.
+
+        Fixed schedules know; a router that decides from evidence may pick any expert for any later
+        task. Consolidation for an expert that never learns again is work nothing uses (docs/adr/0041)."""
+        total = len(state.task_ids)
+        if self.adaptive is None and isinstance(self.rule, SharingSchedule | FixedAssignment):
+            return self.rule.learns_again(step, total)
+        return step < total - 1
+
     def for_text(self, text: str, state: RunState) -> ReuseDecision:
         if self.adaptive is not None:
             ranked = self.adaptive.route_inputs([LabelledInput(text)], state, k=3)[0]

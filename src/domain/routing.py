@@ -89,6 +89,12 @@ class SharingSchedule:
             return ReuseDecision(ReuseAction.REUSE, previous_expert, 1.0, 1.0, f"task {step + 1} of {n} sharing one LoRA")
         return ReuseDecision.create(f"task {step + 1} is past the {n} tasks that share a LoRA")
 
+    def learns_again(self, step: int, total: int) -> bool:
+        """Whether the expert that learned task `step` is chosen by a later task of the `total`."""
+        n = self.num_tasks_to_share_lora
+        last_sharing = total - 1 if n == -1 else min(n, total) - 1  # the last task on the first expert
+        return step < last_sharing
+
 
 @frozen
 class FixedAssignment:
@@ -112,6 +118,10 @@ class FixedAssignment:
         if j == step:
             return ReuseDecision.create(f"expert_of_task[{step}] = {step}: a new expert")
         return ReuseDecision(ReuseAction.REUSE, expert_of[j], 1.0, 1.0, f"expert_of_task[{step}] = {j}: the expert of task {j + 1}")
+
+    def learns_again(self, step: int, total: int) -> bool:
+        """Whether the expert that learned task `step` is chosen by a later task of the `total`."""
+        return self.assignment[step] in self.assignment[step + 1 : total]
 
 
 @frozen

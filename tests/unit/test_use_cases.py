@@ -113,3 +113,21 @@ def test_resume_continues_and_matches_uninterrupted(tasks, tmp_path):
     run2.run_store = store
     resumed = run2()
     assert resumed.accuracy.rows() == whole.accuracy.rows()
+
+
+def test_consolidation_is_paid_only_where_a_later_task_reads_it(tasks):
+    """docs/adr/0041: with 2 of 3 tasks sharing, only the first task's expert learns again."""
+    fb = FakeBackbone()
+    consolidated = []
+    real = fb.consolidate
+    fb.consolidate = lambda expert_id, task, policy, scale: consolidated.append((expert_id, task.id)) or real(expert_id, task, policy, scale)
+    run, tracker, _, _ = build(tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100), backbone=fb)
+    state = run()
+    ids = state.task_ids
+    assert consolidated == [("expert-0", ids[0])]
+    skipped = [f["task"] for e, f in tracker.events if e == "consolidation_skipped"]
+    assert skipped == [ids[1], ids[2]]
+    # the result is the one eager consolidation gives: nothing read what was skipped
+    eager = build(tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100))
+    eager[0].learn.route.learns_again = lambda step, state: True
+    assert eager[0]().accuracy.to_dict() == state.accuracy.to_dict()
