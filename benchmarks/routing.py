@@ -297,7 +297,7 @@ def item2(seed: int, only: str | None = None) -> None:
             "always-new": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=1"]),
             "always-shared": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=-1"])}
     for arm, (preset, tau, extra) in arms.items():
-        path = out_path("item2", seed, f"-{arm}")
+        path = out_path("item2", seed, f"-{arm}{TAG if arm == 'adaptive' else ''}")
         if path.exists() or only not in (None, arm):
             continue
         sets = overrides(seed, ITEM2, tau, [f"data.data_dir='{farm}'", *extra])
@@ -318,8 +318,8 @@ def counterfactuals(seed: int) -> None:
     option at k (reuse the candidate with the highest p_reuse, or a new expert), as a written-out schedule
     (routing.expert_of_task). The better option is the one with the higher mean accuracy over tasks 0..k
     after step k; the adaptive arm chose well when its own figure is at least the alternative's."""
-    path = out_path("item2", seed, "-counterfactuals")
-    adaptive = out_path("item2", seed, "-adaptive")
+    path = out_path("item2", seed, f"-counterfactuals{TAG}")
+    adaptive = out_path("item2", seed, f"-adaptive{TAG}")
     if path.exists() or not adaptive.exists():
         return
     data = json.loads(adaptive.read_text())
@@ -422,13 +422,18 @@ def main() -> None:
     parser.add_argument("--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved.")
     parser.add_argument("--run-dir", type=Path, help="item2-partial: that arm's run folder under benchmarks/out.")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
+    parser.add_argument("--tag", default="", help="item2: suffix of the adaptive arm's and counterfactuals' result files "
+                        "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.")
     args = parser.parse_args()
     SETS.extend(args.sets)
+    global TAG
+    TAG = args.tag
     {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item1-reevaluate": lambda: item1_reevaluate(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
      "item4": lambda: item4(args.seed), "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
      "table": table}[args.stage]()
 
 
 SETS: list[str] = []
+TAG = ""
 if __name__ == "__main__":
     main()

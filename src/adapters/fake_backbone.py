@@ -35,6 +35,8 @@ from adaptive_learner.domain.task import Task
 
 PROFILE_DIM = 64
 DIVERGING_LEARNING_RATE = 1.0
+STEPS = 10  # optimiser steps a fake epoch reports
+TRIAL = "trial-probe"  # the trained probe's throwaway expert
 
 
 def task_words(task: Task) -> frozenset[str]:
@@ -77,16 +79,19 @@ class FakeSession:
         time.sleep(self.backbone.seconds_per_epoch)
         self.epoch += 1
         if self.backbone.learning_rate > DIVERGING_LEARNING_RATE:
-            return EpochReport(epoch=self.epoch, train_loss=math.nan, steps=10, seconds=0.0, weight_scale=math.inf)
-        rate = 1.0 / self.backbone.epochs_to_learn
+            return EpochReport(epoch=self.epoch, train_loss=math.nan, steps=STEPS, seconds=0.0, weight_scale=math.inf)
+        self.learn(1.0 / self.backbone.epochs_to_learn)
+        loss = -math.log(max(self.backbone.accuracy(self.state, self.task), 1e-6))
+        return EpochReport(epoch=self.epoch, train_loss=loss, steps=STEPS, seconds=0.0)
+
+    def learn(self, rate: float) -> None:
+        """Skill on the task grows by `rate`; the expert's other tasks fade with dissimilarity, less where protected."""
         if self.state.skill[self.task.id] < 1.0:
             for other_id, other in self.state.tasks.items():
                 if other_id != self.task.id:
                     keep = 1.0 - dissimilarity(other, self.task) * (1.0 - self.state.protection.get(other_id, 0.0)) * rate
                     self.state.skill[other_id] *= keep
             self.state.skill[self.task.id] = min(1.0, self.state.skill[self.task.id] + rate)
-        loss = -math.log(max(self.backbone.accuracy(self.state, self.task), 1e-6))
-        return EpochReport(epoch=self.epoch, train_loss=loss, steps=10, seconds=0.0)
 
     def validate(self) -> float:
         return self.backbone.accuracy(self.state, self.task)
@@ -137,7 +142,7 @@ class FakeJointSession:
         for s in self.sessions:
             s.state.skill[s.task.id] = min(1.0, s.state.skill[s.task.id] + 1.0 / s.backbone.epochs_to_learn)
         acc = sum(s.validate() for s in self.sessions) / len(self.sessions)
-        return EpochReport(epoch=1, train_loss=-math.log(max(acc, 1e-6)), steps=10, seconds=0.0)
+        return EpochReport(epoch=1, train_loss=-math.log(max(acc, 1e-6)), steps=STEPS, seconds=0.0)
 
 
 class FakeBackbone:
@@ -176,6 +181,16 @@ class FakeBackbone:
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         acc = self.accuracy(self.experts[expert_id] if expert_id else None, task)
         return Score(accuracy=acc, balanced_accuracy=acc, majority_baseline=1.0 / len(task.labels), n=100)
+
+    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
+              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
+        """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing kept."""
+        self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
+        try:
+            FakeSession(self, TRIAL, task).learn(min(steps, STEPS) / STEPS / self.epochs_to_learn)
+            return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
+        finally:
+            del self.experts[TRIAL]
 
     # AdapterStore
     def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:

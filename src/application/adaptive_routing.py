@@ -19,8 +19,9 @@ from adaptive_learner.application.ports import (
 )
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
-from adaptive_learner.domain.probe import ProbeResult
+from adaptive_learner.domain.probe import EarlierTask, ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
 from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, gate_by_form, mixture
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SimilarityRouter, exact_top_k, softmax
@@ -43,6 +44,7 @@ class RoutingSettings:
     tol_new: float = 0.02
     temperature: float = 0.05
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
+    probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -64,11 +66,13 @@ class AdaptiveRouting:
         router_model: RouterModel | None = None,
         router_dir: str | None = None,
         index: VectorIndex | None = None,
+        policy: ConsolidationPolicy | None = None,
     ) -> None:
         self.profiler, self.examples, self.learner, self.answerer = profiler, examples, learner, answerer
         self.source = source
         self.tracker, self.settings, self.router, self.new_memory = tracker, settings, router, new_memory
         self.similarity, self.router_model, self.router_dir, self.index = similarity, router_model, router_dir, index
+        self.policy = policy or ConsolidationPolicy()  # what a reuse trains under: the trained probe trains the same way
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
         self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
@@ -103,17 +107,28 @@ class AdaptiveRouting:
         return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms, probes)
 
     def _probe(self, task: Task, state: RunState, profile: Vector, experts: dict[str, Vector]) -> dict[str, ProbeResult]:
-        """The transfer probe (docs/adr/0034): balanced dev accuracy of the new task under each of the
-        `probe_candidates` nearest experts and under a fresh start (the bare backbone), no training step."""
-        n = self.settings.probe_candidates
+        """The transfer probe: balanced dev accuracy of the new task under each of the `probe_candidates`
+        nearest experts and under a fresh start. Zero-step (docs/adr/0034): as they are, the fresh start
+        being the bare backbone. Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each
+        candidate and a fresh LoRA trained k steps under the consolidation policy, and the candidate's
+        earlier tasks scored before and after, so the evidence is the change of summed accuracy."""
+        n, k = self.settings.probe_candidates, self.settings.probe_steps
         if not n or not experts or not self._has_dev(task.id):
             return {}
         started = time.perf_counter()
-        fresh = self.learner.score(None, task, "dev")
+        fresh = self.learner.trial(None, task, self.policy, k)[task.id] if k else self.learner.score(None, task, "dev")
         out = {}
         for expert_id in list(self.router.candidates(profile, experts))[:n]:
-            score = self.learner.score(expert_id, task, "dev")
-            out[expert_id] = ProbeResult(score.balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n))
+            if not k:
+                score = self.learner.score(expert_id, task, "dev")
+                out[expert_id] = ProbeResult(score.balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n))
+                continue
+            earlier = tuple(self._task(t) for t in state.library.get(expert_id).tasks if self._has_dev(t))
+            before = {t.id: self.learner.score(expert_id, t, "dev") for t in earlier}
+            after = self.learner.trial(expert_id, task, self.policy, k, earlier)
+            changes = [EarlierTask(t.id, before[t.id].balanced_accuracy, after[t.id].balanced_accuracy, max(1, before[t.id].n))
+                       for t in earlier]
+            out[expert_id] = ProbeResult(after[task.id].balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n), k, changes)
         self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
         return out
 

@@ -77,6 +77,12 @@ class Learner(Protocol):
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         """Evaluate an expert (None: the bare backbone, zero-shot) on a split of a task."""
 
+    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
+              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
+        """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on `task`
+        under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`, keyed by
+        task id. Every expert, memory and random stream is left as it was (docs/adr/0040)."""
+
 
 class AdapterStore(Protocol):
     """Persists experts' weights (and consolidation state) under a run folder."""

@@ -149,6 +149,11 @@ class RoutingConfig:
     probe_candidates: int = doc(
         2, "Adaptive routing: transfer probe on the N nearest experts: the new task's dev inputs answered by each and by a "
         "fresh start, no training; the evidence joins p_reuse (docs/adr/0034). 0 = off.", validator=within(0, 100))
+    probe_steps: int = doc(
+        8, "Adaptive routing: train the probe's throwaway copies (each candidate and a fresh LoRA) this many steps under the "
+        "consolidation policy before comparing them, and score the candidate's earlier tasks before and after; the "
+        "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
+        validator=within(0, 100000))
     ucb_c: float = doc(0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0))
     top_k: int = doc(5, "Candidate experts considered per decision (nearest by cosine).", validator=within(1, 100000))
     tau_step: float = doc(0.05, "Adaptive tau: tau += tau_step * (regret - target_regret) after each measured reuse.",

@@ -19,6 +19,18 @@ combined in log-odds, as independent evidence with even base rate (docs/adr/0034
 
 A probe of no information (p_probe = 0.5) leaves p_reuse unchanged; a clear gain lifts an
 uncertain prior over tau; a clear loss pulls it down. There is no threshold of its own.
+
+The trained probe (`routing.probe_steps` = k > 0, docs/adr/0040) trains a throwaway copy of the
+candidate and a fresh LoRA for the same k steps before comparing them, so a gain any training would
+give (the answer format) cancels. It also scores the candidate's earlier tasks after those steps,
+because reusing an expert changes what it knew: the evidence is the change of the summed accuracy
+over every task involved, the quantity AvgAcc weighs,
+
+    total = delta + sum_j (after_j - before_j)      se^2 = se_new^2 + sum_j se_j^2
+    p_probe = Phi(total / se)
+
+A reuse that costs the new task a little but lifts the earlier tasks (replay keeps training them)
+counts as a gain; one that wins the new task by overwriting an old one counts as a loss.
 """
 
 from __future__ import annotations
@@ -49,22 +61,55 @@ class ProbeResult:
     candidate: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     fresh: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     n: int = field(validator=validators.ge(1))
+    steps: int = field(default=0, validator=validators.ge(0))  # training steps before the comparison (0: none)
+    earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple)  # the candidate's earlier tasks after those steps
 
     @property
     def delta(self) -> float:
         return self.candidate - self.fresh
 
     @property
+    def total(self) -> float:
+        """The change of summed accuracy if the candidate is reused: the new task's gain plus the earlier tasks' change."""
+        return self.delta + sum(t.change for t in self.earlier)
+
+    @property
     def standard_error(self) -> float:
-        var = self.candidate * (1 - self.candidate) + self.fresh * (1 - self.fresh)
-        return math.sqrt(max(var, 0.25 / self.n) / self.n)  # floor: an accuracy of 0 or 1 on n inputs is not certainty
+        var = _variance(self.candidate, self.fresh, self.n) + sum(_variance(t.before, t.after, t.n) for t in self.earlier)
+        return math.sqrt(var)
 
     def probability(self) -> float:
-        """P(candidate ahead of a fresh start), in (0, 1); 0.5 when they tie."""
-        return normal_cdf(self.delta / self.standard_error)
+        """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when everything ties."""
+        return normal_cdf(self.total / self.standard_error)
 
     def to_dict(self) -> dict:
-        return {"candidate": self.candidate, "fresh": self.fresh, "n": self.n, "p_probe": self.probability()}
+        out = {"candidate": self.candidate, "fresh": self.fresh, "n": self.n, "p_probe": self.probability()}
+        if self.steps:
+            out["steps"] = self.steps
+        if self.earlier:
+            out["earlier_change"] = sum(t.change for t in self.earlier)
+            out["earlier"] = {t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier}
+        return out
+
+
+@frozen
+class EarlierTask:
+    """Dev accuracy of one of the candidate's earlier tasks before and after the probe's training steps."""
+
+    task_id: str
+    before: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    after: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    n: int = field(validator=validators.ge(1))
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+def _variance(a: float, b: float, n: int) -> float:
+    """Variance of the difference of two accuracies on the same n inputs (unpaired bound), floored:
+    an accuracy of 0 or 1 on n inputs is not certainty."""
+    return max(a * (1 - a) + b * (1 - b), 0.25 / n) / n
 
 
 def combine(p_prior: float, p_probe: float) -> float:

@@ -137,7 +137,11 @@ class AdaptiveRouter:
 
 def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:
     probe = probes.get(expert_id)
-    return f", probe {probe.candidate:.3f} vs fresh {probe.fresh:.3f}" if probe is not None else ""
+    if probe is None:
+        return ""
+    steps = f" after {probe.steps} steps" if probe.steps else ""
+    earlier = f", earlier tasks {probe.total - probe.delta:+.3f}" if probe.earlier else ""
+    return f", probe {probe.candidate:.3f} vs fresh {probe.fresh:.3f}{steps}{earlier}"
 
 
 @define

@@ -297,3 +297,27 @@ def test_a_shared_expert_learns_three_tasks_under_each_policy(tokenizer, demo_so
     assert scales[:2] == [e["fisher_scale"] for e in kept.fisher_log] or not policy.uses_ewc
     assert policy.gated or scales == [1.0, 1.0, 1.0]
 
+
+def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_was(tokenizer, demo_source):
+    """docs/adr/0040: a throwaway copy (weights + consolidation) trains k steps with replay and is deleted."""
+    policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
+    b, task_a = trained(tokenizer, demo_source, policy=policy)
+    b.consolidate("e0", task_a, policy, 1.0)
+    task_b = demo_source.load()[1]
+    weights, names = b.experts.state("e0"), b.experts.names()
+    kept = b.consolidation["e0"]
+    rng = torch.get_rng_state()
+    as_is = b.score("e0", task_b, "dev")
+
+    removed, remove = [], b.experts.remove
+    b.experts.remove = lambda name: removed.append(b.experts.state(name)) or remove(name)
+    scores = b.trial("e0", task_b, policy, 3, (task_a,))
+    assert any(not torch.equal(v, weights[k]) for k, v in removed[0].items())  # the copy trained
+    assert set(scores) == {task_a.id, task_b.id} and all(s.n > 0 for s in scores.values())
+    fresh = b.trial(None, task_b, policy, 3)
+    assert set(fresh) == {task_b.id}
+    assert b.experts.names() == names and "trial-probe" not in b.consolidation
+    assert all(torch.equal(v, b.experts.state("e0")[k]) for k, v in weights.items())
+    assert b.consolidation["e0"] is kept and set(kept.replay) == {task_a.id}
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert b.score("e0", task_b, "dev") == as_is

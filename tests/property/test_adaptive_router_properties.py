@@ -148,3 +148,32 @@ def test_form_gate_keeps_only_tasks_of_the_querys_form_or_everything(probs, form
             for b in same:
                 if probs[a] < probs[b]:
                     assert out[a] <= out[b]
+
+
+# --- the trained probe (docs/adr/0040) ----------------------------------------------------------
+from adaptive_learner.domain.probe import EarlierTask  # noqa: E402
+
+earlier_tasks = st.lists(st.builds(EarlierTask, task_id=st.sampled_from("abcd"), before=accuracy, after=accuracy,
+                                   n=st.integers(1, 5000)), max_size=4)
+
+
+@given(accuracy, accuracy, st.integers(1, 5000), st.integers(1, 64), earlier_tasks)
+def test_the_trained_probe_weighs_the_sum_of_every_tasks_change(cand, fresh, n, steps, earlier):
+    p = ProbeResult(cand, fresh, n, steps, earlier)
+    assert p.total == pytest.approx((cand - fresh) + sum(t.after - t.before for t in earlier))
+    assert 0.0 <= p.probability() <= 1.0
+    # no change anywhere is no evidence, however many tasks are involved
+    tied = ProbeResult(cand, cand, n, steps, [EarlierTask(t.task_id, t.before, t.before, t.n) for t in earlier])
+    assert tied.probability() == pytest.approx(0.5)
+    # without earlier tasks the trained probe reads exactly as the zero-step one
+    assert ProbeResult(cand, fresh, n, steps).probability() == ProbeResult(cand, fresh, n).probability()
+
+
+@given(accuracy, accuracy, st.integers(1, 5000), earlier_tasks, accuracy, accuracy)
+def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, n, earlier, a1, a2):
+    low, high = sorted((a1, a2))
+    worse = ProbeResult(cand, fresh, n, 8, [*earlier, EarlierTask("x", 0.5, low, n)])
+    better = ProbeResult(cand, fresh, n, 8, [*earlier, EarlierTask("x", 0.5, high, n)])
+    assert worse.total <= better.total + 1e-12
+    assert worse.probability() <= better.probability() + 1e-9
+    assert (worse.probability() >= 0.5 - 1e-9) == (worse.total >= -1e-12)  # a net gain is evidence for, a net loss against

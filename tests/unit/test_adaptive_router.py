@@ -104,10 +104,11 @@ class Examples:
         return rows[:limit] if limit is not None else rows
 
 
-def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0):
+def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0):
     fb = FakeBackbone()
     tracker = RecordingTracker()
-    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe)
+    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
+                               probe_steps=steps)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
                               AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
@@ -205,6 +206,30 @@ def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
     assert len(d[1]["probes"]) == 1 and d[1]["probe_seconds"] >= 0
     probe = next(iter(d[2]["probes"].values()))
     assert set(probe) == {"candidate", "fresh", "n", "p_probe"} and 0 <= probe["p_probe"] <= 1
+
+
+def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks():
+    """Fake backbone: k of an epoch's 10 steps on a copy; the unprotected earlier task fades, the library does not."""
+    run, routing, examples, tracker = routed_run(seq(), 0.5, probe=1, steps=5)
+    fb = routing.learner
+    trials, real = [], fb.trial
+
+    def spy(parent, task, policy, steps, earlier=()):
+        before = {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()}
+        out = real(parent, task, policy, steps, earlier)
+        assert {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()} == before  # nothing kept
+        trials.append((parent, task.id, steps, tuple(t.id for t in earlier)))
+        return out
+
+    fb.trial = spy
+    state = run()
+    d = state.router.decisions
+    probe = next(iter(d[1]["probes"].values()))
+    assert probe["steps"] == 5 and set(probe["earlier"]) == {"sentiment"}
+    assert probe["earlier"]["sentiment"]["after"] < probe["earlier"]["sentiment"]["before"]  # the copy forgot some
+    assert probe["earlier_change"] < 0 and probe["p_probe"] < 0.5  # no gain on the new task: a net loss
+    assert (None, "topic", 5, ()) in trials and ("expert-0", "topic", 5, ("sentiment",)) in trials
+    assert "trial-probe" not in fb.experts
 
 
 def test_learned_router_keys_take_train_inputs_then_dev_inputs():

@@ -26,6 +26,7 @@ from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.task import Task
 
 PROFILE_EXAMPLES = 32
+TRIAL = "trial-probe"  # the trained probe's throwaway expert (library ids are expert-<n>)
 
 
 def batch_loss(backbone: HFBackbone, split: Encoded, batch: list[int], label_ids: torch.Tensor) -> torch.Tensor:
@@ -85,18 +86,8 @@ class HFSession:
         started, stats = time.perf_counter(), StepStats()
         batches = list(length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng))
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
-            task_loss = batch_loss(b, self.train_split, batch, self.label_ids)
-            loss = task_loss
-            if self.kept:
-                extra = self.kept.extra_loss(
-                    b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id,
-                    forward=b.forward, world=b.world,
-                )
-                loss = loss if extra is None else loss + extra
-            if not torch.isfinite(loss):  # never step on it; the use case judges the epoch (domain.divergence)
-                stats.stop(loss)  # the one host sync left per step: the price of never stepping on a non-finite loss
+            if not self._step(batch, stats):
                 break
-            stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
         losses, norms = stats.read(b.world)
         self.grad_norms += norms
         b.experts.model.eval()
@@ -104,6 +95,36 @@ class HFSession:
         self.last_nll = sum(losses) / len(losses)
         scale = float(torch.stack([p.detach().abs().max() for p in self.params]).max()) if self.params else None
         return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started, tuple(losses), weight_scale=scale)
+
+    def _step(self, batch: list[int], stats: StepStats) -> bool:
+        """One optimiser step on `batch` (answer loss + EWC penalty + replayed batch); False on a non-finite loss."""
+        b, t = self.b, self.b.training
+        task_loss = batch_loss(b, self.train_split, batch, self.label_ids)
+        loss = task_loss
+        if self.kept:
+            extra = self.kept.extra_loss(
+                b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id,
+                forward=b.forward, world=b.world,
+            )
+            loss = loss if extra is None else loss + extra
+        if not torch.isfinite(loss):  # never step on it; the use case judges the epoch (domain.divergence)
+            stats.stop(loss)  # the one host sync left per step: the price of never stepping on a non-finite loss
+            return False
+        stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
+        return True
+
+    def train_steps(self, steps: int) -> None:
+        """`steps` optimiser steps in the order epochs would take them (the trained probe, docs/adr/0040)."""
+        b, t, stats, done = self.b, self.b.training, StepStats(), 0
+        b.experts.activate(self.expert_id)
+        b.experts.model.train()
+        while done < steps:
+            for batch in length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng):
+                if done == steps or not self._step(batch, stats):
+                    done = steps
+                    break
+                done += 1
+        b.experts.model.eval()
 
     def validate(self) -> float:
         score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")
@@ -230,6 +251,20 @@ class HFBackbone:
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         return self.evaluate(expert_id, task, split)[0]
+
+    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
+              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
+        """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and consolidation
+        state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev splits, deleted.
+        Torch's global RNG is restored afterwards, so the run trains on exactly as without the probe."""
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            self.new_expert(TRIAL, parent)
+            try:
+                HFSession(self, TRIAL, task, policy).train_steps(steps)
+                return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
+            finally:
+                self.consolidation.pop(TRIAL, None)
+                self.experts.remove(TRIAL)
 
     @torch.inference_mode()
     def evaluate(self, expert_id: str | None, task: Task, split: str) -> tuple[Score, float]:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,6 +103,13 @@ class PeftExperts:
         if parent is not None:
             self.load_state(expert_id, self.state(parent))
         self.activate(expert_id)
+
+    def remove(self, expert_id: str) -> None:
+        """Delete an expert's adapter (the trained probe's throwaway copy)."""
+        if expert_id in self.names():
+            with warnings.catch_warnings():  # "was active which is now deleted": every caller activates its expert first
+                warnings.filterwarnings("ignore", message=".*was active which is now deleted.*")
+                self.peft.delete_adapter(expert_id)
 
     def activate(self, expert_id: str) -> None:
         if expert_id not in self.names():
