@@ -134,15 +134,25 @@ def routing_markdown(state: RunState) -> list[str]:
             lines.append(f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | {p['n']} |")
         lines.append("")
     lines += [f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: {len(router.calibrator.outcomes)}.", "",
-              "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse) |",
+              "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse, probe) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for d in router.decisions:
-        cands = "; ".join(f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}" for e, s in d.get("scores", {}).items())
+        cands = "; ".join(f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}{_probe_cell(d.get('probes', {}).get(e))}"
+                          for e, s in d.get("scores", {}).items())
         tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
         works = "" if "works" not in d else ("yes" if d["works"] else f"no (forgetting {d['forgetting']:.3f})")
         lines.append(f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
                      f"| {works} | {d['reason']} | {cands} |")
     return lines
+
+
+def _probe_cell(probe: dict | None) -> str:
+    """A candidate's transfer probe (docs/adr/0034, 0040) in the decision table."""
+    if not probe:
+        return ""
+    steps = f" after {probe['steps']} steps" if probe.get("steps") else ""
+    earlier = f", earlier {probe['earlier_change']:+.3f}" if "earlier_change" in probe else ""
+    return f" (probe {probe['candidate']:.3f} vs fresh {probe['fresh']:.3f}{steps}{earlier}, p {probe['p_probe']:.2f})"
 
 
 def completed_rows(state: RunState) -> list[list[float | None]]:

@@ -230,6 +230,10 @@ def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks(
     assert probe["earlier_change"] < 0 and probe["p_probe"] < 0.5  # no gain on the new task: a net loss
     assert (None, "topic", 5, ()) in trials and ("expert-0", "topic", 5, ("sentiment",)) in trials
     assert "trial-probe" not in fb.experts
+    from adaptive_learner.adapters.reporting import routing_markdown
+
+    table = "\n".join(routing_markdown(state))
+    assert "(probe 0." in table and "after 5 steps, earlier -0." in table  # every probed candidate in report.md
 
 
 def test_learned_router_keys_take_train_inputs_then_dev_inputs():
