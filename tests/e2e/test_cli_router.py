@@ -61,13 +61,33 @@ def test_router_state_from_another_model_is_a_one_line_error(tmp_path):
 
 def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
     # A permissive prior (coin flip at cosine 0.3) makes news_topic reuse the sentiment expert; on the
-    # fake backbone that reuse makes the sentiment task forget, so it does not work.
-    result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--output-dir", str(tmp_path), cwd=tmp_path)
+    # fake backbone that reuse makes the sentiment task forget, so it does not work. The zero-step probe:
+    # the trained one (the default) would see the forgetting before the reuse and never make it.
+    result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--set", "routing.probe_steps=0",
+                 "--output-dir", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     decisions = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
     first_reuse = next(d for d in decisions if d["action"] == "reuse")
     assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > 0.7
     assert any(d["action"] == "fork" and "mostly failed" in d["reason"] for d in decisions)
+
+
+def test_the_trained_probe_sees_the_forgetting_a_reuse_would_cause(tmp_path):
+    """The default trained probe (docs/adr/0040) on the fake backbone: 8 steps on a copy of a candidate make
+    its unprotected earlier tasks fade and gain nothing on the new task, so the evidence is against reuse;
+    the same permissive prior then shares experts less than with the zero-step probe."""
+    runs = {}
+    for steps in (8, 0):
+        out = tmp_path / f"k{steps}"
+        result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--set", f"routing.probe_steps={steps}",
+                     "--output-dir", str(out), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        runs[steps] = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
+    probes = [p for d in runs[8] for p in d.get("probes", {}).values()]
+    assert probes and all(p["steps"] == 8 and p["earlier_change"] < 0 and p["p_probe"] < 0.5 for p in probes)
+    shared = {k: sum(d["action"] != "create" for d in decisions) for k, decisions in runs.items()}  # reuses and forks
+    assert shared[8] < shared[0]
+    assert runs[8][1]["probability"] < runs[0][1]["probability"]  # the same candidate, now with the evidence against it
 
 
 def test_learned_router_is_fitted_saved_and_answers(tmp_path):
