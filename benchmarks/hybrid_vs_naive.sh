@@ -3,8 +3,11 @@
 # the other. Default preset (embedded SmolLM2, demo suite, one LoRA), no reference line; hybrid = the seed's
 # SL-F consolidation as the default preset allows it: gamma-gated EWC (lambda 250, 25 Fisher samples) plus
 # replay of one earlier task per step (experience replay: latent/CMT replay needs lora.first_layer >= 1,
-# which the default preset does not set). Writes benchmarks/results/hybrid-vs-naive.txt.
-#   bash benchmarks/hybrid_vs_naive.sh        # ~4-5 min on 2 idle cores, model cached
+# which the default preset does not set). Prints wall and CPU seconds of each run and the ratios; ORDER
+# repeats arms (e.g. "naive hybrid hybrid naive", so a machine that drifts in speed weighs both alike).
+# Writes benchmarks/results/hybrid-vs-naive.txt.
+#   bash benchmarks/hybrid_vs_naive.sh                                  # ~5 min on 2 idle cores, model cached
+#   ORDER="naive hybrid hybrid naive" bash benchmarks/hybrid_vs_naive.sh  # ~10 min
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin/adaptive-learner}
@@ -13,13 +16,18 @@ declare -A SETS=(
   [naive]="--set consolidation.replay='none'"
   [hybrid]="--set consolidation.replay='experience' --set consolidation.replay_tasks_per_step=1 --set consolidation.ewc_lambda=250.0 --set consolidation.ewc_data_loader_num_samples=25 --set consolidation.use_gamma_gating=true"
 )
+declare -A WALL=([naive]=0 [hybrid]=0) CPU=([naive]=0 [hybrid]=0)
+TIMEFORMAT='%R %U %S'
 {
-  echo "# hybrid vs naive, default preset, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  for arm in naive hybrid; do
-    start=$(date +%s.%N)
-    eval "$BIN" run --set "run.output_dir='benchmarks/out'" --set "run.name='speed-$arm'" --set "run.reference=''" "${SETS[$arm]}" > "benchmarks/out/speed-$arm.log" 2>&1
-    end=$(date +%s.%N)
-    printf '%s  process wall %.1f s  |  %s  |  %s\n' "$arm" "$(python3 -c "print($end - $start)")" \
-      "$(grep -m1 '^AvgAcc' "benchmarks/out/speed-$arm.log")" "$(grep -m1 '^wall time' "benchmarks/out/speed-$arm.log")"
+  echo "# hybrid vs naive, default preset, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg), order: ${ORDER:-naive hybrid}"
+  for arm in ${ORDER:-naive hybrid}; do
+    log="benchmarks/out/speed-$arm.log"
+    times=$( { time eval "$BIN" run --set "run.output_dir='benchmarks/out'" --set "run.name='speed-$arm'" --set "run.reference=''" "${SETS[$arm]}" > "$log" 2>&1 ; } 2>&1 )
+    read -r real user sys <<< "$times"
+    WALL[$arm]=$(python3 -c "print(${WALL[$arm]} + $real)")
+    CPU[$arm]=$(python3 -c "print(${CPU[$arm]} + $user + $sys)")
+    printf '%s  process wall %.1f s, CPU %.1f s  |  %s  |  %s\n' "$arm" "$real" "$(python3 -c "print($user + $sys)")" \
+      "$(grep -m1 '^AvgAcc' "$log")" "$(grep -m1 '^wall time' "$log")"
   done
+  python3 -c "print('ratio hybrid / naive (sums over the order): wall %.2f, CPU %.2f' % (${WALL[hybrid]} / ${WALL[naive]}, ${CPU[hybrid]} / ${CPU[naive]}))"
 } | tee "$OUT"
