@@ -12,6 +12,7 @@ from pathlib import Path
 
 from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
 from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.probe import ProbeResult
 
 
 def _f(value: float | None) -> str:
@@ -148,11 +149,7 @@ def routing_markdown(state: RunState) -> list[str]:
 
 def _probe_cell(probe: dict | None) -> str:
     """A candidate's transfer probe (docs/adr/0034, 0040) in the decision table."""
-    if not probe:
-        return ""
-    steps = f" after {probe['steps']} steps" if probe.get("steps") else ""
-    earlier = f", earlier {probe['earlier_change']:+.3f}" if "earlier_change" in probe else ""
-    return f" (probe {probe['candidate']:.3f} vs fresh {probe['fresh']:.3f}{steps}{earlier}, p {probe['p_probe']:.2f})"
+    return f" ({ProbeResult.from_dict(probe).note()}, p {probe['p_probe']:.2f})" if probe else ""
 
 
 def completed_rows(state: RunState) -> list[list[float | None]]:

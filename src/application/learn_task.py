@@ -90,10 +90,11 @@ class LearnTask:
 
         # Signals cost a dev pass on the HF backbone; only gamma gating needs them.
         fisher_scale = self.policy.fisher_scale(session.signals()) if self.policy.gated else 1.0
-        if (self.policy.uses_ewc or self.policy.uses_replay) and self.route.learns_again(step, state):
-            self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
-        elif self.policy.uses_ewc or self.policy.uses_replay:  # docs/adr/0041: nothing later would read it
-            self.tracker.log_event("consolidation_skipped", task=task.id, expert=expert.id, reason="the expert learns no later task")
+        if self.policy.uses_ewc or self.policy.uses_replay:
+            if self.route.learns_again(step, state):
+                self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
+            else:  # docs/adr/0041: nothing later would read it
+                self.tracker.log_event("consolidation_skipped", task=task.id, expert=expert.id, reason="the expert learns no later task")
         expert = state.library.assign(task.id, expert.id)
         if routing is not None:  # after early stopping and consolidation, before saving (docs/adr/0032)
             routing.after_training(state, step, task, expert.id, decision, before)

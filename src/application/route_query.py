@@ -38,9 +38,7 @@ class RouteQuery:
         Fixed schedules know; a router that decides from evidence may pick any expert for any later
         task. Consolidation for an expert that never learns again is work nothing uses (docs/adr/0041)."""
         total = len(state.task_ids)
-        if self.adaptive is None and isinstance(self.rule, SharingSchedule | FixedAssignment):
-            return self.rule.learns_again(step, total)
-        return step < total - 1
+        return step < total - 1 if self.adaptive is not None else self.rule.learns_again(step, total)
 
     def for_text(self, text: str, state: RunState) -> ReuseDecision:
         if self.adaptive is not None:

@@ -82,6 +82,18 @@ class ProbeResult:
         """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when everything ties."""
         return normal_cdf(self.total / self.standard_error)
 
+    def note(self) -> str:
+        """One line for decision reasons and report.md: 'probe 0.800 vs fresh 0.600 after 8 steps, earlier +0.050'."""
+        steps = f" after {self.steps} steps" if self.steps else ""
+        earlier = f", earlier {self.total - self.delta:+.3f}" if self.earlier else ""
+        return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ProbeResult:
+        """Back from `to_dict` (the decision log in state.json)."""
+        earlier = [EarlierTask(t, e["before"], e["after"], e["n"]) for t, e in data.get("earlier", {}).items()]
+        return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
+
     def to_dict(self) -> dict:
         out = {"candidate": self.candidate, "fresh": self.fresh, "n": self.n, "p_probe": self.probability()}
         if self.steps:

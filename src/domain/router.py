@@ -137,11 +137,7 @@ class AdaptiveRouter:
 
 def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:
     probe = probes.get(expert_id)
-    if probe is None:
-        return ""
-    steps = f" after {probe.steps} steps" if probe.steps else ""
-    earlier = f", earlier tasks {probe.total - probe.delta:+.3f}" if probe.earlier else ""
-    return f", probe {probe.candidate:.3f} vs fresh {probe.fresh:.3f}{steps}{earlier}"
+    return f", {probe.note()}" if probe is not None else ""
 
 
 @define

@@ -152,6 +152,10 @@ class SimilarityRouter:
             f"best cosine {score:.3f} ({best}) < reuse threshold {self.reuse_threshold}", score, prob_of[None]
         )
 
+    def learns_again(self, step: int, total: int) -> bool:
+        """Any expert may be chosen by a later task: only the last task's expert learns no more."""
+        return step < total - 1
+
     def nearest(self, query_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
         """The expert whose profile is closest to a single input (always a reuse)."""
         if not expert_profiles:

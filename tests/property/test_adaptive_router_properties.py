@@ -177,3 +177,11 @@ def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, 
     assert worse.total <= better.total + 1e-12
     assert worse.probability() <= better.probability() + 1e-9
     assert (worse.probability() >= 0.5 - 1e-9) == (worse.total >= -1e-12)  # a net gain is evidence for, a net loss against
+
+
+@given(accuracy, accuracy, st.integers(1, 5000), st.integers(0, 64),
+       st.lists(st.builds(EarlierTask, task_id=st.sampled_from("abcd"), before=accuracy, after=accuracy, n=st.integers(1, 5000)),
+                max_size=4, unique_by=lambda t: t.task_id))
+def test_a_probe_round_trips_through_the_decision_log(cand, fresh, n, steps, earlier):
+    probe = ProbeResult(cand, fresh, n, steps, earlier)
+    assert ProbeResult.from_dict(probe.to_dict()) == probe

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import shutil
 import time
@@ -115,15 +116,15 @@ class HFSession:
 
     def train_steps(self, steps: int) -> None:
         """`steps` optimiser steps in the order epochs would take them (the trained probe, docs/adr/0040)."""
-        b, t, stats, done = self.b, self.b.training, StepStats(), 0
+        b, lengths, stats = self.b, [len(r) for r in self.train_split.ids], StepStats()
+        if not lengths:
+            return
+        epochs = itertools.chain.from_iterable(length_batches(lengths, b.training.batch_size, self.rng) for _ in itertools.count())
         b.experts.activate(self.expert_id)
         b.experts.model.train()
-        while done < steps:
-            for batch in length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng):
-                if done == steps or not self._step(batch, stats):
-                    done = steps
-                    break
-                done += 1
+        for batch in itertools.islice(epochs, steps):
+            if not self._step(batch, stats):
+                break
         b.experts.model.eval()
 
     def validate(self) -> float:
