@@ -89,7 +89,7 @@ def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner
     calibrator = ReuseCalibrator(r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength)
     return AdaptiveRouting(
         source, profiler, SourceInputs(source), learner, answerer, tracker, settings,
-        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k),
+        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule),
         new_memory=lambda: default_memory(settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret),
         similarity=build_rule(cfg) if r.strategy == "similarity" else None,
         router_model=router_model, router_dir=str(Path(run_dir) / "router"), index=build_vector_index(),

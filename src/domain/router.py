@@ -9,7 +9,8 @@ For a new task with profile q and experts with profiles P_e:
                  (an expert never reused yet has an infinite index: each is tried once before
                  the means are exploited); E empty -> a new expert
      (with the transfer probe on, p_e is combined in log-odds with the probe's evidence,
-     domain/probe.py, docs/adr/0034)
+     domain/probe.py, docs/adr/0034; under `probe_rule = "supersede"` a trained probe's
+     evidence replaces p_e for the candidates it measured, docs/adr/0042)
   5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
   6. tau         moves with observed regret: tau += step * (regret - target_regret)
 
@@ -32,6 +33,10 @@ from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, cosine
 
 Vector = tuple[float, ...]
 ROUTER_SCHEMA_VERSION = 1
+# How a probe's evidence meets the calibrated similarity (docs/adr/0042): "combine" adds them in log-odds;
+# "supersede" lets a trained probe (steps > 0), which measured the reuse itself, stand alone for the
+# candidates it measured; the similarity still chooses and orders the candidates, and decides for the rest.
+PROBE_RULES = ("combine", "supersede")
 
 
 @frozen
@@ -87,6 +92,7 @@ class AdaptiveRouter:
     ucb_c: float = field(default=0.5, validator=validators.ge(0.0))
     top_k: int = field(default=5, validator=validators.ge(1))
     fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
+    probe_rule: str = field(default="combine", validator=validators.in_(PROBE_RULES))
 
     def candidates(self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]) -> dict[str, float]:
         scores = {e: cosine(profile, p) for e, p in experts.items()}
@@ -107,7 +113,7 @@ class AdaptiveRouter:
         tau = threshold.tau
         scores = self.candidates(profile, experts)
         probs = {e: calibrator.probability(s) for e, s in scores.items()}
-        probs = {e: combine(p, probes[e].probability()) if e in probes else p for e, p in probs.items()}
+        probs = {e: self._with_probe(p, probes.get(e)) for e, p in probs.items()}
         evidence = {"scores": scores, "probabilities": probs, "tau": tau}
         best_p = max(probs.values(), default=0.0)
         if threshold.always_new:
@@ -133,6 +139,13 @@ class AdaptiveRouter:
                                  **evidence)
         why = "never reused yet (UCB explores it)" if not arm.visits else f"UCB {index[chosen]:.3f} (mean reward {arm.mean:.2f}, {arm.visits} visits)"
         return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
+
+    def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:
+        if probe is None:
+            return p_calibrated
+        if self.probe_rule == "supersede" and probe.steps > 0:
+            return probe.probability()
+        return combine(p_calibrated, probe.probability())
 
 
 def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:

@@ -185,3 +185,32 @@ def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, 
 def test_a_probe_round_trips_through_the_decision_log(cand, fresh, n, steps, earlier):
     probe = ProbeResult(cand, fresh, n, steps, earlier)
     assert ProbeResult.from_dict(probe.to_dict()) == probe
+
+
+# --- how the probe meets the calibrated cosine (docs/adr/0042) -------------------------------------
+trained_probes = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]),
+                                 st.builds(ProbeResult, candidate=accuracy, fresh=accuracy, n=st.integers(1, 5000),
+                                           steps=st.integers(0, 64), earlier=earlier_tasks))
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
+def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(profile, profiles, cal, tau, results):
+    combined = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    alone = AdaptiveRouter(probe_rule="supersede").decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    assert alone.scores == combined.scores  # the cosine still chooses the candidates
+    for e, p in alone.probabilities.items():
+        probe = results.get(e)
+        if probe is not None and probe.steps > 0:
+            assert p == probe.probability()  # whatever the cosine says
+        else:  # no probe, or a zero-step one (it does not see the earlier tasks): exactly the combined rule
+            assert p == combined.probabilities[e]
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
+def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau, results):
+    for rule in ("combine", "supersede"):
+        d = AdaptiveRouter(probe_rule=rule).decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+        if d.action is ReuseAction.CREATE:
+            assert all(p < tau for p in d.probabilities.values())
+        else:
+            assert d.probabilities[d.expert_id] >= tau

@@ -198,6 +198,30 @@ def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
     assert behind.action is ReuseAction.CREATE and behind.probabilities["e0"] < 0.5
 
 
+def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
+    """Item 2's pattern (docs/adr/0042): cosine 0.72 gives the stated prior p 0.03; a trained probe measured a net
+    gain of +0.09 in summed accuracy (p_probe ~0.95). Combined, the prior wins (new expert); superseded, the
+    measurement decides (reuse). A zero-step probe, which does not see the earlier tasks, still combines."""
+    from adaptive_learner.domain.probe import EarlierTask, ProbeResult
+
+    cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
+    profiles = {"e0": (1.0, 0.0)}
+    query = (0.72, (1 - 0.72**2) ** 0.5)
+    tau = AdaptiveThreshold(0.7)
+    trained = {"e0": ProbeResult(0.70, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
+    assert 0.9 < trained["e0"].probability() < 0.99 and cal.probability(0.72) < 0.05
+    combined = AdaptiveRouter().decide(query, profiles, cal, tau, probes=trained)
+    assert combined.action is ReuseAction.CREATE and "after 8 steps, earlier +0.030" in combined.reason
+    alone = AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=trained)
+    assert alone.action is ReuseAction.REUSE and alone.probabilities["e0"] == trained["e0"].probability()
+    zero_step = {"e0": ProbeResult(0.70, 0.64, 192)}
+    assert AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=zero_step).action is ReuseAction.CREATE
+    # a measured net loss is a new expert under both rules, even at a cosine the prior likes
+    close = (0.99, (1 - 0.99**2) ** 0.5)
+    loss = {"e0": ProbeResult(0.60, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.70, 192)])}
+    assert AdaptiveRouter(probe_rule="supersede").decide(close, profiles, cal, tau, probes=loss).action is ReuseAction.CREATE
+
+
 def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
     run, routing, examples, tracker = routed_run(seq(), 0.5, probe=1)
     state = run()
