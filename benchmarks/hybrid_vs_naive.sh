@@ -8,6 +8,7 @@
 # Writes benchmarks/results/hybrid-vs-naive.txt.
 #   bash benchmarks/hybrid_vs_naive.sh                                  # ~5 min on 2 idle cores, model cached
 #   ORDER="naive hybrid hybrid naive" bash benchmarks/hybrid_vs_naive.sh  # ~10 min
+#   ORDER="naive hybrid-r4 hybrid-r4 naive" ...   # hybrid with replay_batch_size = 4 (half the training batch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin/adaptive-learner}
@@ -16,7 +17,9 @@ declare -A SETS=(
   [naive]="--set consolidation.replay='none'"
   [hybrid]="--set consolidation.replay='experience' --set consolidation.replay_tasks_per_step=1 --set consolidation.ewc_lambda=250.0 --set consolidation.ewc_data_loader_num_samples=25 --set consolidation.use_gamma_gating=true"
 )
-declare -A WALL=([naive]=0 [hybrid]=0) CPU=([naive]=0 [hybrid]=0)
+SETS[hybrid-r4]="${SETS[hybrid]} --set consolidation.replay_batch_size=4"  # half the replayed rows per step
+declare -A WALL CPU
+for arm in "${!SETS[@]}"; do WALL[$arm]=0; CPU[$arm]=0; done
 TIMEFORMAT='%R %U %S'
 {
   echo "# hybrid vs naive, default preset, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load before: $(cut -d' ' -f1-3 /proc/loadavg), order: ${ORDER:-naive hybrid}"
@@ -29,5 +32,7 @@ TIMEFORMAT='%R %U %S'
     printf '%s  process wall %.1f s, CPU %.1f s  |  %s  |  %s\n' "$arm" "$real" "$(python3 -c "print($user + $sys)")" \
       "$(grep -m1 '^AvgAcc' "$log")" "$(grep -m1 '^wall time' "$log")"
   done
-  python3 -c "print('ratio hybrid / naive (sums over the order): wall %.2f, CPU %.2f' % (${WALL[hybrid]} / ${WALL[naive]}, ${CPU[hybrid]} / ${CPU[naive]}))"
+  for arm in $(echo ${ORDER:-naive hybrid} | tr ' ' '\n' | sort -u | grep -v '^naive$'); do
+    python3 -c "print('ratio $arm / naive (sums over the order): wall %.2f, CPU %.2f' % (${WALL[$arm]} / ${WALL[naive]}, ${CPU[$arm]} / ${CPU[naive]}))"
+  done
 } | tee "$OUT"

@@ -205,6 +205,10 @@ class ConsolidationConfig:
         1, "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task).",
         validator=lambda _, attribute, value: _positive_or_all(attribute.name, value),
     )
+    replay_batch_size: int = doc(
+        0, "Rows of each replayed batch (0 = training.batch_size). Fewer rows cost less per step (on a CPU the replayed "
+        "forward and backward cost about as much as the training batch's) and make the replayed gradient noisier.",
+        validator=within(0, MAX_BATCH))
 
 
 @frozen

@@ -47,6 +47,7 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
         replay_backbone_encoding_batch_size=c.replay_backbone_encoding_batch_size,
         replay_budget_bytes=c.replay_budget_bytes,
         replay_tasks_per_step=c.replay_tasks_per_step,
+        replay_batch_size=c.replay_batch_size,
     )
 
 

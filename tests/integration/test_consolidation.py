@@ -268,6 +268,18 @@ def test_replay_tasks_per_step_replays_that_many_earlier_memories(per_step, expe
     assert len({t for t, _ in calls}) == expected and all(n == 4 for _, n in calls)
     assert "now" not in {t for t, _ in calls}  # never the task being learned
 
+@pytest.mark.parametrize(("rows", "expected"), [(0, 8), (3, 3)])
+def test_each_training_step_replays_replay_batch_size_rows(tokenizer, demo_source, rows, expected):
+    """`replay_batch_size` rows per replayed batch; 0 follows training.batch_size (8 in these tests)."""
+    policy = ConsolidationPolicy(replay="experience", replay_batch_size=rows)
+    b, task = trained(tokenizer, demo_source, policy=policy)
+    b.consolidate("e0", task, policy, 1.0)
+    calls = []
+    b.consolidation["e0"].replay = {task.id: _SpyMemory(task.id, calls)}
+    b.start("e0", demo_source.load()[1], policy).train_epoch()
+    assert calls and {n for _, n in calls} == {expected}
+
+
 # --- whole runs -------------------------------------------------------------------------------
 POLICIES = {
     "ewc": ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=8, ewc_batch_size=4),

@@ -104,7 +104,8 @@ class HFSession:
         loss = task_loss
         if self.kept:
             extra = self.kept.extra_loss(
-                b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng, t.batch_size, b.pad_id,
+                b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng,
+                self.policy.replay_rows(t.batch_size), b.pad_id,
                 forward=b.forward, world=b.world,
             )
             loss = loss if extra is None else loss + extra
