@@ -156,9 +156,9 @@ class RoutingConfig:
         "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000))
     probe_rule: str = doc(
-        "combine", "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'combine' (log-odds "
-        "sum) or 'supersede' (the probe alone decides for the candidates it trained; cosine only chooses and orders them; "
-        "a zero-step probe always combines; docs/adr/0042).", validator=attrs.validators.in_(PROBE_RULES))
+        "supersede", "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'supersede' (the "
+        "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "
+        "combines) or 'combine' (log-odds sum, the rule before docs/adr/0042).", validator=attrs.validators.in_(PROBE_RULES))
     ucb_c: float = doc(0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0))
     top_k: int = doc(5, "Candidate experts considered per decision (nearest by cosine).", validator=within(1, 100000))
     tau_step: float = doc(0.05, "Adaptive tau: tau += tau_step * (regret - target_regret) after each measured reuse.",

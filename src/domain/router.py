@@ -92,7 +92,7 @@ class AdaptiveRouter:
     ucb_c: float = field(default=0.5, validator=validators.ge(0.0))
     top_k: int = field(default=5, validator=validators.ge(1))
     fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
-    probe_rule: str = field(default="combine", validator=validators.in_(PROBE_RULES))
+    probe_rule: str = field(default="supersede", validator=validators.in_(PROBE_RULES))
 
     def candidates(self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]) -> dict[str, float]:
         scores = {e: cosine(profile, p) for e, p in experts.items()}

@@ -195,7 +195,7 @@ trained_probes = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]),
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
 def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(profile, profiles, cal, tau, results):
-    combined = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    combined = AdaptiveRouter(probe_rule="combine").decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
     alone = AdaptiveRouter(probe_rule="supersede").decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
     assert alone.scores == combined.scores  # the cosine still chooses the candidates
     for e, p in alone.probabilities.items():

@@ -210,7 +210,7 @@ def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     tau = AdaptiveThreshold(0.7)
     trained = {"e0": ProbeResult(0.70, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
     assert 0.9 < trained["e0"].probability() < 0.99 and cal.probability(0.72) < 0.05
-    combined = AdaptiveRouter().decide(query, profiles, cal, tau, probes=trained)
+    combined = AdaptiveRouter(probe_rule="combine").decide(query, profiles, cal, tau, probes=trained)
     assert combined.action is ReuseAction.CREATE and "after 8 steps, earlier +0.030" in combined.reason
     alone = AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=trained)
     assert alone.action is ReuseAction.REUSE and alone.probabilities["e0"] == trained["e0"].probability()
