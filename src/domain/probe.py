@@ -12,13 +12,15 @@ of the difference of two accuracies on the same n inputs:
     se = sqrt((a_c (1 - a_c) + a_f (1 - a_f)) / n)      p_probe = Phi(delta / se)
 
 so a gain the size of its noise gives about 0.84, no gain gives exactly 0.5 and a loss less.
-The probe is evidence beside the calibrated similarity prior, not a replacement: the two are
-combined in log-odds, as independent evidence with even base rate (docs/adr/0034):
+The zero-step probe is evidence beside the calibrated similarity prior, not a replacement: the
+two are combined in log-odds, as independent evidence with even base rate (docs/adr/0034):
 
     logit p_reuse = logit p_calibrated(similarity) + logit p_probe
 
 A probe of no information (p_probe = 0.5) leaves p_reuse unchanged; a clear gain lifts an
-uncertain prior over tau; a clear loss pulls it down. There is no threshold of its own.
+uncertain prior over tau; a clear loss pulls it down. There is no threshold of its own. A trained
+probe measures the reuse itself, so by default it replaces p_calibrated for the candidates it
+measured (`AdaptiveRouter.probe_rule`, docs/adr/0042).
 
 The trained probe (`routing.probe_steps` = k > 0, docs/adr/0040) trains a throwaway copy of the
 candidate and a fresh LoRA for the same k steps before comparing them, so a gain any training would
