@@ -18,9 +18,10 @@ from adaptive_learner.application.ports import (
     Answerer, ExampleSource, LabelledInput, Learner, Profiler, RouterModel, TaskSource, Tracker, VectorIndex,
 )
 from adaptive_learner.application.state import RunState
-from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
+from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, mean_change_se
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.probe import EarlierTask, ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
 from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, gate_by_form, mixture
@@ -42,6 +43,7 @@ class RoutingSettings:
     dynamic_profiles: bool = True
     tol_forget: float = 0.02
     tol_new: float = 0.02
+    outcome_z: float = 0.0  # a reuse's forgetting may exceed tol_forget by this many standard errors (docs/adr/0044)
     temperature: float = 0.05
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
@@ -132,15 +134,15 @@ class AdaptiveRouting:
         self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
         return out
 
-    def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, float]:
-        """Dev accuracy of the reused expert's earlier tasks, to measure what the reuse costs."""
+    def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:
+        """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs."""
         if decision.action is not ReuseAction.REUSE:
             return {}
         expert = state.library.get(decision.expert_id)
         return {t: self._dev(expert.id, t, state) for t in expert.tasks if self._has_dev(t)}
 
     def after_training(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision,
-                       before: dict[str, float]) -> None:
+                       before: dict[str, Score]) -> None:
         """Record the reuse outcome, re-profile the expert, refresh routing keys; log the decision.
 
         Runs after early stopping restored the best weights and after consolidation, before the
@@ -154,10 +156,12 @@ class AdaptiveRouting:
             entry["probes"], entry["probe_seconds"] = self._probes.pop(task.id)
         if before:
             after = {t: self._dev(expert_id, t, state) for t in before}
-            forgetting = sum(before[t] - after[t] for t in before) / len(before)
-            outcome = ReuseOutcome(similarity=decision.score, forgetting=forgetting)
-            entry["works"] = memory.record_outcome(expert_id, outcome, self.settings.tol_forget, self.settings.tol_new)
-            entry["forgetting"], entry["tau_after"] = forgetting, memory.threshold.tau
+            forgetting = sum(before[t].accuracy - after[t].accuracy for t in before) / len(before)
+            noise = mean_change_se([(before[t].accuracy, after[t].accuracy, max(1, before[t].n)) for t in before])
+            outcome = ReuseOutcome(similarity=decision.score, forgetting=forgetting, noise=noise)
+            s = self.settings
+            entry["works"] = memory.record_outcome(expert_id, outcome, s.tol_forget, s.tol_new, s.outcome_z)
+            entry["forgetting"], entry["forgetting_se"], entry["tau_after"] = forgetting, noise, memory.threshold.tau
         memory.expert_profiles[expert_id] = self.expert_profile(state, expert_id)
         memory.task_keys[task.id] = self.task_key(task)
         memory.decisions.append(entry)
@@ -308,8 +312,8 @@ class AdaptiveRouting:
     def _has_dev(self, task_id: str) -> bool:
         return bool(self.examples.inputs(self._task(task_id), "dev", 1))
 
-    def _dev(self, expert_id: str, task_id: str, state: RunState) -> float:
-        return self.learner.score(expert_id, self._task(task_id), "dev").accuracy
+    def _dev(self, expert_id: str, task_id: str, state: RunState) -> Score:
+        return self.learner.score(expert_id, self._task(task_id), "dev")
 
 
 def default_memory(settings: RoutingSettings, tau: float, calibrator: ReuseCalibrator, step: float, target_regret: float) -> RouterMemory:

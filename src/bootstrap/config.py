@@ -160,12 +160,19 @@ class RoutingConfig:
         "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "
         "combines) or 'combine' (log-odds sum, the rule before docs/adr/0042).", validator=attrs.validators.in_(PROBE_RULES))
     ucb_c: float = doc(0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0))
+    probe_visits: float = doc(
+        1.0, "Adaptive routing: a trained probe of a candidate counts as this many UCB observations with reward p_probe, so "
+        "a measured candidate is weighed, not explored blindly (docs/adr/0044). 0 = an expert never reused keeps an "
+        "infinite UCB index.", validator=within(0.0, 1e6))
     top_k: int = doc(5, "Candidate experts considered per decision (nearest by cosine).", validator=within(1, 100000))
     tau_step: float = doc(0.05, "Adaptive tau: tau += tau_step * (regret - target_regret) after each measured reuse.",
                           validator=within(0.0, 1.0))
     target_regret: float = doc(0.1, "Adaptive tau: the regret at which tau stays put.", validator=within(0.0, 1.0))
     tol_forget: float = doc(0.02, "A reuse works if the expert's earlier tasks lose at most this dev accuracy (mean).", validator=within(0.0, 1.0))
     tol_new: float = doc(0.02, "... and, when a fresh expert was measured, the task reaches within this of it.", validator=within(0.0, 1.0))
+    outcome_z: float = doc(
+        1.0, "A reuse still works if its forgetting exceeds tol_forget by at most this many standard errors of the dev "
+        "measurement (docs/adr/0044); 0 = the fixed tolerance.", validator=within(0.0, 100.0))
     router_model: str = doc("cosine", "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' (learned).",
                             validator=attrs.validators.in_(("cosine", "linear", "mlp")))
     router_examples_per_task: int = doc(

@@ -77,7 +77,7 @@ def build_routing_settings(cfg: Config) -> RoutingSettings:
         base_model=base_model_name(cfg), blocks=tuple(blocks), weights=dict(r.profile_weights), profile_examples=n,
         key_examples=r.router_examples_per_task, dynamic_profiles=r.dynamic_profiles, tol_forget=r.tol_forget, tol_new=r.tol_new,
         temperature=r.temperature, adaptive=r.strategy == "adaptive", probe_candidates=r.probe_candidates,
-        probe_steps=r.probe_steps,
+        probe_steps=r.probe_steps, outcome_z=r.outcome_z,
     )
 
 
@@ -90,7 +90,7 @@ def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner
     calibrator = ReuseCalibrator(r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength)
     return AdaptiveRouting(
         source, profiler, SourceInputs(source), learner, answerer, tracker, settings,
-        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule),
+        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits),
         new_memory=lambda: default_memory(settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret),
         similarity=build_rule(cfg) if r.strategy == "similarity" else None,
         router_model=router_model, router_dir=str(Path(run_dir) / "router"), index=build_vector_index(),

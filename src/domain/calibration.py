@@ -14,6 +14,7 @@ its slope >= 0; the isotonic fit is pool-adjacent-violators, interpolated linear
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from attrs import evolve, field, frozen, validators
 
@@ -29,18 +30,35 @@ def sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+def difference_variance(a: float, b: float, n: int) -> float:
+    """Variance of the difference of two accuracies on the same n inputs (unpaired bound), floored:
+    an accuracy of 0 or 1 on n inputs is not certainty."""
+    return max(a * (1 - a) + b * (1 - b), 0.25 / n) / n
+
+
+def mean_change_se(changes: Sequence[tuple[float, float, int]]) -> float:
+    """Standard error of the mean of several (before - after) accuracy changes, each on its own n inputs."""
+    if not changes:
+        return 0.0
+    return math.sqrt(sum(difference_variance(a, b, n) for a, b, n in changes)) / len(changes)
+
+
 @frozen
 class ReuseOutcome:
     """What a reuse did: its similarity, the mean dev-accuracy loss of the expert's earlier tasks,
-    and, when a fresh expert was measured too, how far the reused expert fell short of it."""
+    and, when a fresh expert was measured too, how far the reused expert fell short of it.
+    `noise` is the standard error of `forgetting` (`mean_change_se`; 0 = taken as exact)."""
 
     similarity: float
     forgetting: float
     shortfall: float | None = None
+    noise: float = field(default=0.0, validator=validators.ge(0.0))
 
-    def works(self, tol_forget: float, tol_new: float) -> bool:
+    def works(self, tol_forget: float, tol_new: float, z: float = 0.0) -> bool:
+        """Forgetting within `tol_forget` plus `z` standard errors of its own measurement (docs/adr/0044):
+        a loss the dev sets cannot tell from noise is not counted as a failure. z = 0: the fixed tolerance."""
         ok_new = self.shortfall is None or self.shortfall <= tol_new
-        return self.forgetting <= tol_forget and ok_new
+        return self.forgetting <= tol_forget + z * self.noise and ok_new
 
     def regret(self) -> float:
         """Accuracy lost against the better alternative, in [0, 1]."""

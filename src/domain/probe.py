@@ -41,7 +41,7 @@ import math
 
 from attrs import field, frozen, validators
 
-from adaptive_learner.domain.calibration import sigmoid
+from adaptive_learner.domain.calibration import difference_variance, sigmoid
 from adaptive_learner.domain.errors import DomainError
 
 EPS = 1e-6
@@ -77,7 +77,7 @@ class ProbeResult:
 
     @property
     def standard_error(self) -> float:
-        var = _variance(self.candidate, self.fresh, self.n) + sum(_variance(t.before, t.after, t.n) for t in self.earlier)
+        var = difference_variance(self.candidate, self.fresh, self.n) + sum(difference_variance(t.before, t.after, t.n) for t in self.earlier)
         return math.sqrt(var)
 
     def probability(self) -> float:
@@ -118,12 +118,6 @@ class EarlierTask:
     @property
     def change(self) -> float:
         return self.after - self.before
-
-
-def _variance(a: float, b: float, n: int) -> float:
-    """Variance of the difference of two accuracies on the same n inputs (unpaired bound), floored:
-    an accuracy of 0 or 1 on n inputs is not certainty."""
-    return max(a * (1 - a) + b * (1 - b), 0.25 / n) / n
 
 
 def combine(p_prior: float, p_probe: float) -> float:

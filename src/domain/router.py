@@ -7,7 +7,9 @@ For a new task with profile q and experts with profiles P_e:
   3. eligible    E = {e : p_e >= tau}; tau >= 1 means "always a new expert"
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
                  (an expert never reused yet has an infinite index: each is tried once before
-                 the means are exploited); E empty -> a new expert
+                 the means are exploited); E empty -> a new expert. A trained probe of a candidate
+                 counts as `probe_visits` observations of it with reward p_probe (docs/adr/0044),
+                 so a measured candidate has a finite index and the measurement is weighed
      (with the transfer probe on, p_e is combined in log-odds with the probe's evidence,
      domain/probe.py, docs/adr/0034; under `probe_rule = "supersede"` a trained probe's
      evidence replaces p_e for the candidates it measured, docs/adr/0042)
@@ -54,7 +56,7 @@ class ArmStats:
         return ArmStats(self.visits + 1, self.reward + reward)
 
 
-def ucb_bonus(visits: int, total: int, c: float) -> float:
+def ucb_bonus(visits: float, total: float, c: float) -> float:
     """c * sqrt(ln N / n); infinite for an arm never visited."""
     if visits == 0:
         return math.inf
@@ -93,6 +95,7 @@ class AdaptiveRouter:
     top_k: int = field(default=5, validator=validators.ge(1))
     fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
     probe_rule: str = field(default="supersede", validator=validators.in_(PROBE_RULES))
+    probe_visits: float = field(default=1.0, validator=validators.ge(0.0))  # a trained probe as UCB observations (0: not counted)
 
     def candidates(self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]) -> dict[str, float]:
         scores = {e: cosine(profile, p) for e, p in experts.items()}
@@ -127,8 +130,9 @@ class AdaptiveRouter:
             return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
                                  f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
                                  **evidence)
-        total = sum(a.visits for a in arms.values())
-        index = {e: ucb_index(arms.get(e, ArmStats()), total, self.ucb_c) for e in eligible}
+        observed = {e: self._observed(arms.get(e, ArmStats()), probes.get(e)) for e in eligible}
+        total = sum(a.visits for a in arms.values()) + sum(n - arms.get(e, ArmStats()).visits for e, (n, _) in observed.items())
+        index = {e: (r / n if n else 0.0) + ucb_bonus(n, total, self.ucb_c) for e, (n, r) in observed.items()}
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
@@ -137,8 +141,20 @@ class AdaptiveRouter:
             return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
                                  f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
                                  **evidence)
-        why = "never reused yet (UCB explores it)" if not arm.visits else f"UCB {index[chosen]:.3f} (mean reward {arm.mean:.2f}, {arm.visits} visits)"
+        n, r = observed[chosen]
+        if not n:
+            why = "never reused yet (UCB explores it)"
+        else:
+            probe = f" + probe as {n - arm.visits:g}" if n > arm.visits else ""
+            why = f"UCB {index[chosen]:.3f} (mean reward {r / n:.2f} over {arm.visits} measured reuse(s){probe})"
         return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
+
+    def _observed(self, arm: ArmStats, probe: ProbeResult | None) -> tuple[float, float]:
+        """(observations, summed reward) of a candidate: its measured reuses, plus a trained probe counted
+        as `probe_visits` observations with reward p_probe (a zero-step probe does not see a reuse's cost)."""
+        if probe is None or probe.steps == 0 or not self.probe_visits:
+            return float(arm.visits), arm.reward
+        return arm.visits + self.probe_visits, arm.reward + self.probe_visits * probe.probability()
 
     def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:
         if probe is None:
@@ -176,8 +192,8 @@ class RouterMemory:
         if self.base_model != base_model:
             raise DomainError(f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}")
 
-    def record_outcome(self, expert_id: str, outcome: ReuseOutcome, tol_forget: float, tol_new: float) -> bool:
-        works = outcome.works(tol_forget, tol_new)
+    def record_outcome(self, expert_id: str, outcome: ReuseOutcome, tol_forget: float, tol_new: float, z: float = 0.0) -> bool:
+        works = outcome.works(tol_forget, tol_new, z)
         self.calibrator = self.calibrator.observe(outcome.similarity, works)
         self.arms[expert_id] = self.arms.get(expert_id, ArmStats()).observe(1.0 if works else 0.0)
         self.threshold = self.threshold.observe(outcome.regret())

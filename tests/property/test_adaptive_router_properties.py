@@ -214,3 +214,48 @@ def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(profile, p
             assert all(p < tau for p in d.probabilities.values())
         else:
             assert d.probabilities[d.expert_id] >= tau
+
+
+# --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) --------------------
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, trained_probes)
+def test_without_probe_visits_the_choice_is_the_plain_ucb_rule(profile, profiles, cal, tau, counters, results):
+    """probe_visits = 0 leaves the UCB index exactly as before: real measured reuses only."""
+    d = AdaptiveRouter(probe_visits=0.0).decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
+    if d.action is not ReuseAction.CREATE:
+        total = sum(a.visits for a in counters.values())
+        for e, v in d.ucb.items():
+            arm = counters.get(e, ArmStats())
+            expected = arm.mean + ucb_bonus(arm.visits, total, 0.5)
+            assert (v is None and math.isinf(expected)) or v == pytest.approx(expected)
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, trained_probes, st.floats(0.1, 5.0))
+def test_a_trained_probe_gives_its_candidate_a_finite_index(profile, profiles, cal, tau, counters, results, w):
+    d = AdaptiveRouter(probe_visits=w).decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
+    for e, v in (d.ucb or {}).items():
+        probe, arm = results.get(e), counters.get(e, ArmStats())
+        if probe is not None and probe.steps > 0 or arm.visits:
+            assert v is not None and math.isfinite(v)
+        else:
+            assert v is None  # neither measured nor probed after training: explored first, as before
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
+def test_with_no_history_the_best_measured_candidate_is_chosen(profile, profiles, cal, tau, results):
+    """Before any measured reuse, every probed candidate has the same observations, so the same bonus:
+    among eligible candidates that were all probed after training, the highest p_probe wins."""
+    d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), {}, results)
+    eligible = [e for e, p in d.probabilities.items() if p >= tau]
+    if d.action is ReuseAction.REUSE and all(e in results and results[e].steps > 0 for e in eligible):
+        assert d.probabilities[d.expert_id] == max(d.probabilities[e] for e in eligible)
+
+
+@given(st.floats(-0.2, 0.5), st.floats(0.0, 0.2), st.floats(0.0, 0.2), st.floats(0.0, 5.0), st.floats(0.0, 5.0))
+def test_the_noise_aware_outcome_only_forgives_more_with_more_noise_and_z(forgetting, tol, noise, z1, z2):
+    from adaptive_learner.domain.calibration import ReuseOutcome
+
+    o = ReuseOutcome(0.9, forgetting=forgetting, noise=noise)
+    assert o.works(tol, 1.0, 0.0) == (forgetting <= tol)  # z = 0: the fixed tolerance of docs/adr/0031
+    lo, hi = sorted((z1, z2))
+    if o.works(tol, 1.0, lo):
+        assert o.works(tol, 1.0, hi)

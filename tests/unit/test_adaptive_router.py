@@ -45,6 +45,44 @@ def test_works_and_regret():
     assert ReuseOutcome(0.9, forgetting=0.05, shortfall=0.1).regret() == pytest.approx(0.15)
 
 
+def test_a_loss_of_one_dev_example_in_192_is_noise_not_a_failed_reuse():
+    """Item 2 seed 0 (docs/adr/0044): the SST-2 repeat cost SST-2 0.021 dev accuracy (0.812 -> 0.792 on 192
+    inputs), over tol_forget 0.02 by one example; its standard error is ~0.041, so at z = 1 the reuse works."""
+    from adaptive_learner.domain.calibration import mean_change_se
+
+    se = mean_change_se([(0.8125, 0.7917, 192)])
+    assert se == pytest.approx(((0.8125 * 0.1875 + 0.7917 * 0.2083) / 192) ** 0.5)
+    assert 0.04 < se < 0.042
+    outcome = ReuseOutcome(0.9, forgetting=0.8125 - 0.7917, noise=se)
+    assert not outcome.works(0.02, 0.02)  # the fixed tolerance of docs/adr/0031
+    assert outcome.works(0.02, 0.02, z=1.0)
+    assert not ReuseOutcome(0.9, forgetting=0.08, noise=se).works(0.02, 0.02, z=1.0)  # a clear loss still fails
+    # two earlier tasks: the mean's standard error shrinks as 1/m of the root summed variance
+    two = mean_change_se([(0.8, 0.8, 100), (0.6, 0.6, 100)])
+    assert two == pytest.approx(((0.32 + 0.48) / 100) ** 0.5 / 2)
+    assert mean_change_se([]) == 0.0
+
+
+def test_a_trained_probe_counts_as_a_ucb_observation():
+    """Item 2 seed 101's pattern (docs/adr/0044): expert e0 was reused once and worked; both e0 and e1 were
+    probed after 8 steps, e0 at p 0.99, e1 at p 0.75, both above tau. Without probe visits e1 has never been
+    reused, so its index is infinite and it is explored; with the probe counted as one observation the
+    measured better candidate wins."""
+    from adaptive_learner.domain.probe import ProbeResult
+
+    cal = ReuseCalibrator()
+    profiles = {"e0": (1.0, 0.0), "e1": (0.0, 1.0)}
+    probes = {"e0": ProbeResult(0.90, 0.70, 192, 8), "e1": ProbeResult(0.75, 0.72, 192, 8)}
+    assert probes["e0"].probability() > 0.97 and 0.7 < probes["e1"].probability() < 0.8
+    arms = {"e0": ArmStats(1, 1.0)}
+    tau = AdaptiveThreshold(0.69)
+    blind = AdaptiveRouter(probe_visits=0.0).decide((0.7, 0.7), profiles, cal, tau, arms, probes)
+    assert blind.expert_id == "e1" and blind.ucb["e1"] is None and "explores" in blind.reason
+    weighed = AdaptiveRouter().decide((0.7, 0.7), profiles, cal, tau, arms, probes)
+    assert weighed.action is ReuseAction.REUSE and weighed.expert_id == "e0"
+    assert "probe as 1" in weighed.reason and all(v is not None for v in weighed.ucb.values())
+
+
 def test_tau_moves_with_regret_and_stays_when_always_new():
     t = AdaptiveThreshold(0.7, step=0.1, target_regret=0.1)
     assert t.observe(0.6).tau == pytest.approx(0.75)
