@@ -141,7 +141,7 @@ def routing_markdown(state: RunState) -> list[str]:
         cands = "; ".join(f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}{_probe_cell(d.get('probes', {}).get(e))}"
                           for e, s in d.get("scores", {}).items())
         tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
-        works = "" if "works" not in d else ("yes" if d["works"] else f"no (forgetting {d['forgetting']:.3f})")
+        works = "" if "works" not in d else _works(d)
         lines.append(f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
                      f"| {works} | {d['reason']} | {cands} |")
     return lines
@@ -166,3 +166,9 @@ def write_report(run_dir: Path, state: RunState, reference: dict | None = None) 
     atomic_write_bytes(run_dir / "matrix.png", heatmap_png(state.task_ids, completed_rows(state)))
     atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}", reference))
     return run_dir / "report.md"
+
+
+def _works(entry: dict) -> str:
+    """'yes (forgetting 0.021 ± 0.041)': the measured outcome with the standard error it was judged against."""
+    se = f" ± {entry['forgetting_se']:.3f}" if "forgetting_se" in entry else ""
+    return f"{'yes' if entry['works'] else 'no'} (forgetting {entry['forgetting']:.3f}{se})"

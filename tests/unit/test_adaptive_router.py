@@ -185,6 +185,10 @@ def test_a_repeat_task_reuses_and_its_outcome_is_measured():
     d = state.router.decisions
     assert d[2]["action"] == "reuse" and d[2]["expert"] == "expert-0"
     assert "works" in d[2] and len(state.router.calibrator.outcomes) == 1 and state.router.arms["expert-0"].visits == 1
+    assert d[2]["forgetting_se"] > 0  # the outcome is judged against its own measurement's noise (docs/adr/0044)
+    from adaptive_learner.adapters.reporting import routing_markdown
+
+    assert f"(forgetting {d[2]['forgetting']:.3f} ± {d[2]['forgetting_se']:.3f})" in "\n".join(routing_markdown(state))
     assert state.library.get("expert-0").tasks == ("sentiment", "sentiment2")
     again = RunState.from_dict(state.to_dict())
     assert again.router == state.router
