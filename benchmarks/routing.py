@@ -367,8 +367,9 @@ def table() -> None:
     arms = [json.loads(p.read_text()) | {"file": p.stem} for p in sorted(RESULTS.glob("routing-item2-s*.json")) if "counterfactuals" not in p.stem]
     if arms:  # item 2 at a glance: every arm of every seed (seeds 100/101 choose settings, 0/1 report)
         lines += ["## Item 2 at a glance", "", "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained probe, N steps "
-                  "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042). Seeds 100-103 chose settings "
-                  "(never reported as results); 0 and 1 are reported.", "",
+                  "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: "
+                  "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044). Seeds 100-105 chose "
+                  "settings (never reported as results); 0 and 1 are reported.", "",
                   "| seed | arm (file) | experts | AvgAcc | BWT |", "|---|---|---|---|---|"]
         for a in sorted(arms, key=lambda a: (a["seed"], a["file"])):
             arm = a["file"].split(f"s{a['seed']}-", 1)[-1]
