@@ -63,10 +63,6 @@ def ucb_bonus(visits: float, total: float, c: float) -> float:
     return c * math.sqrt(math.log(max(total, 1)) / visits)
 
 
-def ucb_index(arm: ArmStats, total: int, c: float) -> float:
-    return arm.mean + ucb_bonus(arm.visits, total, c)
-
-
 @frozen
 class AdaptiveThreshold:
     """tau on p_reuse. A configured tau >= 1 is "always new" and never moves."""
