@@ -43,17 +43,19 @@ PROBE_RULES = ("combine", "supersede")
 
 @frozen
 class ArmStats:
-    """Reuses of one expert whose outcome was measured, and the sum of their rewards."""
+    """Reuses of one expert whose outcome was measured, and the sum of their rewards. A decision may add
+    weighted observations (a trained probe, docs/adr/0044), so `visits` can be fractional there; what a
+    run saves counts measured reuses only, each of weight 1."""
 
-    visits: int = field(default=0, validator=validators.ge(0))
+    visits: float = field(default=0, validator=validators.ge(0))
     reward: float = 0.0
 
     @property
     def mean(self) -> float:
         return self.reward / self.visits if self.visits else 0.0
 
-    def observe(self, reward: float) -> ArmStats:
-        return ArmStats(self.visits + 1, self.reward + reward)
+    def observe(self, reward: float, weight: float = 1.0) -> ArmStats:
+        return ArmStats(self.visits + weight, self.reward + weight * reward)
 
 
 def ucb_bonus(visits: float, total: float, c: float) -> float:
@@ -61,6 +63,10 @@ def ucb_bonus(visits: float, total: float, c: float) -> float:
     if visits == 0:
         return math.inf
     return c * math.sqrt(math.log(max(total, 1)) / visits)
+
+
+def ucb_index(arm: ArmStats, total: float, c: float) -> float:
+    return arm.mean + ucb_bonus(arm.visits, total, c)
 
 
 @frozen
@@ -126,9 +132,11 @@ class AdaptiveRouter:
             return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
                                  f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
                                  **evidence)
-        observed = {e: self._observed(arms.get(e, ArmStats()), probes.get(e)) for e in eligible}
-        total = sum(a.visits for a in arms.values()) + sum(n - arms.get(e, ArmStats()).visits for e, (n, _) in observed.items())
-        index = {e: (r / n if n else 0.0) + ucb_bonus(n, total, self.ucb_c) for e, (n, r) in observed.items()}
+        weights = {e: self._probe_weight(probes.get(e)) for e in eligible}
+        observed = {e: arms.get(e, ArmStats()).observe(probes[e].probability(), w) if w else arms.get(e, ArmStats())
+                    for e, w in weights.items()}
+        total = sum(a.visits for a in arms.values()) + sum(weights.values())
+        index = {e: ucb_index(o, total, self.ucb_c) for e, o in observed.items()}
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
@@ -137,20 +145,17 @@ class AdaptiveRouter:
             return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
                                  f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
                                  **evidence)
-        n, r = observed[chosen]
-        if not n:
+        if not observed[chosen].visits:
             why = "never reused yet (UCB explores it)"
         else:
-            probe = f" + probe as {n - arm.visits:g}" if n > arm.visits else ""
-            why = f"UCB {index[chosen]:.3f} (mean reward {r / n:.2f} over {arm.visits} measured reuse(s){probe})"
+            probe = f" + probe as {weights[chosen]:g}" if weights[chosen] else ""
+            why = f"UCB {index[chosen]:.3f} (mean reward {observed[chosen].mean:.2f} over {arm.visits:g} measured reuse(s){probe})"
         return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
 
-    def _observed(self, arm: ArmStats, probe: ProbeResult | None) -> tuple[float, float]:
-        """(observations, summed reward) of a candidate: its measured reuses, plus a trained probe counted
-        as `probe_visits` observations with reward p_probe (a zero-step probe does not see a reuse's cost)."""
-        if probe is None or probe.steps == 0 or not self.probe_visits:
-            return float(arm.visits), arm.reward
-        return arm.visits + self.probe_visits, arm.reward + self.probe_visits * probe.probability()
+    def _probe_weight(self, probe: ProbeResult | None) -> float:
+        """How many UCB observations a candidate's probe counts for: `probe_visits` for a trained probe, 0 for
+        none or a zero-step probe (it does not see what a reuse costs the earlier tasks)."""
+        return self.probe_visits if probe is not None and probe.steps > 0 else 0.0
 
     def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:
         if probe is None:
