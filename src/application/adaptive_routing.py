@@ -78,6 +78,7 @@ class AdaptiveRouting:
         self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
         self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
+        self._scored: dict[str, dict[str, Score]] = {}  # expert id -> its earlier tasks' dev scores, taken by this decision's probe
 
     # --- memory ------------------------------------------------------------------------------
     def memory(self, state: RunState) -> RouterMemory:
@@ -96,6 +97,7 @@ class AdaptiveRouting:
 
     def decide(self, task: Task, state: RunState) -> ReuseDecision:
         memory = self.memory(state)
+        self._scored = {}
         profile, dims = self.profile(task)
         state.task_profiles[task.id] = profile
         memory.block_dims = dims
@@ -126,7 +128,7 @@ class AdaptiveRouting:
                 out[expert_id] = ProbeResult(score.balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n))
                 continue
             earlier = tuple(self._task(t) for t in state.library.get(expert_id).tasks if self._has_dev(t))
-            before = {t.id: self.learner.score(expert_id, t, "dev") for t in earlier}
+            before = self._scored[expert_id] = {t.id: self.learner.score(expert_id, t, "dev") for t in earlier}
             after = self.learner.trial(expert_id, task, self.policy, k, earlier)
             changes = [EarlierTask(t.id, before[t.id].balanced_accuracy, after[t.id].balanced_accuracy, max(1, before[t.id].n))
                        for t in earlier]
@@ -135,11 +137,14 @@ class AdaptiveRouting:
         return out
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:
-        """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs."""
+        """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs. The trained
+        probe of this decision already scored them on the same expert (its copy was thrown away), so
+        those scores are taken as they are; anything it did not score is scored now."""
+        scored, self._scored = self._scored.get(decision.expert_id, {}), {}
         if decision.action is not ReuseAction.REUSE:
             return {}
         expert = state.library.get(decision.expert_id)
-        return {t: self._dev(expert.id, t, state) for t in expert.tasks if self._has_dev(t)}
+        return {t: scored.get(t) or self._dev(expert.id, t) for t in expert.tasks if self._has_dev(t)}
 
     def after_training(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision,
                        before: dict[str, Score]) -> None:
@@ -155,7 +160,7 @@ class AdaptiveRouting:
         if task.id in self._probes:
             entry["probes"], entry["probe_seconds"] = self._probes.pop(task.id)
         if before:
-            after = {t: self._dev(expert_id, t, state) for t in before}
+            after = {t: self._dev(expert_id, t) for t in before}
             forgetting = sum(before[t].accuracy - after[t].accuracy for t in before) / len(before)
             noise = mean_change_se([(before[t].accuracy, after[t].accuracy, max(1, before[t].n)) for t in before])
             outcome = ReuseOutcome(similarity=decision.score, forgetting=forgetting, noise=noise)
@@ -312,7 +317,7 @@ class AdaptiveRouting:
     def _has_dev(self, task_id: str) -> bool:
         return bool(self.examples.inputs(self._task(task_id), "dev", 1))
 
-    def _dev(self, expert_id: str, task_id: str, state: RunState) -> Score:
+    def _dev(self, expert_id: str, task_id: str) -> Score:
         return self.learner.score(expert_id, self._task(task_id), "dev")
 
 

@@ -357,3 +357,36 @@ def test_pair_queries_are_routed_among_pair_tasks():
     single = routing.route_inputs([LabelledInput("stocks market rally")], state, k=3)[0]
     assert [t for t, _ in pair] == ["topic"] and pair[0][1] == pytest.approx(1.0)
     assert "topic" not in [t for t, _ in single] and sum(p for _, p in single) == pytest.approx(1.0)
+
+
+def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_training():
+    """The probe's before-scores of the chosen expert are the reuse's before-scores (same expert, unchanged)."""
+    run, routing, examples, tracker = routed_run(seq(), 0.0, probe=2, steps=5)
+    fb = routing.learner
+    calls, real = [], fb.score
+
+    def spy(expert_id, task, split="validation"):
+        calls.append((expert_id, task.id, split))
+        return real(expert_id, task, split)
+
+    fb.score = spy
+    marks = []
+    real_train = fb.start
+
+    def start(expert_id, task, policy):
+        marks.append((task.id, len(calls)))
+        return real_train(expert_id, task, policy)
+
+    fb.start = start
+    state = run()
+    d = state.router.decisions
+    reuses = [e for e in d if e["action"] == "reuse"]
+    assert reuses, "the sequence must reuse an expert for the test to mean anything"
+    for e in reuses:
+        step = e["step"]
+        begin = marks[step - 1][1] if step else 0  # calls after the previous task's training started
+        end = dict(marks)[e["task"]]
+        earlier = state.library.get(e["expert"]).tasks[:-1]
+        for t in earlier:
+            assert calls[begin:end].count((e["expert"], t, "dev")) == 1  # the probe's score, not a second pass
+        assert e["forgetting_se"] > 0 and "works" in e
