@@ -342,9 +342,9 @@ def counterfactuals(seed: int) -> None:
         started = time.perf_counter()
         _, _, state, _ = run_sequence("item2-cf", seed, "cl-hybrid", sets)
         other = state.accuracy.to_dict()
-        chosen, alt = prefix_mean(data["accuracy"], k), prefix_mean(other, k)
+        chosen, alt = prefix_mean(data["accuracy"], k), prefix_mean(other, k)  # a tie (up to float rounding) counts as chosen well
         rows.append({"step": k, "task": ids[k], "chosen": d["action"] + (f" {d['expert']}" if d["action"] != "create" else ""),
-                     "chosen_mean": chosen, "alternative": what, "alternative_mean": alt, "chose_better": chosen >= alt,
+                     "chosen_mean": chosen, "alternative": what, "alternative_mean": alt, "chose_better": chosen >= alt - 1e-9,
                      "margin": chosen - alt, "prefix_check": prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0,
                      "seconds": time.perf_counter() - started})
         print(rows[-1], flush=True)
