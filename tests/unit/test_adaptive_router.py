@@ -383,10 +383,8 @@ def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_trai
     reuses = [e for e in d if e["action"] == "reuse"]
     assert reuses, "the sequence must reuse an expert for the test to mean anything"
     for e in reuses:
-        step = e["step"]
-        begin = marks[step - 1][1] if step else 0  # calls after the previous task's training started
-        end = dict(marks)[e["task"]]
-        earlier = state.library.get(e["expert"]).tasks[:-1]
-        for t in earlier:
+        begin, end = marks[e["step"] - 1][1], marks[e["step"]][1]  # from the previous task's training to this one's
+        tasks = state.library.get(e["expert"]).tasks
+        for t in tasks[: tasks.index(e["task"])]:  # the expert's tasks before this reuse
             assert calls[begin:end].count((e["expert"], t, "dev")) == 1  # the probe's score, not a second pass
         assert e["forgetting_se"] > 0 and "works" in e
