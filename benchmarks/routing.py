@@ -313,40 +313,66 @@ def prefix_mean(accuracy: dict, k: int) -> float:
     return sum(row) / len(row)
 
 
+def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
+    """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k, plan, what).
+    The other option of a new expert is reusing the candidate with the highest p_reuse; of a reuse, a new expert."""
+    made_by, assignment = {}, []  # expert id -> index of the task that created it; each task's creator index
+    for k, d in enumerate(decisions):
+        if d["action"] in ("create", "fork"):  # a fork is a new expert too (started from its parent)
+            made_by[d["expert"]] = k
+        assignment.append(made_by[d["expert"]])
+    out = []
+    for k, d in enumerate(decisions[1:], start=1):
+        if d["action"] == "create":
+            best = max(d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0)))
+            out.append((k, [*assignment[:k], made_by[best]], f"reuse {best} (p_reuse {d['probabilities'][best]:.3f})"))
+        else:
+            out.append((k, [*assignment[:k], k], "a new expert"))
+    return out
+
+
+def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, str]]:
+    """Alternatives already measured for this seed by the counterfactuals of `tag` (--reuse-counterfactuals):
+    (k, plan) -> (that row, file). A schedule run is deterministic (same seed, code, data and one
+    thread), so the same plan gives the same matrix; a row is taken only when that tag's adaptive run and
+    this one have identical accuracy rows up to step k-1, which shows the same training code and decisions."""
+    cf, source = out_path("item2", seed, f"-counterfactuals{tag}"), out_path("item2", seed, f"-adaptive{tag}")
+    if not (cf.exists() and source.exists()):
+        return {}
+    old, rows = json.loads(source.read_text()), {r["step"]: r for r in json.loads(cf.read_text())["rows"]}
+    return {(k, tuple(plan)): (rows[k], cf.name) for k, plan, _ in alternatives(old["decisions"])
+            if k in rows and old["accuracy"]["rows"][:k] == data["accuracy"]["rows"][:k]}
+
+
 def counterfactuals(seed: int) -> None:
     """For each adaptive decision k >= 1, rerun tasks 0..k with the same earlier assignments and the other
-    option at k (reuse the candidate with the highest p_reuse, or a new expert), as a written-out schedule
-    (routing.expert_of_task). The better option is the one with the higher mean accuracy over tasks 0..k
-    after step k; the adaptive arm chose well when its own figure is at least the alternative's."""
+    option at k (`alternatives`). The better option is the one with the higher mean accuracy over tasks 0..k
+    after step k; the adaptive arm chose well when its own figure is at least the alternative's. With
+    --reuse-counterfactuals TAG, an alternative that TAG's counterfactuals measured is read from there
+    (`measured_under`) instead of trained again."""
     path = out_path("item2", seed, f"-counterfactuals{TAG}")
     adaptive = out_path("item2", seed, f"-adaptive{TAG}")
     if path.exists() or not adaptive.exists():
         return
     data = json.loads(adaptive.read_text())
-    ids, decisions = data["accuracy"]["task_ids"], data["decisions"]
-    made_by = {}  # expert id -> index of the task that created it
-    assignment = []
-    for k, d in enumerate(decisions):
-        if d["action"] in ("create", "fork"):  # a fork is a new expert too (started from its parent)
-            made_by[d["expert"]] = k
-        assignment.append(made_by[d["expert"]])
-    farm, rows = repeat_farm(), []
-    for k, d in enumerate(decisions[1:], start=1):
-        if d["action"] == "create":
-            best = max(d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0)))
-            alternative, what = made_by[best], f"reuse {best} (p_reuse {d['probabilities'][best]:.3f})"
+    ids, farm, rows = data["accuracy"]["task_ids"], repeat_farm(), []
+    known = measured_under(seed, REUSE_CF, data) if REUSE_CF is not None else {}
+    for k, plan, what in alternatives(data["decisions"]):
+        d, started = data["decisions"][k], time.perf_counter()
+        if (k, tuple(plan)) in known:
+            row, source = known[(k, tuple(plan))]  # equal accuracy rows up to k-1, so its prefix check holds here too
+            alt, prefix_check = row["alternative_mean"], row["prefix_check"]
         else:
-            alternative, what = k, "a new expert"
-        plan = [*assignment[:k], alternative]
-        sets = overrides(seed, ITEM2[: k + 1], 1.1, [f"data.data_dir='{farm}'", "routing.strategy='schedule'", f"routing.expert_of_task={plan}"])
-        started = time.perf_counter()
-        _, _, state, _ = run_sequence("item2-cf", seed, "cl-hybrid", sets)
-        other = state.accuracy.to_dict()
-        chosen, alt = prefix_mean(data["accuracy"], k), prefix_mean(other, k)  # a tie (up to float rounding) counts as chosen well
+            sets = overrides(seed, ITEM2[: k + 1], 1.1, [f"data.data_dir='{farm}'", "routing.strategy='schedule'", f"routing.expert_of_task={plan}"])
+            _, _, state, _ = run_sequence("item2-cf", seed, "cl-hybrid", sets)
+            other, source = state.accuracy.to_dict(), None
+            alt = prefix_mean(other, k)
+            prefix_check = prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0
+        chosen = prefix_mean(data["accuracy"], k)  # a tie (up to float rounding) counts as chosen well
         rows.append({"step": k, "task": ids[k], "chosen": d["action"] + (f" {d['expert']}" if d["action"] != "create" else ""),
                      "chosen_mean": chosen, "alternative": what, "alternative_mean": alt, "chose_better": chosen >= alt - 1e-9,
-                     "margin": chosen - alt, "prefix_check": prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0,
-                     "seconds": time.perf_counter() - started})
+                     "margin": chosen - alt, "prefix_check": prefix_check, "plan": plan,
+                     **({"measured_in": source} if source else {}), "seconds": time.perf_counter() - started})
         print(rows[-1], flush=True)
     save(path, {"stage": "item2-counterfactuals", "seed": seed, "rows": rows,
                 "chose_better": sum(r["chose_better"] for r in rows), "decisions": len(rows)})
@@ -431,6 +457,9 @@ def table() -> None:
                       "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun check: row k-1 minus the adaptive arm's |", "|---|---|---|---|---|---|---|---|"]
             lines += [f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
                       f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |" for r in data["rows"]]
+            reused = [f"step {r['step']} from {r['measured_in']}" for r in data["rows"] if "measured_in" in r]
+            lines += ["", "Alternatives read, not trained again (same plan, identical adaptive rows before the step): "
+                      + "; ".join(reused) + "."] if reused else []
         if data["stage"] == "item4":
             lines += [f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
                       f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
@@ -468,10 +497,13 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
     parser.add_argument("--tag", default="", help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result files "
                         "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.")
+    parser.add_argument("--reuse-counterfactuals", metavar="TAG", help="item2 counterfactuals: take an alternative that the "
+                        "counterfactuals of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
+                        "instead of training it again.")
     args = parser.parse_args()
     SETS.extend(args.sets)
-    global TAG
-    TAG = args.tag
+    global TAG, REUSE_CF
+    TAG, REUSE_CF = args.tag, args.reuse_counterfactuals
     {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item1-reevaluate": lambda: item1_reevaluate(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
      "item4": lambda: item4(args.seed), "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
      "table": table}[args.stage]()
@@ -479,5 +511,6 @@ def main() -> None:
 
 SETS: list[str] = []
 TAG = ""
+REUSE_CF: str | None = None
 if __name__ == "__main__":
     main()
