@@ -106,7 +106,8 @@ class RoutingConfig:
     fork_threshold: float = doc(1.01, "Similarity routing: fork an expert at or above this cosine (> 1 = never).")
     temperature: float = doc(0.1, "Softmax temperature for the decision probability.", validator=within(0.0, lo_open=True))
     router_confidence_threshold: float = doc(
-        0.7, "Adaptive routing: initial tau on p_reuse; reuse only candidates with p_reuse >= tau. Any value >= 1 = always a new expert.",
+        0.5, "Adaptive routing: initial tau on p_reuse; reuse only candidates with p_reuse >= tau (0.5: reuse when the evidence says "
+        "a reuse is at least as likely to work as not; docs/adr/0046). Any value >= 1 = always a new expert.",
         validator=within(0.0),
     )
     use_advanced_embeddings: bool = doc(False, "Triple-signal profiles: add the gradient sketch and context statistics (docs/adr/0030).")

@@ -68,7 +68,7 @@ def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
     assert result.returncode == 0, result.stderr
     decisions = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
     first_reuse = next(d for d in decisions if d["action"] == "reuse")
-    assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > 0.7
+    assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > first_reuse["tau"]
     assert any(d["action"] == "fork" and "mostly failed" in d["reason"] for d in decisions)
 
 
