@@ -313,14 +313,23 @@ def prefix_mean(accuracy: dict, k: int) -> float:
     return sum(row) / len(row)
 
 
-def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
-    """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k, plan, what).
-    The other option of a new expert is reusing the candidate with the highest p_reuse; of a reuse, a new expert."""
-    made_by, assignment = {}, []  # expert id -> index of the task that created it; each task's creator index
+def assignments(decisions: list[dict]) -> list[list[int]]:
+    """The plan of tasks 0..k that the decisions made, for each k, as routing.expert_of_task writes it."""
+    made_by, assignment, plans = {}, [], []  # expert id -> index of the task that created it
     for k, d in enumerate(decisions):
         if d["action"] in ("create", "fork"):  # a fork is a new expert too (started from its parent)
             made_by[d["expert"]] = k
         assignment.append(made_by[d["expert"]])
+        plans.append(list(assignment))
+    return plans
+
+
+def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
+    """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k, plan, what).
+    The other option of a new expert is reusing the candidate with the highest p_reuse; of a reuse, a new expert."""
+    plans = assignments(decisions)
+    made_by = {d["expert"]: k for k, d in enumerate(decisions) if d["action"] in ("create", "fork")}
+    assignment = plans[-1] if plans else []
     out = []
     for k, d in enumerate(decisions[1:], start=1):
         if d["action"] == "create":
@@ -335,13 +344,17 @@ def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, s
     """Alternatives already measured for this seed by the counterfactuals of `tag` (--reuse-counterfactuals):
     (k, plan) -> (that row, file). A schedule run is deterministic (same seed, code, data and one
     thread), so the same plan gives the same matrix; a row is taken only when that tag's adaptive run and
-    this one have identical accuracy rows up to step k-1, which shows the same training code and decisions."""
+    this one have identical accuracy rows up to step k-1, which shows the same training code and decisions.
+    The other tag's adaptive run measured its own choices too: a schedule rerun of an adaptive run's plan has
+    reproduced its matrix exactly in every counterfactual so far (each row's prefix_check is 0.000)."""
     cf, source = out_path("item2", seed, f"-counterfactuals{tag}"), out_path("item2", seed, f"-adaptive{tag}")
     if not (cf.exists() and source.exists()):
         return {}
     old, rows = json.loads(source.read_text()), {r["step"]: r for r in json.loads(cf.read_text())["rows"]}
-    return {(k, tuple(plan)): (rows[k], cf.name) for k, plan, _ in alternatives(old["decisions"])
-            if k in rows and old["accuracy"]["rows"][:k] == data["accuracy"]["rows"][:k]}
+    agree = lambda k: old["accuracy"]["rows"][:k] == data["accuracy"]["rows"][:k]  # noqa: E731
+    chosen = {(k, tuple(plan)): ({"alternative_mean": prefix_mean(old["accuracy"], k), "prefix_check": 0.0}, source.name)
+              for k, plan in enumerate(assignments(old["decisions"])) if k >= 1 and agree(k)}
+    return {**chosen, **{(k, tuple(plan)): (rows[k], cf.name) for k, plan, _ in alternatives(old["decisions"]) if k in rows and agree(k)}}
 
 
 def counterfactuals(seed: int) -> None:

@@ -31,6 +31,7 @@ DECISIONS = [decision("create", "expert-0"), decision("create", "expert-1", {"ex
 
 
 def test_each_decision_gets_the_other_option_as_a_schedule(routing):
+    assert routing.assignments(DECISIONS)[-1] == [0, 1, 0, 3]
     alts = routing.alternatives(DECISIONS)
     assert [(k, plan) for k, plan, _ in alts] == [(1, [0, 0]), (2, [0, 1, 2]), (3, [0, 1, 0, 1])]
     assert alts[2][2] == "reuse expert-1 (p_reuse 0.600)"
@@ -46,6 +47,8 @@ def test_an_alternative_is_read_only_where_the_adaptive_rows_before_it_agree(rou
     # The new run agrees up to step 1 and differs from step 2 on (its row 2 differs).
     new = {"decisions": DECISIONS, "accuracy": {"rows": [rows[0], rows[1], [0.75, 0.6, 0.71], rows[3]]}}
     known = routing.measured_under(5, "-old", new)
-    assert set(known) == {(1, (0, 0)), (2, (0, 1, 2))}
+    # Its counterfactuals' alternatives and its own choices, up to the step where the rows part.
+    assert set(known) == {(1, (0, 0)), (2, (0, 1, 2)), (1, (0, 1)), (2, (0, 1, 0))}
     assert known[(2, (0, 1, 2))][0]["alternative_mean"] == pytest.approx(0.2)
+    assert known[(2, (0, 1, 0))][0]["alternative_mean"] == pytest.approx((0.75 + 0.6 + 0.7) / 3)
     assert routing.measured_under(5, "-missing", new) == {}
