@@ -344,14 +344,16 @@ def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, s
     """Alternatives already measured for this seed by the counterfactuals of `tag` (--reuse-counterfactuals):
     (k, plan) -> (that row, file). A schedule run is deterministic (same seed, code, data and one
     thread), so the same plan gives the same matrix; a row is taken only when that tag's adaptive run and
-    this one have identical accuracy rows up to step k-1, which shows the same training code and decisions.
+    this one have identical accuracies of the learned tasks up to step k-1, which shows the same training code
+    and decisions (a row also holds the next task's accuracy before training, which depends on decision k).
     The other tag's adaptive run measured its own choices too: a schedule rerun of an adaptive run's plan has
     reproduced its matrix exactly in every counterfactual so far (each row's prefix_check is 0.000)."""
     cf, source = out_path("item2", seed, f"-counterfactuals{tag}"), out_path("item2", seed, f"-adaptive{tag}")
     if not (cf.exists() and source.exists()):
         return {}
     old, rows = json.loads(source.read_text()), {r["step"]: r for r in json.loads(cf.read_text())["rows"]}
-    agree = lambda k: old["accuracy"]["rows"][:k] == data["accuracy"]["rows"][:k]  # noqa: E731
+    learned = lambda acc, k: [row[: j + 1] for j, row in enumerate(acc["rows"][:k])]  # noqa: E731
+    agree = lambda k: learned(old["accuracy"], k) == learned(data["accuracy"], k)  # noqa: E731
     chosen = {(k, tuple(plan)): ({"alternative_mean": prefix_mean(old["accuracy"], k), "prefix_check": 0.0}, source.name)
               for k, plan in enumerate(assignments(old["decisions"])) if k >= 1 and agree(k)}
     return {**chosen, **{(k, tuple(plan)): (rows[k], cf.name) for k, plan, _ in alternatives(old["decisions"]) if k in rows and agree(k)}}
@@ -512,7 +514,7 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result files "
                         "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.")
     parser.add_argument("--reuse-counterfactuals", metavar="TAG", help="item2 counterfactuals: take an alternative that the "
-                        "counterfactuals of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
+                        "counterfactuals or the adaptive run of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
                         "instead of training it again.")
     args = parser.parse_args()
     SETS.extend(args.sets)
