@@ -43,7 +43,9 @@ def _run_layers(decoder, hidden: torch.Tensor, start: int, stop: int) -> torch.T
     from transformers.masking_utils import create_causal_mask
 
     positions = torch.arange(hidden.shape[1], device=hidden.device)[None].expand(hidden.shape[0], -1)
-    mask = create_causal_mask(config=decoder.config, inputs_embeds=hidden, attention_mask=None, cache=None, position_ids=positions)
+    # positional: the fourth parameter (the KV cache, None here) is `past_key_values` up to transformers 5.17 and
+    # `cache` in later 5.x releases (the GPU image has 5.17; the keyword crashed there)
+    mask = create_causal_mask(decoder.config, hidden, None, None, position_ids=positions)
     layer_types = getattr(decoder.config, "layer_types", None)
     per_type = "layer_type" in inspect.signature(decoder.rotary_emb.forward).parameters  # Gemma-3-style local/global RoPE
     rotary = {}
