@@ -157,8 +157,9 @@ def bf16_check(device: torch.device) -> dict:
     return {"max_logit_diff_over_std": relative, "top1_agreement": agree, "tolerance": tolerance, "ok": relative <= tolerance and agree >= 0.9}
 
 
-def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20) -> float:
-    """Seconds per training step at batch 4 x 128 with the configured compile mode (after warm-up)."""
+def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20, **forward_options) -> float:
+    """Seconds per training step at batch 4 x 128 with the configured compile mode (after warm-up);
+    `forward_options` (share_prefix, autocast) go to AnswerForward."""
     from adaptive_learner.adapters.hf.experts import PeftExperts
     from adaptive_learner.adapters.hf.forward import AnswerForward, make_optimizer, optimise
 
@@ -166,7 +167,7 @@ def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20) -> 
                           base_name="random", first_layer=cfg.lora.first_layer)
     experts.add("probe")
     params = list(experts.parameters("probe").values())
-    forward = AnswerForward(device, compile=mode, pad_to_multiple=128)
+    forward = AnswerForward(device, compile=mode, pad_to_multiple=128, **forward_options)
     opt = make_optimizer(params, cfg.training, device)
     rows = [[5] * 20 + torch.randint(3, 1000, (100,)).tolist() for _ in range(4)]  # 120 tokens, shared head: width 128
     gold = torch.tensor([5, 6, 5, 6], device=device)
