@@ -68,8 +68,13 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         for k in value:
             _check_text(str(k), f"{where} key {str(k)!r:.40}")
         return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(origin, type) and issubclass(origin, types.UnionType):  # pragma: no cover
-        return value
+    if origin in (types.UnionType, typing.Union):  # e.g. bool | str: a value of one of the members, checked as that member
+        members = typing.get_args(hint)
+        for member in members:
+            if type(value) is member or (member is float and type(value) is int):
+                return _check_type(value, member, where)
+        names = " or ".join("null" if m is type(None) else getattr(m, "__name__", str(m)) for m in members)
+        raise ConfigError(f"{where}: expected {names}, got {type(value).__name__} {value!r:.80}")
     return value
 
 

@@ -80,7 +80,11 @@ class TrainingConfig:
     patience: int = doc(3, "Epochs without improvement before stopping.", validator=within(1))
     min_delta: float = doc(0.001, "Smallest dev-accuracy gain that counts as an improvement.", validator=within(0.0))
     min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.", validator=within(0))
-    share_prefix: bool = doc(True, "Run the prompt prefix a batch shares (task description) once per batch, not once per row.")
+    share_prefix: bool | str = doc(
+        "auto", "Run the prompt prefix a batch shares (task description) once per batch, not once per row: true, false or "
+        "'auto' (on a CPU, where it halves the arithmetic; off on CUDA, where its extra launches cost more: docs/adr/0047).",
+        validator=attrs.validators.in_(("auto", True, False)),
+    )
     compile: str = doc(
         "none", "torch.compile the answer forward: 'none', 'default' or 'reduce-overhead' (CUDA graphs); turns share_prefix off.",
         validator=attrs.validators.in_(("none", "default", "reduce-overhead")),
@@ -88,6 +92,10 @@ class TrainingConfig:
     pad_to_multiple: int = doc(0, "Length buckets: pad batch width up to a multiple of this (0 = off); use with compile.",
                                validator=within(0, 4096))
     autocast: str = doc("auto", "'auto' (bf16 autocast on CUDA, off on CPU) or 'off'.", validator=attrs.validators.in_(("auto", "off")))
+    cudnn_attention: bool = doc(
+        False, "Let SDPA use cuDNN attention in passes that are differentiated on CUDA (off: its backward returns NaN on "
+        "H100/H200 for masked inputs, pytorch/pytorch#196678; docs/adr/0047).",
+    )
 
 
 @frozen

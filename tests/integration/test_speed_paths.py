@@ -18,7 +18,7 @@ from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.hf import prefix, scoring
 from adaptive_learner.adapters.hf.backbone import check_finite
 from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation
-from adaptive_learner.adapters.hf.forward import StepStats
+from adaptive_learner.adapters.hf.forward import AnswerForward, StepStats, gradient_attention
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
@@ -108,6 +108,44 @@ def test_step_stats_read_once_and_non_finite_losses_are_named():
         check_finite("task 'a'", [1.0, float("nan")], [1.0, 1.0], 2)
     with pytest.raises(AdapterError, match="loss became inf"):
         check_finite("task 'a'", [1.0], [float("inf")], 1)
+
+
+def test_prefix_sharing_defaults_to_on_for_a_cpu_and_off_for_cuda():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
+    assert AnswerForward(cpu).share and not AnswerForward(cuda).share
+    assert AnswerForward(cuda, share_prefix=True).share and not AnswerForward(cpu, share_prefix=False).share
+    assert not AnswerForward(cpu, compile="default").share
+
+
+def test_differentiated_passes_run_without_cudnn_attention_on_cuda():
+    """The flags gradient_attention sets (no GPU needed to read them) and that every pass with a backward enters it."""
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with gradient_attention(torch.device("cuda")):
+        assert not torch.backends.cuda.cudnn_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
+    for kept in (gradient_attention(torch.device("cpu")), gradient_attention(torch.device("cuda"), cudnn=True)):
+        with kept:
+            assert torch.backends.cuda.cudnn_sdp_enabled() == before
+
+
+def test_training_steps_and_the_fisher_enter_the_gradient_context(tokenizer, demo_source, monkeypatch):
+    import contextlib
+
+    entered = []
+
+    @contextlib.contextmanager
+    def counting(self):
+        entered.append(1)
+        yield
+
+    monkeypatch.setattr(AnswerForward, "gradients", counting)
+    b = make_backbone(tokenizer, demo_source, epochs=1)
+    task = demo_source.load()[0]
+    b.new_expert("e0")
+    report = b.start("e0", task, ConsolidationPolicy()).train_epoch()
+    assert len(entered) == report.steps
+    b.consolidate("e0", task, ConsolidationPolicy(ewc_lambda=1.0), 1.0)
+    assert len(entered) == report.steps + 1
 
 
 def _train(tokenizer, demo_source, **switches):

@@ -99,6 +99,10 @@ class HFSession:
 
     def _step(self, batch: list[int], stats: StepStats) -> bool:
         """One optimiser step on `batch` (answer loss + EWC penalty + replayed batch); False on a non-finite loss."""
+        with self.b.forward.gradients():
+            return self._step_in(batch, stats)
+
+    def _step_in(self, batch: list[int], stats: StepStats) -> bool:
         b, t = self.b, self.b.training
         task_loss = batch_loss(b, self.train_split, batch, self.label_ids)
         loss = task_loss
@@ -215,7 +219,7 @@ class HFBackbone:
         self.consolidation: dict[str, ExpertConsolidation] = {}
         self.forward = AnswerForward(
             self.device, compile=training.compile, pad_to_multiple=training.pad_to_multiple, share_prefix=training.share_prefix,
-            autocast=training.autocast,
+            autocast=training.autocast, cudnn_attention=training.cudnn_attention,
         )
         self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
 

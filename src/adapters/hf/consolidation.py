@@ -150,11 +150,12 @@ def consolidate_task(backbone, expert_id: str, task: Task, policy: Consolidation
         rng = random.Random(seed)
         pick = sorted(rng.sample(range(len(data)), min(policy.ewc_data_loader_num_samples, len(data))))
         params = experts.parameters(expert_id)
-        new = fisher_math.diagonal_fisher(
-            model, params, [data.ids[i] for i in pick], label_ids, gold=[data.labels[i] for i in pick], kind=str(policy.fisher),
-            batch_size=policy.ewc_batch_size, pad_id=backbone.pad_id, device=backbone.device,
-            generator=torch.Generator().manual_seed(seed), method=backbone.fisher_method,
-        )
+        with backbone.forward.gradients():
+            new = fisher_math.diagonal_fisher(
+                model, params, [data.ids[i] for i in pick], label_ids, gold=[data.labels[i] for i in pick], kind=str(policy.fisher),
+                batch_size=policy.ewc_batch_size, pad_id=backbone.pad_id, device=backbone.device,
+                generator=torch.Generator().manual_seed(seed), method=backbone.fisher_method,
+            )
         state.fisher = fisher_math.accumulate(state.fisher, {neutral(n, expert_id): f for n, f in new.items()}, fisher_scale)
         state.anchors = experts.state(expert_id)
         state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})

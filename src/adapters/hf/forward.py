@@ -1,11 +1,14 @@
 """The speed switches of the answer-position forward and of the optimiser step (docs/adr/0026).
 
-`AnswerForward` turns token rows into answer logits. By default it shares the rows' common prompt
-prefix (adapters.hf.prefix): on a CPU the cost is arithmetic and that halves it. With
+`AnswerForward` turns token rows into answer logits. On a CPU it shares the rows' common prompt
+prefix (adapters.hf.prefix) by default: there the cost is arithmetic and that halves it; on CUDA the
+default is the plain batch (the prefix pass's extra launches cost more: docs/adr/0047). With
 `training.compile` it instead runs plain left-padded batches whose width is rounded up to
 `training.pad_to_multiple` (length buckets), through `torch.compile` (mode "default" or
 "reduce-overhead" = CUDA graphs), so shapes repeat and compiled graphs are reused. On CUDA the
 forward runs under bf16 autocast (`training.autocast`), and `make_optimizer` picks fused AdamW.
+
+`gradient_attention` keeps cuDNN's SDPA out of differentiated passes on CUDA (docs/adr/0047).
 
 `StepStats` keeps the per-step losses and gradient norms on the device and reads them once per
 epoch: no host sync inside the step loop (a CUDA graph cannot contain one, and each costs a stall).
@@ -24,15 +27,22 @@ COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
 class AnswerForward:
-    def __init__(self, device: torch.device, *, compile: str = "none", pad_to_multiple: int = 0, share_prefix: bool = True,
-                 autocast: str = "auto") -> None:
+    def __init__(self, device: torch.device, *, compile: str = "none", pad_to_multiple: int = 0, share_prefix: bool | str = "auto",
+                 autocast: str = "auto", cudnn_attention: bool = False) -> None:
         self.device, self.mode, self.multiple = device, compile, pad_to_multiple
+        self.cudnn_attention = cudnn_attention
+        if share_prefix == "auto":  # a CPU is bound by arithmetic, a GPU at these sizes by kernel launches (docs/adr/0047)
+            share_prefix = device.type != "cuda"
         self.share = share_prefix and compile == "none"  # compiled graphs want plain, bucketed shapes
         self.autocast = device.type == "cuda" and autocast == "auto"
         self._compiled = {}
 
     def context(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+
+    def gradients(self):
+        """The context of every pass that is differentiated (training steps, the Fisher, the gradient sketch)."""
+        return gradient_attention(self.device, self.cudnn_attention)
 
     def logits(self, model, rows, pad_id: int, groups=None) -> torch.Tensor:
         """Vocabulary logits [B, V] (float32) at each row's answer position; `groups`: sizes of runs of rows
@@ -53,6 +63,21 @@ class AnswerForward:
             # dynamic=False: one graph per bucketed shape (what CUDA graphs need); recompiles are bounded by the buckets.
             self._compiled[key] = torch.compile(run, mode=self.mode, dynamic=False)
         return self._compiled[key]
+
+
+def gradient_attention(device: torch.device, cudnn: bool = False):
+    """SDPA without the cuDNN backend on CUDA, for passes whose gradients are taken (docs/adr/0047).
+
+    cuDNN's SDPA backward returns NaN dQ on Hopper (H100/H200) from torch 2.11 when an explicit
+    attention mask is passed and the width is 64 mod 128 (pytorch/pytorch#196678): on an H200 every
+    element of the per-example Fisher came back NaN. Flash and memory-efficient attention are clean;
+    the backward runs the kernel its forward chose, so choosing it for the forward is enough.
+    """
+    if device.type != "cuda" or cudnn:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
 
 def make_optimizer(params, training, device: torch.device) -> torch.optim.Optimizer:

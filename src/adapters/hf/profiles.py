@@ -130,7 +130,7 @@ class HFProfiler:
         modules = dict(scoring.base_model(self.b.experts.model).named_modules())
         weights = [_weight(modules[n]) for n in self.layers]
         gold = torch.tensor([task.labels.index(x.label) if x.label in task.labels else 0 for x in examples], device=self.b.device)
-        with torch.inference_mode(False), torch.enable_grad(), self.b._model_for(expert_id) as model:
+        with torch.inference_mode(False), torch.enable_grad(), self.b.forward.gradients(), self.b._model_for(expert_id) as model:
             flags = [w.requires_grad for w in weights]
             try:
                 for w in weights:
