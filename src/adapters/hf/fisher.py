@@ -62,7 +62,8 @@ def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tenso
     def log_prob(p, one_ids, one_bias, one_pos, one_y):
         return functional_call(head, {names[n]: v for n, v in p.items()}, (one_ids[None], one_bias[None], one_pos[None], one_y))
 
-    dtype = next(iter(params.values())).dtype
+    # the attention's own dtype (the base weights', e.g. bf16), not the LoRA weights' (float32 under peft's upcast)
+    dtype = scoring.base_model(model).get_input_embeddings().weight.dtype
     bias = padded_attention_bias(mask, dtype)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     detached = {n: p.detach() for n, p in params.items()}
