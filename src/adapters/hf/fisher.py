@@ -55,6 +55,14 @@ class _AnswerLogProb(nn.Module):
         return log_probs[0].gather(0, y.reshape(1))[0]  # gather, not [0, y]: vmap cannot index with a batched int
 
 
+def _attention_dtype(model, params) -> torch.dtype:
+    """The dtype attention computes in: the base model's input embeddings' (bf16 under a bf16 model), not the
+    LoRA weights' (float32 under peft's upcast); a model without input embeddings: its weights'."""
+    base = scoring.base_model(model)
+    embed = base.get_input_embeddings() if hasattr(base, "get_input_embeddings") else None
+    return embed.weight.dtype if embed is not None else next(iter(params.values())).dtype
+
+
 def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tensor]:
     head = _AnswerLogProb(model, label_ids)
     names = {n: f"model.{n}" for n in params}
@@ -62,9 +70,7 @@ def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tenso
     def log_prob(p, one_ids, one_bias, one_pos, one_y):
         return functional_call(head, {names[n]: v for n, v in p.items()}, (one_ids[None], one_bias[None], one_pos[None], one_y))
 
-    # the attention's own dtype (the base weights', e.g. bf16), not the LoRA weights' (float32 under peft's upcast)
-    dtype = scoring.base_model(model).get_input_embeddings().weight.dtype
-    bias = padded_attention_bias(mask, dtype)
+    bias = padded_attention_bias(mask, _attention_dtype(model, params))
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     detached = {n: p.detach() for n, p in params.items()}
     with warnings.catch_warnings():  # SDPA has no batching rule on some devices; the slower fallback is still exact
