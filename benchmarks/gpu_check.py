@@ -280,11 +280,11 @@ def main() -> None:
 
             if not section(f"train step, compile={mode}", probe):
                 results["train_step_seconds"][mode] = "failed"
-            torch._dynamo.reset() if hasattr(torch, "_dynamo") else None
+            torch._dynamo.reset()  # each mode compiles from scratch
         measured = {m: s for m, s in results["train_step_seconds"].items() if isinstance(s, float)}
-        compile_mode = min(measured, key=measured.get) if args.compile == "auto" and measured else args.compile
-        if args.compile == "auto" and not measured:
-            compile_mode = "none"
+        compile_mode = args.compile
+        if compile_mode == "auto":  # the fastest mode the probe ran without error
+            compile_mode = min(measured, key=measured.get) if measured else "none"
         results["compile"] = compile_mode
 
         # 3. side by side with HF Trainer first (short, so it is measured even when the workload runs long): the naive
