@@ -59,6 +59,16 @@ def word_tokenizer(texts, vocab_size: int):
     return fast
 
 
+def demo_tokenizer(source, vocab_size: int):
+    """word_tokenizer over every word the demo suite's prompts can hold: descriptions, prompt words, answers, examples."""
+    tasks = source.load()
+    texts = [t.description + " Input: Second: Answer:" for t in tasks] + [" ".join(t.answers) for t in tasks]
+    for t in tasks:
+        data = source.data(t.id)
+        texts += [e.text + " " + (e.text_pair or "") for e in (*data.train, *data.dev, *data.validation)]
+    return word_tokenizer(texts, vocab_size)
+
+
 def gemma_model(shape: dict, device: torch.device, dtype: torch.dtype, seed: int = 0):
     from transformers import GemmaConfig, GemmaForCausalLM
 
@@ -69,17 +79,36 @@ def gemma_model(shape: dict, device: torch.device, dtype: torch.dtype, seed: int
     return model.eval().requires_grad_(False)
 
 
-class Phases:
+class Patches:
+    """Attributes replaced by wrappers of the originals, put back by `restore`."""
+
+    def __init__(self):
+        self.patches: list = []
+
+    def patch(self, owner, name: str, make) -> None:
+        """Replace `owner.name` by `make(original)`."""
+        original = getattr(owner, name)
+        setattr(owner, name, make(original))
+        self.patches.append((owner, name, original))
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self.patches):
+            setattr(owner, name, original)
+        self.patches.clear()
+
+
+class Phases(Patches):
     """Wall seconds per phase, by wrapping the methods that do each kind of work (synchronising CUDA)."""
 
     def __init__(self):
+        super().__init__()
         self.seconds: dict[str, float] = {}
         self.active: str | None = None
-        self.patches: list = []
 
     def wrap(self, owner, name: str, phase: str) -> None:
-        original = getattr(owner, name)
+        self.patch(owner, name, lambda original: self._timed(original, phase))
 
+    def _timed(self, original, phase: str):
         def timed(*args, **kwargs):
             if self.active is not None:  # nested: counted by the outer phase
                 return original(*args, **kwargs)
@@ -92,12 +121,7 @@ class Phases:
                 self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
                 self.active = None
 
-        setattr(owner, name, timed)
-        self.patches.append((owner, name, original))
-
-    def restore(self) -> None:
-        for owner, name, original in reversed(self.patches):
-            setattr(owner, name, original)
+        return timed
 
 
 def instrument(phases: Phases) -> None:
@@ -260,13 +284,7 @@ def main() -> None:
         cfg = build_config(args.tiny, "none", args.sets)
         write_demo_suite(Path(tmp) / "demo-suite-v1")
         source = build_source(cfg)
-        tasks = source.load()
-        texts = [t.description + " Input: Second: Answer:" for t in tasks]
-        texts += [" ".join(t.answers) for t in tasks]
-        for t in tasks:
-            data = source.data(t.id)
-            texts += [e.text + " " + (e.text_pair or "") for e in (*data.train, *data.dev, *data.validation)]
-        tokenizer = word_tokenizer(texts, shape["vocab_size"])
+        tokenizer = demo_tokenizer(source, shape["vocab_size"])
 
         # 2. one training step at batch 4 x 128, per compile mode (the first steps, compilation included, are not timed)
         results["train_step_seconds"] = {}

@@ -31,22 +31,23 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gpu_check import GEMMA_2B, TINY, backbone_factory, build_config, gemma_model, train_step_ms, word_tokenizer  # noqa: E402
+from gpu_check import GEMMA_2B, TINY, Patches, backbone_factory, build_config, demo_tokenizer, gemma_model, train_step_ms  # noqa: E402
 from hf_trainer_baseline import machine, run_project  # noqa: E402
 
 
-class Watch:
+class Watch(Patches):
     """Wraps functions so that each result (a tensor, a dict or list of them, or an object with `.tensors`)
     is checked for non-finite values; remembers the first part that was not finite."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: dict[str, int] = {}
         self.first: dict | None = None
-        self.patches: list = []
 
     def wrap(self, owner, name: str, part: str) -> None:
-        original = getattr(owner, name)
+        self.patch(owner, name, lambda original: self._checked(original, part))
 
+    def _checked(self, original, part: str):
         def checked(*args, **kwargs):
             out = original(*args, **kwargs)
             self.calls[part] = self.calls.get(part, 0) + 1
@@ -56,12 +57,7 @@ class Watch:
                 print(f"first non-finite: {part} (call {self.calls[part]}, {bad})", flush=True)
             return out
 
-        setattr(owner, name, checked)
-        self.patches.append((owner, name, original))
-
-    def restore(self) -> None:
-        for owner, name, original in reversed(self.patches):
-            setattr(owner, name, original)
+        return checked
 
 
 def _non_finite(out, path: str = "") -> str | None:
@@ -122,14 +118,9 @@ def main() -> None:
         os.environ["ADAPTIVE_LEARNER_CACHE"] = tmp
         base = build_config(args.tiny, "none", [])
         write_demo_suite(Path(tmp) / "demo-suite-v1")
-        tasks = build_source(base).load()
-        texts = [t.description + " Input: Second: Answer:" for t in tasks] + [" ".join(t.answers) for t in tasks]
         source = build_source(base)
-        for t in tasks:
-            data = source.data(t.id)
-            texts += [e.text + " " + (e.text_pair or "") for e in (*data.train, *data.dev, *data.validation)]
-        tokenizer = word_tokenizer(texts, shape["vocab_size"])
-        two = [t.id for t in tasks][:2]
+        tokenizer = demo_tokenizer(source, shape["vocab_size"])
+        two = list(source.load().ids)[:2]
         sets = [f"data.tasks={two!r}", f"training.epochs={args.epochs}", f"training.patience={args.epochs}"]
 
         # the eager step, piece by piece
