@@ -22,7 +22,7 @@ from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, m
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.metrics import Score
-from adaptive_learner.domain.probe import EarlierTask, ProbeResult
+from adaptive_learner.domain.probe import EarlierTask, ProbeGap, ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
 from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, gate_by_form, mixture
 from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SimilarityRouter, exact_top_k, softmax
@@ -47,6 +47,7 @@ class RoutingSettings:
     temperature: float = 0.05
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
+    probe_correction: bool = False  # shift trained probes by the run's measured probe-to-outcome gap (docs/adr/0048)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -133,8 +134,15 @@ class AdaptiveRouting:
             changes = [EarlierTask(t.id, before[t.id].balanced_accuracy, after[t.id].balanced_accuracy, max(1, before[t.id].n))
                        for t in earlier]
             out[expert_id] = ProbeResult(after[task.id].balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n), k, changes)
+        if self.settings.probe_correction:
+            gap = self.probe_gap(state)
+            out = {e: r.corrected(gap) for e, r in out.items()}
         self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
         return out
+
+    def probe_gap(self, state: RunState) -> ProbeGap | None:
+        """The run's pooled probe-to-outcome gap over its measured reuses so far (docs/adr/0048)."""
+        return ProbeGap.pooled([ProbeGap.from_dict(d["probe_gap"]) for d in self.memory(state).decisions if "probe_gap" in d])
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:
         """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs. The trained
@@ -167,6 +175,11 @@ class AdaptiveRouting:
             s = self.settings
             entry["works"] = memory.record_outcome(expert_id, outcome, s.tol_forget, s.tol_new, s.outcome_z)
             entry["forgetting"], entry["forgetting_se"], entry["tau_after"] = forgetting, noise, memory.threshold.tau
+            probed = entry.get("probes", {}).get(expert_id, {}).get("earlier", {})
+            gap = ProbeGap.measure({t: e["after"] for t, e in probed.items()}, {t: a.balanced_accuracy for t, a in after.items()},
+                                   {t: e["n"] for t, e in probed.items()})
+            if gap is not None:  # how far the trained reuse ended from its probe on the earlier tasks
+                entry["probe_gap"] = gap.to_dict()
         memory.expert_profiles[expert_id] = self.expert_profile(state, expert_id)
         memory.task_keys[task.id] = self.task_key(task)
         memory.decisions.append(entry)

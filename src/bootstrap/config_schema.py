@@ -150,6 +150,10 @@ class RoutingConfig:
         "consolidation policy before comparing them, and score the candidate's earlier tasks before and after; the "
         "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000))
+    probe_correction: bool = doc(
+        False, "Adaptive routing: shift each trained probe's earlier-task change by the mean gap between the end of this "
+        "run's measured reuses and their probes on the same dev inputs (the probe's k steps see a transient; docs/adr/0048). "
+        "No effect before the first measured reuse.")
     probe_rule: str = doc(
         "supersede", "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'supersede' (the "
         "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "
