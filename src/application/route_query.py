@@ -5,7 +5,9 @@ from __future__ import annotations
 from adaptive_learner.application.adaptive_routing import AdaptiveRouting
 from adaptive_learner.application.ports import Encoder, LabelledInput
 from adaptive_learner.application.state import RunState
-from adaptive_learner.domain.routing import FixedAssignment, ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.routing import (
+    FixedAssignment, ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter, decided_later,
+)
 from adaptive_learner.domain.task import Task
 
 
@@ -38,7 +40,7 @@ class RouteQuery:
         Fixed schedules know; a router that decides from evidence may pick any expert for any later
         task. Consolidation for an expert that never learns again is work nothing uses (docs/adr/0041)."""
         total = len(state.task_ids)
-        return step < total - 1 if self.adaptive is not None else self.rule.learns_again(step, total)
+        return decided_later(step, total) if self.adaptive is not None else self.rule.learns_again(step, total)
 
     def for_text(self, text: str, state: RunState) -> ReuseDecision:
         if self.adaptive is not None:

@@ -96,6 +96,12 @@ class SharingSchedule:
         return step < last_sharing
 
 
+def decided_later(step: int, total: int) -> bool:
+    """`learns_again` of a router that decides from evidence (cosine or adaptive): any expert may be chosen by a
+    later task, so only the last task's expert learns no more."""
+    return step < total - 1
+
+
 @frozen
 class FixedAssignment:
     """A schedule written out task by task, for ablations and counterfactual runs: task i joins the
@@ -153,8 +159,7 @@ class SimilarityRouter:
         )
 
     def learns_again(self, step: int, total: int) -> bool:
-        """Any expert may be chosen by a later task: only the last task's expert learns no more."""
-        return step < total - 1
+        return decided_later(step, total)
 
     def nearest(self, query_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
         """The expert whose profile is closest to a single input (always a reuse)."""
