@@ -434,6 +434,9 @@ def test_measured_reuses_record_their_probe_gap_and_correct_later_probes(correct
     assert first["probe_gap"]["tasks"] == len(probed)
     later = [p for e in d if e["step"] > first["step"] for p in e.get("probes", {}).values() if p.get("earlier")]
     assert later, "a probe with earlier tasks after the first measured reuse"
+    from adaptive_learner.adapters.reporting import routing_markdown
+
+    assert f"earlier tasks {first['probe_gap']['mean']:+.3f} against its probe" in "\n".join(routing_markdown(state))
     if correction:
         assert all(p["earlier_shift"] == pytest.approx(first["probe_gap"]["mean"]) for p in later[:1])
     else:
