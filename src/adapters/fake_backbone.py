@@ -183,8 +183,9 @@ class FakeBackbone:
         return Score(accuracy=acc, balanced_accuracy=acc, majority_baseline=1.0 / len(task.labels), n=100)
 
     def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
-        """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing kept."""
+              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
+        """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing kept.
+        The fake backbone draws nothing at random, so every copy is already a replica (`as_id` is moot)."""
         self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
         try:
             FakeSession(self, TRIAL, task).learn(min(steps, STEPS) / STEPS / self.epochs_to_learn)

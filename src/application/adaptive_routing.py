@@ -48,6 +48,7 @@ class RoutingSettings:
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
     probe_correction: bool = False  # shift trained probes by the run's measured probe-to-outcome gap (docs/adr/0048)
+    probe_replica: bool = False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -121,7 +122,8 @@ class AdaptiveRouting:
         if not n or not experts or not self._has_dev(task.id):
             return {}
         started = time.perf_counter()
-        fresh = self.learner.trial(None, task, self.policy, k)[task.id] if k else self.learner.score(None, task, "dev")
+        as_id = state.library.next_id() if self.settings.probe_replica else None  # the id a new expert would get
+        fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id] if k else self.learner.score(None, task, "dev")
         out = {}
         for expert_id in list(self.router.candidates(profile, experts))[:n]:
             if not k:

@@ -78,10 +78,12 @@ class Learner(Protocol):
         """Evaluate an expert (None: the bare backbone, zero-shot) on a split of a task."""
 
     def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
+              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
         """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on `task`
         under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`, keyed by
-        task id. Every expert, memory and random stream is left as it was (docs/adr/0040)."""
+        task id. Every expert, memory and random stream is left as it was (docs/adr/0040). With `as_id`
+        a fresh copy starts as a new expert of that id would (its LoRA initialisation), so the copy's
+        steps are the first steps of that option's real training (docs/adr/0048)."""
 
 
 class AdapterStore(Protocol):

@@ -49,13 +49,13 @@ def demo_source(tmp_path):
     return FolderTaskSource(root, list(DEMO_TASK_NAMES[:3]), train_samples=24, dev_samples=8, validation_samples=16, seed=0)
 
 
-def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, world=None, **training):
+def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, world=None, lora_dropout=0.0, **training):
     """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the 2-layer model)."""
     from adaptive_learner.adapters.hf.backbone import HFBackbone
     from adaptive_learner.bootstrap.config import LoraConfig, TrainingConfig
 
     t = {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-2, **training}
-    lora = LoraConfig(r=4, alpha=8, dropout=0.0, first_layer=first_layer)
+    lora = LoraConfig(r=4, alpha=8, dropout=lora_dropout, first_layer=first_layer)
     return HFBackbone(
         tiny_model(tokenizer, seed), tokenizer, source, lora=lora, training=TrainingConfig(**t),
         max_length=64, seed=seed, run_dir=run_dir, base_name="tiny-llama", world=world,

@@ -313,6 +313,37 @@ def test_a_shared_expert_learns_three_tasks_under_each_policy(tokenizer, demo_so
     assert policy.gated or scales == [1.0, 1.0, 1.0]
 
 
+def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_source):
+    """docs/adr/0048: a candidate's copy trains as the reuse will (same weights, batches, dropout draws: each session
+    seeds them from the task), and with `as_id` a fresh copy is initialised as the new expert will be, so one epoch's
+    steps end in exactly the real epoch's weights. Without `as_id` the fresh copy is another LoRA."""
+    import random
+
+    from adaptive_learner.adapters.hf.prompts import length_batches
+
+    policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
+    b = make_backbone(tokenizer, demo_source, lora_dropout=0.2)
+    task_a, task_b = demo_source.load()[:2]
+    b.new_expert("e0")
+    b.start("e0", task_a, policy).train_epoch()
+    b.consolidate("e0", task_a, policy, 1.0)
+    steps = len(list(length_batches([len(r) for r in b.encoded(task_b, "train").ids], 8, random.Random(0))))
+    copies, remove = [], b.experts.remove
+    b.experts.remove = lambda name: copies.append(b.experts.state(name)) or remove(name)
+    torch.manual_seed(123)  # whatever the run's stream is when the reuse is decided
+    b.trial("e0", task_b, policy, steps, (task_a,))
+    b.trial(None, task_b, policy, steps, as_id="e1")
+    b.trial(None, task_b, policy, steps)
+    reuse_copy, fresh_replica, fresh_own = copies
+    b.start("e0", task_b, policy).train_epoch()  # the real reuse, from the same stream
+    b.new_expert("e1")
+    b.start("e1", task_b, policy).train_epoch()  # the real new expert
+    same = lambda copy, real: copy.keys() == real.keys() and all(torch.equal(v, real[k]) for k, v in copy.items())  # noqa: E731
+    real_e0, real_e1 = b.experts.state("e0"), b.experts.state("e1")  # keyed without the adapter's name
+    assert same(reuse_copy, real_e0) and same(fresh_replica, real_e1)
+    assert not same(fresh_own, real_e1)  # its own initialisation: another training
+
+
 def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_was(tokenizer, demo_source):
     """docs/adr/0040: a throwaway copy (weights + consolidation) trains k steps with replay and is deleted."""
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)

@@ -142,11 +142,12 @@ class Examples:
         return rows[:limit] if limit is not None else rows
 
 
-def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, correction=False):
+def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, correction=False,
+               replica=False):
     fb = FakeBackbone()
     tracker = RecordingTracker()
     settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
-                               probe_steps=steps, probe_correction=correction)
+                               probe_steps=steps, probe_correction=correction, probe_replica=replica)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
                               AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
@@ -280,9 +281,9 @@ def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks(
     fb = routing.learner
     trials, real = [], fb.trial
 
-    def spy(parent, task, policy, steps, earlier=()):
+    def spy(parent, task, policy, steps, earlier=(), as_id=None):
         before = {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()}
-        out = real(parent, task, policy, steps, earlier)
+        out = real(parent, task, policy, steps, earlier, as_id)
         assert {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()} == before  # nothing kept
         trials.append((parent, task.id, steps, tuple(t.id for t in earlier)))
         return out
@@ -441,3 +442,23 @@ def test_measured_reuses_record_their_probe_gap_and_correct_later_probes(correct
         assert all(p["earlier_shift"] == pytest.approx(first["probe_gap"]["mean"]) for p in later[:1])
     else:
         assert all("earlier_shift" not in p for p in later)
+
+
+@pytest.mark.parametrize("replica", [False, True])
+def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(replica):
+    run, routing, _, _ = routed_run(seq(), 0.5, probe=2, steps=5, replica=replica)
+    fb, asked = routing.learner, []
+    real = fb.trial
+
+    def spy(parent, task, policy, steps, earlier=(), as_id=None):
+        asked.append((parent, task.id, as_id))
+        return real(parent, task, policy, steps, earlier, as_id)
+
+    fb.trial = spy
+    d = run().router.decisions
+    probed = [e for e in d if "probes" in e]
+    assert len(probed) >= 2 and all(a is None for p, _, a in asked if p is not None)  # a candidate's copy is the reuse's own
+    fresh = [(t, a) for p, t, a in asked if p is None]
+    # the id the library gives the next new expert: one per create (or fork) decided before
+    expected = [(e["task"], f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}" if replica else None) for e in probed]
+    assert fresh == expected

@@ -238,8 +238,9 @@ class HFBackbone:
         return self._labels[task.id]
 
     # --- Learner -------------------------------------------------------------------------------
-    def new_expert(self, expert_id: str, parent: str | None = None) -> None:
-        torch.manual_seed(zlib.crc32(f"{self.seed}:{expert_id}".encode()))  # LoRA A init, reproducible per run
+    def new_expert(self, expert_id: str, parent: str | None = None, seed_as: str | None = None) -> None:
+        """`seed_as`: initialise as the expert of that id would be (the trained probe's replica, docs/adr/0048)."""
+        torch.manual_seed(zlib.crc32(f"{self.seed}:{seed_as or expert_id}".encode()))  # LoRA A init, reproducible per run
         self.experts.add(expert_id, parent)
         if parent is not None and parent in self.consolidation:
             self.consolidation[expert_id] = self.consolidation[parent].copy()
@@ -259,12 +260,16 @@ class HFBackbone:
         return self.evaluate(expert_id, task, split)[0]
 
     def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = ()) -> dict[str, Score]:
+              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
         """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and consolidation
         state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev splits, deleted.
-        Torch's global RNG is restored afterwards, so the run trains on exactly as without the probe."""
+        Torch's global RNG is restored afterwards, so the run trains on exactly as without the probe.
+
+        `as_id` (docs/adr/0048): a fresh copy's LoRA is initialised as a new expert of that id would be.
+        Dropout is already drawn as the real training would (each session seeds it from the task), and a
+        copy of `parent` starts from its weights, so the copy's k steps are that option's first k steps."""
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            self.new_expert(TRIAL, parent)
+            self.new_expert(TRIAL, parent, seed_as=as_id if parent is None else None)
             try:
                 HFSession(self, TRIAL, task, policy).train_steps(steps)
                 return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
