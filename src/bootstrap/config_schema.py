@@ -155,9 +155,10 @@ class RoutingConfig:
         "run's measured reuses and their probes on the same dev inputs (the probe's k steps see a transient; docs/adr/0048). "
         "No effect before the first measured reuse.")
     probe_replica: bool = doc(
-        False, "Adaptive routing: the trained probe's fresh LoRA is initialised as the new expert would be (a candidate's "
+        True, "Adaptive routing: the trained probe's fresh LoRA is initialised as the new expert would be (a candidate's "
         "copy already trains as the reuse would: same weights, batch order and dropout draws), so the probe's k steps are "
-        "the first k steps of each option (docs/adr/0048). false = the fresh copy is a LoRA of its own initialisation.")
+        "the first k steps of each option (docs/adr/0048). false = the fresh copy is a LoRA of its own initialisation "
+        "(before docs/adr/0048).")
     probe_rule: str = doc(
         "supersede", "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'supersede' (the "
         "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "
