@@ -403,8 +403,8 @@ def item2_partial(seed: int, arm: str, run_dir: Path) -> None:
                                                      **summary(state, float("nan"))})
 
 
-CURRENT = "adaptive-k8-evidence-tau0.5"  # the adaptive arm's file under the current defaults (docs/adr/0046)
-PREVIOUS = "adaptive-k8-evidence"  # the same defaults with tau 0.7, reported before docs/adr/0046
+CURRENT = "adaptive-k8-evidence-tau0.5-replica"  # the adaptive arm's file under the current defaults (docs/adr/0048)
+PREVIOUS = "adaptive-k8-evidence-tau0.5"  # the same defaults with the probe's own fresh LoRA, reported before docs/adr/0048
 REPORTED = (0, 1, 2, 3)  # benchmarks/results/ITEM2-SEEDS.md: written before seeds 2 and 3 ran
 
 
@@ -443,13 +443,15 @@ def table() -> None:
     if arms:  # item 2 at a glance: every arm of every seed (seeds 100/101 choose settings, 0/1 report)
         lines += ["## Item 2 at a glance", "", "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained probe, N steps "
                   "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: "
-                  "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044). Seeds 100-105 chose "
+                  "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044); `-tau0.5`: tau 0.5 "
+                  "(docs/adr/0046); `-replica`: the probe's fresh LoRA initialised as the new expert (docs/adr/0048). Seeds 100-109 chose "
                   "settings (never reported as results); 0-3 are reported (benchmarks/results/ITEM2-SEEDS.md).", "",
                   "| seed | arm (file) | experts | AvgAcc | BWT |", "|---|---|---|---|---|"]
         for a in sorted(arms, key=lambda a: (a["seed"], a["file"])):
             arm = a["file"].split(f"s{a['seed']}-", 1)[-1]
             lines.append(f"| {a['seed']} | {arm} | {a['experts']} | {a['metrics']['avg_acc']:.3f} | {a['metrics']['bwt']:+.3f} |")
-        lines += ["", *target_lines(arms), *target_lines(arms, PREVIOUS, "the previous default, tau 0.7 (docs/adr/0045)")]
+        lines += ["", *target_lines(arms), *target_lines(arms, PREVIOUS, "the previous default, before the replica probe (docs/adr/0046)"),
+                  *target_lines(arms, "adaptive-k8-evidence", "tau 0.7, before docs/adr/0046 (docs/adr/0045)")]
     for path in sorted(RESULTS.glob("routing-*.json")):
         data = json.loads(path.read_text())
         if "stage" not in data:  # routing-layers-s100-101.json: benchmarks/routing_layers.py writes its own table
