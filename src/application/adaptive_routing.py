@@ -49,6 +49,7 @@ class RoutingSettings:
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
     probe_correction: bool = False  # shift trained probes by the run's measured probe-to-outcome gap (docs/adr/0048)
     probe_replica: bool = False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
+    probe_metric: str = "balanced_accuracy"  # the Score field the probe compares ("accuracy": what the matrix reports)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -124,23 +125,26 @@ class AdaptiveRouting:
         started = time.perf_counter()
         as_id = state.library.next_id() if self.settings.probe_replica else None  # the id a new expert would get
         fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id] if k else self.learner.score(None, task, "dev")
-        out = {}
+        out, m = {}, self._metric
         for expert_id in list(self.router.candidates(profile, experts))[:n]:
             if not k:
                 score = self.learner.score(expert_id, task, "dev")
-                out[expert_id] = ProbeResult(score.balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n))
+                out[expert_id] = ProbeResult(m(score), m(fresh), max(1, fresh.n))
                 continue
             earlier = tuple(self._task(t) for t in state.library.get(expert_id).tasks if self._has_dev(t))
             before = self._scored[expert_id] = {t.id: self.learner.score(expert_id, t, "dev") for t in earlier}
             after = self.learner.trial(expert_id, task, self.policy, k, earlier)
-            changes = [EarlierTask(t.id, before[t.id].balanced_accuracy, after[t.id].balanced_accuracy, max(1, before[t.id].n))
-                       for t in earlier]
-            out[expert_id] = ProbeResult(after[task.id].balanced_accuracy, fresh.balanced_accuracy, max(1, fresh.n), k, changes)
+            changes = [EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n)) for t in earlier]
+            out[expert_id] = ProbeResult(m(after[task.id]), m(fresh), max(1, fresh.n), k, changes)
         if self.settings.probe_correction:
             gap = self.probe_gap(state)
             out = {e: r.corrected(gap) for e, r in out.items()}
         self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
         return out
+
+    def _metric(self, score: Score) -> float:
+        """What the probe compares: balanced dev accuracy by default, or plain accuracy (`routing.probe_metric`)."""
+        return getattr(score, self.settings.probe_metric)
 
     def probe_gap(self, state: RunState) -> ProbeGap | None:
         """The run's pooled probe-to-outcome gap over its measured reuses so far (docs/adr/0048)."""
@@ -178,7 +182,7 @@ class AdaptiveRouting:
             entry["works"] = memory.record_outcome(expert_id, outcome, s.tol_forget, s.tol_new, s.outcome_z)
             entry["forgetting"], entry["forgetting_se"], entry["tau_after"] = forgetting, noise, memory.threshold.tau
             probed = entry.get("probes", {}).get(expert_id, {}).get("earlier", {})
-            gap = ProbeGap.measure({t: e["after"] for t, e in probed.items()}, {t: a.balanced_accuracy for t, a in after.items()},
+            gap = ProbeGap.measure({t: e["after"] for t, e in probed.items()}, {t: self._metric(a) for t, a in after.items()},
                                    {t: e["n"] for t, e in probed.items()})
             if gap is not None:  # how far the trained reuse ended from its probe on the earlier tasks
                 entry["probe_gap"] = gap.to_dict()

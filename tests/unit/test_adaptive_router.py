@@ -143,11 +143,12 @@ class Examples:
 
 
 def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, correction=False,
-               replica=False):
+               replica=False, metric="balanced_accuracy"):
     fb = FakeBackbone()
     tracker = RecordingTracker()
     settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
-                               probe_steps=steps, probe_correction=correction, probe_replica=replica)
+                               probe_steps=steps, probe_correction=correction, probe_replica=replica,
+                               probe_metric=metric)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
                               AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
@@ -462,3 +463,27 @@ def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(rep
     # the id the library gives the next new expert: one per create (or fork) decided before
     expected = [(e["task"], f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}" if replica else None) for e in probed]
     assert fresh == expected
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "accuracy"])
+def test_the_probe_compares_the_configured_metric(metric):
+    """`routing.probe_metric`: every number of the probe (new task and earlier tasks) is that field of the dev score."""
+    from attrs import evolve
+
+    run, routing, _, _ = routed_run(seq(), 0.5, probe=2, steps=5, metric=metric)
+    fb, fresh = routing.learner, []
+    real_trial, real_score = fb.trial, fb.score
+    skew = lambda s: evolve(s, balanced_accuracy=s.accuracy / 2)  # noqa: E731  the two fields differ wherever accuracy > 0
+
+    def trial(parent, task, *a, **kw):
+        out = {t: skew(s) for t, s in real_trial(parent, task, *a, **kw).items()}
+        fresh.extend([out[task.id]] if parent is None else [])
+        return out
+
+    fb.trial, fb.score = trial, lambda *a, **kw: skew(real_score(*a, **kw))
+    d = run().router.decisions
+    logged = [next(iter(e["probes"].values())) for e in d if e.get("probes")]
+    assert logged and len(logged) == len(fresh) and all(s.accuracy > 0 for s in fresh)
+    assert [p["fresh"] for p in logged] == [getattr(s, metric) for s in fresh]
+    earlier = [(e["before"], e["after"]) for p in logged for e in p.get("earlier", {}).values()]
+    assert earlier and all(0 <= b <= (1 if metric == "accuracy" else 0.5) for pair in earlier for b in pair)
