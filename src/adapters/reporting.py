@@ -169,7 +169,7 @@ def write_report(run_dir: Path, state: RunState, reference: dict | None = None) 
 
 
 def _works(entry: dict) -> str:
-    """'yes (forgetting 0.021 ± 0.041; +0.030 against its probe)': the measured outcome with the standard error it
+    """'yes (forgetting 0.021 ± 0.041; earlier tasks +0.030 against its probe)': the measured outcome with the standard error it
     was judged against, and how far the earlier tasks ended from the probe's k steps (docs/adr/0048)."""
     se = f" ± {entry['forgetting_se']:.3f}" if "forgetting_se" in entry else ""
     gap = f"; earlier tasks {entry['probe_gap']['mean']:+.3f} against its probe" if "probe_gap" in entry else ""

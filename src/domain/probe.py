@@ -34,9 +34,9 @@ over every task involved, the quantity AvgAcc weighs,
 A reuse that costs the new task a little but lifts the earlier tasks (replay keeps training them)
 counts as a gain; one that wins the new task by overwriting an old one counts as a loss.
 
-The probe-to-outcome correction (`routing.probe_correction`, docs/adr/0048). k steps see what the
-first steps of a reuse do to the earlier tasks, before replay and the rest of the training have had
-their effect. Every reuse the run has trained measures how far that transient was from the end: for
+The probe-to-outcome correction (`routing.probe_correction`, off; docs/adr/0048). Where k steps are a
+small part of a long training, the probe sees the first steps of a reuse, not its end. Every reuse the
+run has trained measures how far the probe was from the end: for
 each earlier task j of the reused expert, the gap g_j = after_full_j - after_probe_j on the same dev
 inputs (the "before" cancels). Their mean over a reuse's earlier tasks is one observation of the
 probe's bias per earlier task; pooled over the run's measured reuses (a plain mean, its variance the
@@ -45,7 +45,9 @@ sum of theirs over R^2), it shifts every earlier task of later probes, and its n
     total += m * shift      se^2 += m^2 * var(shift)       (m = the candidate's earlier tasks)
 
 No measured reuse yet: no shift (the probe is taken as unbiased). A run whose reuses ended worse
-than their probes said shifts the other way, so the correction is no lean towards reuse.
+than their probes said shifts the other way, so the correction is no lean towards reuse. Where k is
+the whole training (the routing benchmark's size), the copy is the reuse's own training and the gap
+was measured at 0.000.
 """
 
 from __future__ import annotations
