@@ -47,7 +47,6 @@ class RoutingSettings:
     temperature: float = 0.05
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
-    probe_correction: bool = False  # shift trained probes by the run's measured probe-to-outcome gap (docs/adr/0048)
     probe_replica: bool = False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
     probe_metric: str = "balanced_accuracy"  # the Score field the probe compares ("accuracy": what the matrix reports)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
@@ -136,19 +135,12 @@ class AdaptiveRouting:
             after = self.learner.trial(expert_id, task, self.policy, k, earlier)
             changes = [EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n)) for t in earlier]
             out[expert_id] = ProbeResult(m(after[task.id]), m(fresh), max(1, fresh.n), k, changes)
-        if self.settings.probe_correction:
-            gap = self.probe_gap(state)
-            out = {e: r.corrected(gap) for e, r in out.items()}
         self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
         return out
 
     def _metric(self, score: Score) -> float:
         """What the probe compares: balanced dev accuracy by default, or plain accuracy (`routing.probe_metric`)."""
         return getattr(score, self.settings.probe_metric)
-
-    def probe_gap(self, state: RunState) -> ProbeGap | None:
-        """The run's pooled probe-to-outcome gap over its measured reuses so far (docs/adr/0048)."""
-        return ProbeGap.pooled([ProbeGap.from_dict(d["probe_gap"]) for d in self.memory(state).decisions if "probe_gap" in d])
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:
         """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs. The trained

@@ -150,10 +150,6 @@ class RoutingConfig:
         "consolidation policy before comparing them, and score the candidate's earlier tasks before and after; the "
         "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000))
-    probe_correction: bool = doc(
-        False, "Adaptive routing: shift each trained probe's earlier-task change by the mean gap between the end of this "
-        "run's measured reuses and their probes on the same dev inputs (for a k much shorter than the training; "
-        "docs/adr/0048). No effect before the first measured reuse.")
     probe_replica: bool = doc(
         True, "Adaptive routing: the trained probe's fresh LoRA is initialised as the new expert would be (a candidate's "
         "copy already trains as the reuse would: same weights, batch order and dropout draws), so the probe's k steps are "

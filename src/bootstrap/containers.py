@@ -77,7 +77,7 @@ def build_routing_settings(cfg: Config) -> RoutingSettings:
         base_model=base_model_name(cfg), blocks=tuple(blocks), weights=dict(r.profile_weights), profile_examples=n,
         key_examples=r.router_examples_per_task, dynamic_profiles=r.dynamic_profiles, tol_forget=r.tol_forget, tol_new=r.tol_new,
         temperature=r.temperature, adaptive=r.strategy == "adaptive", probe_candidates=r.probe_candidates,
-        probe_steps=r.probe_steps, outcome_z=r.outcome_z, probe_correction=r.probe_correction,
+        probe_steps=r.probe_steps, outcome_z=r.outcome_z,
         probe_replica=r.probe_replica, probe_metric=r.probe_metric,
     )
 

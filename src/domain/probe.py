@@ -34,28 +34,18 @@ over every task involved, the quantity AvgAcc weighs,
 A reuse that costs the new task a little but lifts the earlier tasks (replay keeps training them)
 counts as a gain; one that wins the new task by overwriting an old one counts as a loss.
 
-The probe-to-outcome correction (`routing.probe_correction`, off; docs/adr/0048). Where k steps are a
-small part of a long training, the probe sees the first steps of a reuse, not its end. Every reuse the
-run has trained measures how far the probe was from the end: for
-each earlier task j of the reused expert, the gap g_j = after_full_j - after_probe_j on the same dev
-inputs (the "before" cancels). Their mean over a reuse's earlier tasks is one observation of the
-probe's bias per earlier task; pooled over the run's measured reuses (a plain mean, its variance the
-sum of theirs over R^2), it shifts every earlier task of later probes, and its noise joins theirs:
-
-    total += m * shift      se^2 += m^2 * var(shift)       (m = the candidate's earlier tasks)
-
-No measured reuse yet: no shift (the probe is taken as unbiased). A run whose reuses ended worse
-than their probes said shifts the other way, so the correction is no lean towards reuse. Where k is
-the whole training (the routing benchmark's size), the copy is the reuse's own training and the gap
-was measured at 0.000.
+Every reuse the run trains records how far its earlier tasks ended from the probe's copy on the same
+dev inputs (`ProbeGap`, docs/adr/0048): g_j = after_full_j - after_probe_j. Where k is the whole
+training the copy is the reuse's own training and the gap is 0; where k is a small part of it, the
+gap in report.md says how far the probe was from the outcome.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from attrs import evolve, field, frozen, validators
+from attrs import field, frozen, validators
 
 from adaptive_learner.domain.calibration import difference_variance, sigmoid
 from adaptive_learner.domain.errors import DomainError
@@ -81,8 +71,6 @@ class ProbeResult:
     n: int = field(validator=validators.ge(1))
     steps: int = field(default=0, validator=validators.ge(0))  # training steps before the comparison (0: none)
     earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple)  # the candidate's earlier tasks after those steps
-    shift: float = 0.0  # the probe-to-outcome correction per earlier task (ProbeGap.pooled; 0 = none)
-    shift_variance: float = field(default=0.0, validator=validators.ge(0.0))
 
     @property
     def delta(self) -> float:
@@ -91,18 +79,12 @@ class ProbeResult:
     @property
     def total(self) -> float:
         """The change of summed accuracy if the candidate is reused: the new task's gain plus the earlier tasks' change."""
-        return self.delta + sum(t.change + self.shift for t in self.earlier)
+        return self.delta + sum(t.change for t in self.earlier)
 
     @property
     def standard_error(self) -> float:
         var = difference_variance(self.candidate, self.fresh, self.n) + sum(difference_variance(t.before, t.after, t.n) for t in self.earlier)
-        return math.sqrt(var + len(self.earlier) ** 2 * self.shift_variance)
-
-    def corrected(self, gap: ProbeGap | None) -> ProbeResult:
-        """This probe with the run's measured probe-to-outcome gap applied to its earlier tasks (none: unchanged)."""
-        if gap is None or not self.earlier:
-            return self
-        return evolve(self, shift=gap.mean, shift_variance=gap.variance)
+        return math.sqrt(var)
 
     def probability(self) -> float:
         """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when everything ties."""
@@ -111,16 +93,14 @@ class ProbeResult:
     def note(self) -> str:
         """One line for decision reasons and report.md: 'probe 0.800 vs fresh 0.600 after 8 steps, earlier +0.050'."""
         steps = f" after {self.steps} steps" if self.steps else ""
-        shift = f" ({len(self.earlier) * self.shift:+.3f} of it from measured reuses)" if self.shift else ""
-        earlier = f", earlier {self.total - self.delta:+.3f}{shift}" if self.earlier else ""
+        earlier = f", earlier {self.total - self.delta:+.3f}" if self.earlier else ""
         return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}"
 
     @classmethod
     def from_dict(cls, data: dict) -> ProbeResult:
         """Back from `to_dict` (the decision log in state.json)."""
         earlier = [EarlierTask(t, e["before"], e["after"], e["n"]) for t, e in data.get("earlier", {}).items()]
-        return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier,
-                   data.get("earlier_shift", 0.0), data.get("earlier_shift_variance", 0.0))
+        return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
 
     def to_dict(self) -> dict:
         out = {"candidate": self.candidate, "fresh": self.fresh, "n": self.n, "p_probe": self.probability()}
@@ -129,8 +109,6 @@ class ProbeResult:
         if self.earlier:
             out["earlier_change"] = sum(t.change for t in self.earlier)
             out["earlier"] = {t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier}
-        if self.shift or self.shift_variance:
-            out["earlier_shift"], out["earlier_shift_variance"] = self.shift, self.shift_variance
         return out
 
 
@@ -166,14 +144,6 @@ class ProbeGap:
         m = len(tasks)
         return cls(sum(full_after[t] - probe_after[t] for t in tasks) / m,
                    sum(difference_variance(full_after[t], probe_after[t], max(1, n[t])) for t in tasks) / m**2, m)
-
-    @staticmethod
-    def pooled(gaps: Sequence[ProbeGap]) -> ProbeGap | None:
-        """The plain mean of the measured reuses' gaps and its variance (None before the first)."""
-        if not gaps:
-            return None
-        r = len(gaps)
-        return ProbeGap(sum(g.mean for g in gaps) / r, sum(g.variance for g in gaps) / r**2, sum(g.tasks for g in gaps))
 
     def to_dict(self) -> dict:
         return {"mean": self.mean, "variance": self.variance, "tasks": self.tasks}

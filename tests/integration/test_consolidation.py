@@ -317,8 +317,6 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
     """docs/adr/0048: a candidate's copy trains as the reuse will (same weights, batches, dropout draws: each session
     seeds them from the task), and with `as_id` a fresh copy is initialised as the new expert will be, so one epoch's
     steps end in exactly the real epoch's weights. Without `as_id` the fresh copy is another LoRA."""
-    import random
-
     from adaptive_learner.adapters.hf.prompts import length_batches
 
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)

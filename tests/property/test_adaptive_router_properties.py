@@ -259,19 +259,3 @@ def test_the_noise_aware_outcome_only_forgives_more_with_more_noise_and_z(forget
     lo, hi = sorted((z1, z2))
     if o.works(tol, 1.0, lo):
         assert o.works(tol, 1.0, hi)
-
-
-acc = st.floats(0.0, 1.0)
-
-
-@given(acc, acc, st.lists(st.tuples(acc, acc), min_size=1, max_size=4), st.floats(-0.5, 0.5), st.floats(-0.5, 0.5),
-       st.floats(0.0, 0.01))
-def test_the_probe_correction_is_monotone_in_the_measured_gap(cand, fresh, earlier, g1, g2, var):
-    """A larger measured gap (reuses ended further above their probes) never lowers p_probe; no gap, no change."""
-    from adaptive_learner.domain.probe import EarlierTask, ProbeGap, ProbeResult
-
-    probe = ProbeResult(cand, fresh, 100, 8, [EarlierTask(f"t{i}", b, a, 100) for i, (b, a) in enumerate(earlier)])
-    lo, hi = sorted((g1, g2))
-    assert probe.corrected(ProbeGap(lo, var)).probability() <= probe.corrected(ProbeGap(hi, var)).probability() + 1e-12
-    assert probe.corrected(ProbeGap(0.0, 0.0)).probability() == pytest.approx(probe.probability())
-    assert 0.0 <= probe.corrected(ProbeGap(hi, var)).probability() <= 1.0

@@ -142,12 +142,12 @@ class Examples:
         return rows[:limit] if limit is not None else rows
 
 
-def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, correction=False,
-               replica=False, metric="balanced_accuracy"):
+def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, replica=False,
+               metric="balanced_accuracy"):
     fb = FakeBackbone()
     tracker = RecordingTracker()
     settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
-                               probe_steps=steps, probe_correction=correction, probe_replica=replica,
+                               probe_steps=steps, probe_replica=replica,
                                probe_metric=metric)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
@@ -392,7 +392,7 @@ def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_trai
         assert e["forgetting_se"] > 0 and "works" in e
 
 
-def test_the_probe_gap_is_measured_per_reuse_and_pooled():
+def test_the_probe_gap_is_measured_per_reuse():
     from adaptive_learner.domain.calibration import difference_variance
     from adaptive_learner.domain.probe import ProbeGap
 
@@ -400,33 +400,11 @@ def test_the_probe_gap_is_measured_per_reuse_and_pooled():
     assert gap.tasks == 2 and gap.mean == pytest.approx(0.08)  # c was not probed: left out
     assert gap.variance == pytest.approx((difference_variance(0.8, 0.7, 100) + difference_variance(0.56, 0.5, 50)) / 4)
     assert ProbeGap.measure({"a": 0.7}, {"b": 0.8}, {"a": 10}) is None
-    other = ProbeGap(-0.02, 0.001, 1)
-    pooled = ProbeGap.pooled([gap, other])
-    assert pooled.mean == pytest.approx(0.03) and pooled.variance == pytest.approx((gap.variance + 0.001) / 4) and pooled.tasks == 3
-    assert ProbeGap.pooled([]) is None and ProbeGap.from_dict(gap.to_dict()) == gap
+    assert ProbeGap.from_dict(gap.to_dict()) == gap
 
 
-def test_the_correction_shifts_each_earlier_task_and_widens_the_error():
-    import math
-
-    from adaptive_learner.domain.probe import EarlierTask, ProbeGap, ProbeResult
-
-    probe = ProbeResult(0.30, 0.29, 192, 8, [EarlierTask("a", 0.90, 0.85, 192), EarlierTask("b", 0.80, 0.79, 192)])
-    gap = ProbeGap(0.03, 0.0004, 2)
-    fixed = probe.corrected(gap)
-    assert fixed.total == pytest.approx(probe.total + 2 * 0.03)
-    assert fixed.standard_error == pytest.approx(math.sqrt(probe.standard_error**2 + 4 * 0.0004))
-    assert probe.probability() < 0.5 < fixed.probability()
-    assert "(+0.060 of it from measured reuses)" in fixed.note()
-    assert ProbeResult.from_dict(fixed.to_dict()) == fixed
-    assert probe.corrected(None) is probe and ProbeResult(0.3, 0.29, 192, 8).corrected(gap).shift == 0.0  # nothing to shift
-    worse = probe.corrected(ProbeGap(-0.03, 0.0004, 2))
-    assert worse.probability() < probe.probability()  # reuses that ended below their probes count against the next
-
-
-@pytest.mark.parametrize("correction", [False, True])
-def test_measured_reuses_record_their_probe_gap_and_correct_later_probes(correction):
-    run, routing, _, _ = routed_run(seq(), 0.0, probe=2, steps=5, correction=correction)
+def test_measured_reuses_record_their_probe_gap():
+    run, routing, _, _ = routed_run(seq(), 0.0, probe=2, steps=5)
     state = run()
     d = state.router.decisions
     gaps = [e for e in d if "probe_gap" in e]
@@ -434,15 +412,9 @@ def test_measured_reuses_record_their_probe_gap_and_correct_later_probes(correct
     first = gaps[0]
     probed = first["probes"][first["expert"]]["earlier"]
     assert first["probe_gap"]["tasks"] == len(probed)
-    later = [p for e in d if e["step"] > first["step"] for p in e.get("probes", {}).values() if p.get("earlier")]
-    assert later, "a probe with earlier tasks after the first measured reuse"
     from adaptive_learner.adapters.reporting import routing_markdown
 
     assert f"earlier tasks {first['probe_gap']['mean']:+.3f} against its probe" in "\n".join(routing_markdown(state))
-    if correction:
-        assert all(p["earlier_shift"] == pytest.approx(first["probe_gap"]["mean"]) for p in later[:1])
-    else:
-        assert all("earlier_shift" not in p for p in later)
 
 
 @pytest.mark.parametrize("replica", [False, True])
