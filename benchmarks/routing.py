@@ -313,24 +313,23 @@ def prefix_mean(accuracy: dict, k: int) -> float:
     return sum(row) / len(row)
 
 
+def creators(decisions: list[dict]) -> dict[str, int]:
+    """Expert id -> index of the task whose decision made it (a fork is a new expert too, started from its parent)."""
+    return {d["expert"]: k for k, d in enumerate(decisions) if d["action"] in ("create", "fork")}
+
+
 def assignments(decisions: list[dict]) -> list[list[int]]:
     """The plan of tasks 0..k that the decisions made, for each k, as routing.expert_of_task writes it."""
-    made_by, assignment, plans = {}, [], []  # expert id -> index of the task that created it
-    for k, d in enumerate(decisions):
-        if d["action"] in ("create", "fork"):  # a fork is a new expert too (started from its parent)
-            made_by[d["expert"]] = k
-        assignment.append(made_by[d["expert"]])
-        plans.append(list(assignment))
-    return plans
+    made_by = creators(decisions)
+    assignment = [made_by[d["expert"]] for d in decisions]
+    return [assignment[: k + 1] for k in range(len(decisions))]
 
 
 def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
     """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k, plan, what).
     The other option of a new expert is reusing the candidate with the highest p_reuse; of a reuse, a new expert."""
-    plans = assignments(decisions)
-    made_by = {d["expert"]: k for k, d in enumerate(decisions) if d["action"] in ("create", "fork")}
-    assignment = plans[-1] if plans else []
-    out = []
+    made_by, plans = creators(decisions), assignments(decisions)
+    assignment, out = plans[-1] if plans else [], []
     for k, d in enumerate(decisions[1:], start=1):
         if d["action"] == "create":
             best = max(d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0)))
