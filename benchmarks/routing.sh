@@ -15,7 +15,7 @@ for stage in ${STAGES:-layers item1 item2 item3 item4 table}; do
     layers) [ -f benchmarks/results/routing-layers-s100-101.json ] || "$PY" benchmarks/routing_layers.py ;;  # settings chosen here, never on SEED
     select) "$PY" benchmarks/routing.py select --seed "${SELECT_SEED:-100}" ;;  # the older one-layer scan (seed 100)
     item1) "$PY" benchmarks/routing.py item1 --seed "$SEED" ;;
-    item2) "$PY" benchmarks/routing.py item2 --seed "$SEED" --tag=-k8-evidence-tau0.5-replica ;;  # the current defaults' files (docs/adr/0048)
+    item2) "$PY" benchmarks/routing.py item2 --seed "$SEED" --tag=-k8-evidence-tau0.5-replica-acc ;;  # the current defaults' files (docs/adr/0048)
     item4) "$PY" benchmarks/routing.py item4 --seed "$SEED" ;;  # cost of one triple-signal profile and one query
     item3) "$PY" benchmarks/routing.py item3 --seed "$SEED" --tau 1.1 && "$PY" benchmarks/routing.py item3 --seed "$SEED" --tau 0.75 ;;
     table) "$PY" benchmarks/routing.py table ;;

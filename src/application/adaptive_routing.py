@@ -48,7 +48,7 @@ class RoutingSettings:
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
     probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
     probe_replica: bool = False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
-    probe_metric: str = "balanced_accuracy"  # the Score field the probe compares ("accuracy": what the matrix reports)
+    probe_metric: str = "accuracy"  # the Score field the probe compares (what the matrix reports; "balanced_accuracy" before docs/adr/0048)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
 
@@ -113,7 +113,7 @@ class AdaptiveRouting:
         return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms, probes)
 
     def _probe(self, task: Task, state: RunState, profile: Vector, experts: dict[str, Vector]) -> dict[str, ProbeResult]:
-        """The transfer probe: balanced dev accuracy of the new task under each of the `probe_candidates`
+        """The transfer probe: dev accuracy (`routing.probe_metric`) of the new task under each of the `probe_candidates`
         nearest experts and under a fresh start. Zero-step (docs/adr/0034): as they are, the fresh start
         being the bare backbone. Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each
         candidate and a fresh LoRA trained k steps under the consolidation policy, and the candidate's
@@ -139,7 +139,7 @@ class AdaptiveRouting:
         return out
 
     def _metric(self, score: Score) -> float:
-        """What the probe compares: balanced dev accuracy by default, or plain accuracy (`routing.probe_metric`)."""
+        """What the probe compares (`routing.probe_metric`): plain dev accuracy by default, or balanced accuracy."""
         return getattr(score, self.settings.probe_metric)
 
     def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:

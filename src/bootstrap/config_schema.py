@@ -156,9 +156,10 @@ class RoutingConfig:
         "the first k steps of each option (docs/adr/0048). false = the fresh copy is a LoRA of its own initialisation "
         "(before docs/adr/0048).")
     probe_metric: str = doc(
-        "balanced_accuracy", "Adaptive routing: what the probe compares on the dev inputs: 'balanced_accuracy' (mean "
-        "per-class recall; a copy that answers one label gains nothing) or 'accuracy' (what the accuracy matrix and "
-        "AvgAcc report).", validator=attrs.validators.in_(("balanced_accuracy", "accuracy")))
+        "accuracy", "Adaptive routing: what the probe compares on the dev inputs: 'accuracy' (what the accuracy matrix, "
+        "AvgAcc and a reuse's measured outcome use; docs/adr/0048) or 'balanced_accuracy' (mean per-class recall, so a "
+        "copy that answers one label gains nothing; the default before docs/adr/0048).",
+        validator=attrs.validators.in_(("balanced_accuracy", "accuracy")))
     probe_rule: str = doc(
         "supersede", "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'supersede' (the "
         "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "

@@ -2,9 +2,10 @@
 
 Before a reuse decision, each of the nearest candidate experts answers the new task's dev inputs
 (held out of training) with no training step, and so does the bare backbone, which is exactly
-where a fresh LoRA starts (its B matrix is zero). The difference of their balanced accuracies,
+where a fresh LoRA starts (its B matrix is zero). The difference of their dev accuracies (plain accuracy by
+default, the figure the accuracy matrix reports; balanced accuracy with `routing.probe_metric`),
 
-    delta = bal_acc(candidate) - bal_acc(fresh)
+    delta = acc(candidate) - acc(fresh)
 
 is turned into the probability that the candidate is truly ahead, under a normal approximation
 of the difference of two accuracies on the same n inputs:
@@ -64,7 +65,7 @@ def _logit(p: float) -> float:
 
 @frozen
 class ProbeResult:
-    """Balanced dev accuracy of the new task under a candidate and under a fresh start, on n inputs."""
+    """Dev accuracy (the run's `probe_metric`) of the new task under a candidate and under a fresh start, on n inputs."""
 
     candidate: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     fresh: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
