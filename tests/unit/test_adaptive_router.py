@@ -147,8 +147,7 @@ def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "cont
     fb = FakeBackbone()
     tracker = RecordingTracker()
     settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
-                               probe_steps=steps, probe_replica=replica,
-                               probe_metric=metric)
+                               probe_steps=steps, probe_replica=replica, probe_metric=metric)
     examples = Examples(tasks)
     routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
                               AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
