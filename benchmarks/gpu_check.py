@@ -37,10 +37,24 @@ sys.path.insert(0, str(HERE))
 
 from hf_trainer_baseline import Clock, machine, naive_overrides, run_project, run_trainer  # noqa: E402
 
-GEMMA_2B = dict(vocab_size=256000, hidden_size=2048, intermediate_size=16384, num_hidden_layers=18, num_attention_heads=8,
-                num_key_value_heads=1, head_dim=256)
-TINY = dict(vocab_size=4096, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
-            num_key_value_heads=1, head_dim=16)
+GEMMA_2B = dict(
+    vocab_size=256000,
+    hidden_size=2048,
+    intermediate_size=16384,
+    num_hidden_layers=18,
+    num_attention_heads=8,
+    num_key_value_heads=1,
+    head_dim=256,
+)
+TINY = dict(
+    vocab_size=4096,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=1,
+    head_dim=16,
+)
 
 
 def word_tokenizer(texts, vocab_size: int):
@@ -48,13 +62,17 @@ def word_tokenizer(texts, vocab_size: int):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    split = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(":", "isolated")])
+    split = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(":", "isolated")]
+    )
     words = sorted({w for t in texts for w, _ in split.pre_tokenize_str(t)})
     specials = ["[PAD]", "[UNK]", "[BOS]"]
     vocab = {w: i for i, w in enumerate(specials + words[: vocab_size - len(specials)])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = split
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", bos_token="[BOS]"
+    )
     fast.padding_side = "left"
     return fast
 
@@ -62,10 +80,14 @@ def word_tokenizer(texts, vocab_size: int):
 def demo_tokenizer(source, vocab_size: int):
     """word_tokenizer over every word the demo suite's prompts can hold: descriptions, prompt words, answers, examples."""
     tasks = source.load()
-    texts = [t.description + " Input: Second: Answer:" for t in tasks] + [" ".join(t.answers) for t in tasks]
+    texts = [t.description + " Input: Second: Answer:" for t in tasks] + [
+        " ".join(t.answers) for t in tasks
+    ]
     for t in tasks:
         data = source.data(t.id)
-        texts += [e.text + " " + (e.text_pair or "") for e in (*data.train, *data.dev, *data.validation)]
+        texts += [
+            e.text + " " + (e.text_pair or "") for e in (*data.train, *data.dev, *data.validation)
+        ]
     return word_tokenizer(texts, vocab_size)
 
 
@@ -142,22 +164,52 @@ def instrument(phases: Phases) -> None:
 def build_config(tiny: bool, compile_mode: str, extra: list[str], epochs: int | None = None):
     from adaptive_learner.bootstrap.config import load_config
 
-    sizes = ["data.train_samples_per_task=24", "data.dev_samples_per_task=8", "data.validation_samples_per_task=16",
-             "training.epochs=2", "consolidation.ewc_data_loader_num_samples=8"] if tiny else [
-        "training.patience=12"]  # a random model's dev accuracy stalls: without this, early stopping would cut the 12 epochs
-    return load_config("sl-f", [
-        "data.source='demo'", "data.tasks=[]", "data.verbalizers={}", "data.max_length=128", "lora.first_layer=" + ("1" if tiny else "8"),
-        "lora.target_modules=['q_proj', 'v_proj']", "consolidation.ewc_data_loader_num_samples=50", "run.tracker='null'",
-        f"training.compile='{compile_mode}'", f"training.pad_to_multiple={128 if compile_mode != 'none' else 0}",
-        "training.eval_batch_size=64", *sizes, *([f"training.epochs={epochs}"] if epochs else []), *extra,
-    ])
+    sizes = (
+        [
+            "data.train_samples_per_task=24",
+            "data.dev_samples_per_task=8",
+            "data.validation_samples_per_task=16",
+            "training.epochs=2",
+            "consolidation.ewc_data_loader_num_samples=8",
+        ]
+        if tiny
+        else ["training.patience=12"]
+    )  # a random model's dev accuracy stalls: without this, early stopping would cut the 12 epochs
+    return load_config(
+        "sl-f",
+        [
+            "data.source='demo'",
+            "data.tasks=[]",
+            "data.verbalizers={}",
+            "data.max_length=128",
+            "lora.first_layer=" + ("1" if tiny else "8"),
+            "lora.target_modules=['q_proj', 'v_proj']",
+            "consolidation.ewc_data_loader_num_samples=50",
+            "run.tracker='null'",
+            f"training.compile='{compile_mode}'",
+            f"training.pad_to_multiple={128 if compile_mode != 'none' else 0}",
+            "training.eval_batch_size=64",
+            *sizes,
+            *([f"training.epochs={epochs}"] if epochs else []),
+            *extra,
+        ],
+    )
 
 
 def backbone_factory(cfg, model, tokenizer, source, run_dir):
     from adaptive_learner.adapters.hf.backbone import HFBackbone
 
-    return HFBackbone(model, tokenizer, source, lora=cfg.lora, training=cfg.training, max_length=cfg.data.max_length,
-                      seed=cfg.run.seed, run_dir=run_dir, base_name="random-gemma")
+    return HFBackbone(
+        model,
+        tokenizer,
+        source,
+        lora=cfg.lora,
+        training=cfg.training,
+        max_length=cfg.data.max_length,
+        seed=cfg.run.seed,
+        run_dir=run_dir,
+        base_name="random-gemma",
+    )
 
 
 def bf16_check(device: torch.device) -> dict:
@@ -167,33 +219,57 @@ def bf16_check(device: torch.device) -> dict:
 
     model = gemma_model(TINY, torch.device("cpu"), torch.float32, seed=1)
     torch.manual_seed(2)
-    rows = [torch.randint(3, TINY["vocab_size"], (int(n),)).tolist() for n in torch.randint(20, 60, (16,))]
+    rows = [
+        torch.randint(3, TINY["vocab_size"], (int(n),)).tolist()
+        for n in torch.randint(20, 60, (16,))
+    ]
     with torch.inference_mode():
         reference = scoring.answer_logits(model, *scoring.collate(rows, 0, torch.device("cpu")))
         if device.type == "cuda":
-            fast = AnswerForward(device).logits(model.to(device, torch.bfloat16), rows, 0).float().cpu()
+            fast = (
+                AnswerForward(device)
+                .logits(model.to(device, torch.bfloat16), rows, 0)
+                .float()
+                .cpu()
+            )
         else:  # no GPU: the CPU bf16 path, so the comparison still runs
             fast = AnswerForward(device).logits(model.to(torch.bfloat16), rows, 0).float()
     # bf16 keeps 8 mantissa bits: logits within 5% of their spread, and the same top token for >= 90% of rows
     relative = ((reference - fast).abs().max() / reference.std()).item()
     agree = (reference.argmax(-1) == fast.argmax(-1)).float().mean().item()
     tolerance = 5e-2
-    return {"max_logit_diff_over_std": relative, "top1_agreement": agree, "tolerance": tolerance, "ok": relative <= tolerance and agree >= 0.9}
+    return {
+        "max_logit_diff_over_std": relative,
+        "top1_agreement": agree,
+        "tolerance": tolerance,
+        "ok": relative <= tolerance and agree >= 0.9,
+    }
 
 
-def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20, **forward_options) -> float:
+def train_step_ms(
+    model, tokenizer, cfg, device, mode: str, steps: int = 20, **forward_options
+) -> float:
     """Seconds per training step at batch 4 x 128 with the configured compile mode (after warm-up);
     `forward_options` (share_prefix, autocast) go to AnswerForward."""
     from adaptive_learner.adapters.hf.experts import PeftExperts
     from adaptive_learner.adapters.hf.forward import AnswerForward, make_optimizer, optimise
 
-    experts = PeftExperts(model, r=cfg.lora.r, alpha=cfg.lora.alpha, dropout=0.0, target_modules=list(cfg.lora.target_modules),
-                          base_name="random", first_layer=cfg.lora.first_layer)
+    experts = PeftExperts(
+        model,
+        r=cfg.lora.r,
+        alpha=cfg.lora.alpha,
+        dropout=0.0,
+        target_modules=list(cfg.lora.target_modules),
+        base_name="random",
+        first_layer=cfg.lora.first_layer,
+    )
     experts.add("probe")
     params = list(experts.parameters("probe").values())
     forward = AnswerForward(device, compile=mode, pad_to_multiple=128, **forward_options)
     opt = make_optimizer(params, cfg.training, device)
-    rows = [[5] * 20 + torch.randint(3, 1000, (100,)).tolist() for _ in range(4)]  # 120 tokens, shared head: width 128
+    rows = [
+        [5] * 20 + torch.randint(3, 1000, (100,)).tolist() for _ in range(4)
+    ]  # 120 tokens, shared head: width 128
     gold = torch.tensor([5, 6, 5, 6], device=device)
     experts.model.train()
     for i in range(steps + 5):
@@ -201,7 +277,9 @@ def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20, **f
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(forward.logits(experts.model, rows, tokenizer.pad_token_id), gold)
+        loss = torch.nn.functional.cross_entropy(
+            forward.logits(experts.model, rows, tokenizer.pad_token_id), gold
+        )
         optimise(opt, params, loss, 1.0)
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -212,22 +290,61 @@ def train_step_ms(model, tokenizer, cfg, device, mode: str, steps: int = 20, **f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", default=os.environ.get("GPU_CHECK_TINY") == "1",
-                        help="Tiny Gemma shape and workload on CPU (also: GPU_CHECK_TINY=1).")
-    parser.add_argument("--compile", default="none", choices=("none", "default", "reduce-overhead", "auto"),
-                        help="training.compile of the sl-f workload; 'auto' takes the fastest mode the step probe ran without error.")
-    parser.add_argument("--side-epochs", type=int, default=2, help="Epochs of the naive/Trainer side by side (full shape; the tiny run keeps its own).")
-    parser.add_argument("--out", type=Path, default=None, help="Result JSON path (default benchmarks/results/gpu-check-<tiny|full>.json).")
-    parser.add_argument("--side-compile", default="none", choices=("none", "default", "reduce-overhead"),
-                        help="training.compile of this project's side of the Trainer side by side (the Trainer runs eager).")
-    parser.add_argument("--skip-trainer", action="store_true", help="Leave out the HF Trainer side by side.")
-    parser.add_argument("--deadline", type=float, default=float(os.environ.get("GPU_CHECK_TIMEOUT", 480)),
-                        help="Seconds this check may take (gpu_check.sh kills it then); a failed compiled workload is rerun "
-                             "uncompiled only while that still fits.")
-    parser.add_argument("--probe-modes", default="none,reduce-overhead",
-                        help="Compile modes the batch-4 step probe times on CUDA, comma-separated (CPU: none only).")
-    parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override section.key=value.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        default=os.environ.get("GPU_CHECK_TINY") == "1",
+        help="Tiny Gemma shape and workload on CPU (also: GPU_CHECK_TINY=1).",
+    )
+    parser.add_argument(
+        "--compile",
+        default="none",
+        choices=("none", "default", "reduce-overhead", "auto"),
+        help="training.compile of the sl-f workload; 'auto' takes the fastest mode the step probe ran without error.",
+    )
+    parser.add_argument(
+        "--side-epochs",
+        type=int,
+        default=2,
+        help="Epochs of the naive/Trainer side by side (full shape; the tiny run keeps its own).",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Result JSON path (default benchmarks/results/gpu-check-<tiny|full>.json).",
+    )
+    parser.add_argument(
+        "--side-compile",
+        default="none",
+        choices=("none", "default", "reduce-overhead"),
+        help="training.compile of this project's side of the Trainer side by side (the Trainer runs eager).",
+    )
+    parser.add_argument(
+        "--skip-trainer", action="store_true", help="Leave out the HF Trainer side by side."
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=float(os.environ.get("GPU_CHECK_TIMEOUT", 480)),
+        help="Seconds this check may take (gpu_check.sh kills it then); a failed compiled workload is rerun "
+        "uncompiled only while that still fits.",
+    )
+    parser.add_argument(
+        "--probe-modes",
+        default="none,reduce-overhead",
+        help="Compile modes the batch-4 step probe times on CUDA, comma-separated (CPU: none only).",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        help="Extra config override section.key=value.",
+    )
     args = parser.parse_args()
 
     from adaptive_learner.adapters.data.demo_suite import write_demo_suite
@@ -237,20 +354,35 @@ def main() -> None:
 
     quiet_transformers()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
-    shape, dtype = (TINY, torch.float32) if args.tiny else (GEMMA_2B, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    shape, dtype = (
+        (TINY, torch.float32)
+        if args.tiny
+        else (GEMMA_2B, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    )
     probe_modes = tuple(args.probe_modes.split(",")) if device.type == "cuda" else ("none",)
     _allow_recompiles()
     table: list[tuple[str, str]] = []
-    results: dict = {"machine": machine(), "device": str(device), "shape": shape, "dtype": str(dtype), "compile": args.compile,
-                     "versions": _versions(), "failures": {}}
+    results: dict = {
+        "machine": machine(),
+        "device": str(device),
+        "shape": shape,
+        "dtype": str(dtype),
+        "compile": args.compile,
+        "versions": _versions(),
+        "failures": {},
+    }
     out = args.out or HERE / "results" / f"gpu-check-{'tiny' if args.tiny else 'full'}.json"
     total = Clock()
 
-    def row(key: str, value: str) -> None:  # printed as measured: a timeout still leaves every finished figure
+    def row(
+        key: str, value: str
+    ) -> None:  # printed as measured: a timeout still leaves every finished figure
         table.append((key, value))
         print(f"| {key} | {value} |", flush=True)
 
-    def save() -> None:  # after every section, here and in $OUT: a check killed at its deadline keeps what it measured
+    def save() -> (
+        None
+    ):  # after every section, here and in $OUT: a check killed at its deadline keeps what it measured
         results["elapsed_seconds"] = round(time.perf_counter() - total.wall, 1)
         text = json.dumps(results, indent=2, default=str)
         out.write_text(text)
@@ -272,15 +404,22 @@ def main() -> None:
 
     # 1. bf16 correctness first: cheap, and a wrong answer matters more than a slow one
     def bf16() -> None:
-        check = bf16_check(torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+        check = bf16_check(
+            torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+        )
         results["bf16_check"] = check
-        row("bf16 vs CPU float32 (tiny model)", f"max |dlogit|/std {check['max_logit_diff_over_std']:.4f}, "
-                                                f"top-1 {check['top1_agreement']:.2f} -> {'OK' if check['ok'] else 'FAIL'} (tol {check['tolerance']})")
+        row(
+            "bf16 vs CPU float32 (tiny model)",
+            f"max |dlogit|/std {check['max_logit_diff_over_std']:.4f}, "
+            f"top-1 {check['top1_agreement']:.2f} -> {'OK' if check['ok'] else 'FAIL'} (tol {check['tolerance']})",
+        )
 
     section("bf16 check", bf16)
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["ADAPTIVE_LEARNER_CACHE"] = tmp  # the demo suite is generated here, nothing is read from the user's cache
+        os.environ["ADAPTIVE_LEARNER_CACHE"] = (
+            tmp  # the demo suite is generated here, nothing is read from the user's cache
+        )
         cfg = build_config(args.tiny, "none", args.sets)
         write_demo_suite(Path(tmp) / "demo-suite-v1")
         source = build_source(cfg)
@@ -292,9 +431,14 @@ def main() -> None:
             started = time.perf_counter()
 
             def probe(mode=mode, started=started) -> None:
-                step = train_step_ms(gemma_model(shape, device, dtype), tokenizer, cfg, device, mode)
+                step = train_step_ms(
+                    gemma_model(shape, device, dtype), tokenizer, cfg, device, mode
+                )
                 results["train_step_seconds"][mode] = step
-                row(f"train step, batch 4 x 128, compile={mode} (target <= 15 ms)", f"{step * 1000:.1f} ms (probe {time.perf_counter() - started:.0f} s)")
+                row(
+                    f"train step, batch 4 x 128, compile={mode} (target <= 15 ms)",
+                    f"{step * 1000:.1f} ms (probe {time.perf_counter() - started:.0f} s)",
+                )
 
             if not section(f"train step, compile={mode}", probe):
                 results["train_step_seconds"][mode] = "failed"
@@ -314,13 +458,36 @@ def main() -> None:
             run_dir = Path(tmp) / "naive"
             run_dir.mkdir()
             before = _graphs()
-            naive = run_project(naive_cfg, run_dir, source, backbone_factory(naive_cfg, gemma_model(shape, device, dtype), tokenizer, source, run_dir))
-            results["naive"] = {**naive, "compile": args.side_compile, "epochs": naive_cfg.training.epochs, "compiled_graphs": _graphs() - before}
-            row(f"naive sequence, {naive_cfg.training.epochs} epochs, compile={args.side_compile} (this project)", f"{naive['wall_seconds']:.1f} s")
-            trainer = run_trainer(naive_cfg, gemma_model(shape, device, dtype), tokenizer, source, device)
+            naive = run_project(
+                naive_cfg,
+                run_dir,
+                source,
+                backbone_factory(
+                    naive_cfg, gemma_model(shape, device, dtype), tokenizer, source, run_dir
+                ),
+            )
+            results["naive"] = {
+                **naive,
+                "compile": args.side_compile,
+                "epochs": naive_cfg.training.epochs,
+                "compiled_graphs": _graphs() - before,
+            }
+            row(
+                f"naive sequence, {naive_cfg.training.epochs} epochs, compile={args.side_compile} (this project)",
+                f"{naive['wall_seconds']:.1f} s",
+            )
+            trainer = run_trainer(
+                naive_cfg, gemma_model(shape, device, dtype), tokenizer, source, device
+            )
             results["hf_trainer"] = trainer
-            row(f"naive sequence, {naive_cfg.training.epochs} epochs (HF Trainer + PEFT)", f"{trainer['wall_seconds']:.1f} s")
-            row("  ratio project / Trainer (target <= 0.7)", f"{naive['wall_seconds'] / trainer['wall_seconds']:.2f}")
+            row(
+                f"naive sequence, {naive_cfg.training.epochs} epochs (HF Trainer + PEFT)",
+                f"{trainer['wall_seconds']:.1f} s",
+            )
+            row(
+                "  ratio project / Trainer (target <= 0.7)",
+                f"{naive['wall_seconds'] / trainer['wall_seconds']:.2f}",
+            )
 
         if not args.skip_trainer:
             section("side by side", side_by_side)
@@ -335,37 +502,64 @@ def main() -> None:
             run_dir.mkdir()
             before = _graphs()
             try:
-                slf = run_project(cfg, run_dir, source, backbone_factory(cfg, model, tokenizer, source, run_dir))
+                slf = run_project(
+                    cfg, run_dir, source, backbone_factory(cfg, model, tokenizer, source, run_dir)
+                )
             finally:
                 phases.restore()
             del model
             phases.seconds["other"] = slf["wall_seconds"] - sum(phases.seconds.values())
-            results["sl_f"] = {**slf, "phases": phases.seconds, "compile": mode, "epochs": cfg.training.epochs, "compiled_graphs": _graphs() - before}
+            results["sl_f"] = {
+                **slf,
+                "phases": phases.seconds,
+                "compile": mode,
+                "epochs": cfg.training.epochs,
+                "compiled_graphs": _graphs() - before,
+            }
             if torch.cuda.is_available():
-                results["sl_f"]["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
-            row(f"sl-f workload (hybrid, {cfg.training.epochs} epochs, compile={mode}), total (target <= 120 s)", f"{slf['wall_seconds']:.1f} s")
+                results["sl_f"]["peak_gpu_memory_gib"] = round(
+                    torch.cuda.max_memory_allocated() / 2**30, 1
+                )
+            row(
+                f"sl-f workload (hybrid, {cfg.training.epochs} epochs, compile={mode}), total (target <= 120 s)",
+                f"{slf['wall_seconds']:.1f} s",
+            )
             for k, v in phases.seconds.items():
                 row(f"  {k}", f"{v:.1f} s")
             if mode != "none":
-                row("  graphs compiled (torch._dynamo unique_graphs)", str(results["sl_f"]["compiled_graphs"]))
+                row(
+                    "  graphs compiled (torch._dynamo unique_graphs)",
+                    str(results["sl_f"]["compiled_graphs"]),
+                )
             naive = results.get("naive")
             if naive and naive["compile"] == mode:
-                ratio = (slf["wall_seconds"] / cfg.training.epochs) / (naive["wall_seconds"] / naive["epochs"])
+                ratio = (slf["wall_seconds"] / cfg.training.epochs) / (
+                    naive["wall_seconds"] / naive["epochs"]
+                )
                 row("  ratio hybrid / naive per epoch (target <= 1.3)", f"{ratio:.2f}")
 
         started = time.perf_counter()
         ok = section(f"sl-f workload, compile={compile_mode}", lambda: workload(compile_mode))
         spent = time.perf_counter() - started
-        if not ok and compile_mode != "none" and time.perf_counter() - total.wall + max(spent, 240.0) < args.deadline:
+        if (
+            not ok
+            and compile_mode != "none"
+            and time.perf_counter() - total.wall + max(spent, 240.0) < args.deadline
+        ):
             torch._dynamo.reset()
             compile_mode = "none"
             results["compile"] = compile_mode
-            section("sl-f workload, compile=none (after the compiled run failed)", lambda: workload("none"))
+            section(
+                "sl-f workload, compile=none (after the compiled run failed)",
+                lambda: workload("none"),
+            )
 
     results["total"] = total.read()
     row("gpu_check total (target <= 480 s)", f"{results['total']['wall_seconds']:.1f} s")
     width = max(len(k) for k, _ in table)
-    print(f"\n{results['machine']} | {device} | {'tiny' if args.tiny else 'Gemma-2B shape'} | compile={compile_mode}")
+    print(
+        f"\n{results['machine']} | {device} | {'tiny' if args.tiny else 'Gemma-2B shape'} | compile={compile_mode}"
+    )
     for key, value in table:
         print(f"{key:<{width}}  {value}")
     save()
@@ -379,7 +573,11 @@ def _allow_recompiles() -> None:
     recompiles, after which it would run eager without a word and the figure would be a mix."""
     import torch._dynamo
 
-    name = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+    name = (
+        "recompile_limit"
+        if hasattr(torch._dynamo.config, "recompile_limit")
+        else "cache_size_limit"
+    )
     setattr(torch._dynamo.config, name, 256)
 
 
@@ -405,11 +603,19 @@ def _overrides(cfg) -> list[str]:
     """The gpu_check config as overrides of sl-f (to derive the naive counterpart from it)."""
     d, t, lora, c = cfg.data, cfg.training, cfg.lora, cfg.consolidation
     return [
-        "data.source='demo'", "data.tasks=[]", "data.verbalizers={}", f"data.max_length={d.max_length}",
-        f"data.train_samples_per_task={d.train_samples_per_task}", f"data.dev_samples_per_task={d.dev_samples_per_task}",
-        f"data.validation_samples_per_task={d.validation_samples_per_task}", f"lora.first_layer={lora.first_layer}",
-        f"lora.target_modules={list(lora.target_modules)!r}", f"training.epochs={t.epochs}", f"training.compile='{t.compile}'",
-        f"training.pad_to_multiple={t.pad_to_multiple}", f"training.eval_batch_size={t.eval_batch_size}",
+        "data.source='demo'",
+        "data.tasks=[]",
+        "data.verbalizers={}",
+        f"data.max_length={d.max_length}",
+        f"data.train_samples_per_task={d.train_samples_per_task}",
+        f"data.dev_samples_per_task={d.dev_samples_per_task}",
+        f"data.validation_samples_per_task={d.validation_samples_per_task}",
+        f"lora.first_layer={lora.first_layer}",
+        f"lora.target_modules={list(lora.target_modules)!r}",
+        f"training.epochs={t.epochs}",
+        f"training.compile='{t.compile}'",
+        f"training.pad_to_multiple={t.pad_to_multiple}",
+        f"training.eval_batch_size={t.eval_batch_size}",
         f"consolidation.ewc_data_loader_num_samples={c.ewc_data_loader_num_samples}",
     ]
 

@@ -31,7 +31,16 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gpu_check import GEMMA_2B, TINY, Patches, backbone_factory, build_config, demo_tokenizer, gemma_model, train_step_ms  # noqa: E402
+from gpu_check import (
+    GEMMA_2B,
+    TINY,
+    Patches,
+    backbone_factory,
+    build_config,
+    demo_tokenizer,
+    gemma_model,
+    train_step_ms,
+)  # noqa: E402
 from hf_trainer_baseline import machine, run_project  # noqa: E402
 
 
@@ -53,7 +62,12 @@ class Watch(Patches):
             self.calls[part] = self.calls.get(part, 0) + 1
             bad = _non_finite(out)
             if bad is not None and self.first is None:
-                self.first = {"part": part, "call": self.calls[part], "where": bad, "calls_so_far": dict(self.calls)}
+                self.first = {
+                    "part": part,
+                    "call": self.calls[part],
+                    "where": bad,
+                    "calls_so_far": dict(self.calls),
+                }
                 print(f"first non-finite: {part} (call {self.calls[part]}, {bad})", flush=True)
             return out
 
@@ -65,7 +79,13 @@ def _non_finite(out, path: str = "") -> str | None:
         if out.is_floating_point() and not bool(torch.isfinite(out).all()):
             return f"{path or 'value'}: {int((~torch.isfinite(out)).sum())} of {out.numel()} non-finite, dtype {out.dtype}"
         return None
-    items = out.items() if isinstance(out, dict) else enumerate(out) if isinstance(out, list | tuple) else None
+    items = (
+        out.items()
+        if isinstance(out, dict)
+        else enumerate(out)
+        if isinstance(out, list | tuple)
+        else None
+    )
     if items is None and hasattr(out, "tensors"):
         items = out.tensors.items()
     for key, value in items or ():
@@ -89,11 +109,22 @@ def watch_parts(watch: Watch) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tiny", action="store_true", help="Tiny Gemma shape on CPU.")
-    parser.add_argument("--modes", default="none,reduce-overhead", help="Compile modes to run the two tasks under, in order.")
+    parser.add_argument(
+        "--modes",
+        default="none,reduce-overhead",
+        help="Compile modes to run the two tasks under, in order.",
+    )
     parser.add_argument("--epochs", type=int, default=2, help="Epochs per task.")
-    parser.add_argument("--out", type=Path, default=None, help="Result JSON (default benchmarks/results/gpu-nan-probe-<tiny|full>.json).")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Result JSON (default benchmarks/results/gpu-nan-probe-<tiny|full>.json).",
+    )
     args = parser.parse_args()
 
     from adaptive_learner.adapters.data.demo_suite import write_demo_suite
@@ -102,9 +133,20 @@ def main() -> None:
 
     quiet_transformers()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
-    shape, dtype = (TINY, torch.float32) if args.tiny else (GEMMA_2B, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    shape, dtype = (
+        (TINY, torch.float32)
+        if args.tiny
+        else (GEMMA_2B, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    )
     out = args.out or HERE / "results" / f"gpu-nan-probe-{'tiny' if args.tiny else 'full'}.json"
-    results: dict = {"machine": machine(), "device": str(device), "dtype": str(dtype), "step_ms": {}, "runs": {}, "failures": {}}
+    results: dict = {
+        "machine": machine(),
+        "device": str(device),
+        "dtype": str(dtype),
+        "step_ms": {},
+        "runs": {},
+        "failures": {},
+    }
     started = time.perf_counter()
 
     def save() -> None:
@@ -121,13 +163,22 @@ def main() -> None:
         source = build_source(base)
         tokenizer = demo_tokenizer(source, shape["vocab_size"])
         two = list(source.load().ids)[:2]
-        sets = [f"data.tasks={two!r}", f"training.epochs={args.epochs}", f"training.patience={args.epochs}"]
+        sets = [
+            f"data.tasks={two!r}",
+            f"training.epochs={args.epochs}",
+            f"training.patience={args.epochs}",
+        ]
 
         # the eager step, piece by piece
-        for name, options in (("eager, prefix shared, autocast", {}), ("eager, no prefix sharing, autocast", {"share_prefix": False}),
-                              ("eager, no prefix sharing, no autocast", {"share_prefix": False, "autocast": "off"})):
+        for name, options in (
+            ("eager, prefix shared, autocast", {}),
+            ("eager, no prefix sharing, autocast", {"share_prefix": False}),
+            ("eager, no prefix sharing, no autocast", {"share_prefix": False, "autocast": "off"}),
+        ):
             try:
-                ms = 1000 * train_step_ms(gemma_model(shape, device, dtype), tokenizer, base, device, "none", **options)
+                ms = 1000 * train_step_ms(
+                    gemma_model(shape, device, dtype), tokenizer, base, device, "none", **options
+                )
                 results["step_ms"][name] = round(ms, 2)
                 print(f"| train step 4 x 128, {name} | {ms:.1f} ms |", flush=True)
             except Exception:  # noqa: BLE001
@@ -144,16 +195,31 @@ def main() -> None:
             t0 = time.perf_counter()
             entry: dict = {}
             try:
-                entry.update(run_project(cfg, run_dir, source, backbone_factory(cfg, gemma_model(shape, device, dtype), tokenizer, source, run_dir)))
+                entry.update(
+                    run_project(
+                        cfg,
+                        run_dir,
+                        source,
+                        backbone_factory(
+                            cfg, gemma_model(shape, device, dtype), tokenizer, source, run_dir
+                        ),
+                    )
+                )
             except Exception as exc:  # noqa: BLE001  the divergence itself is the finding
                 entry["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             finally:
                 watch.restore()
                 torch._dynamo.reset()
-            entry.update(seconds=round(time.perf_counter() - t0, 1), first_non_finite=watch.first, checks=watch.calls)
+            entry.update(
+                seconds=round(time.perf_counter() - t0, 1),
+                first_non_finite=watch.first,
+                checks=watch.calls,
+            )
             results["runs"][mode] = entry
-            print(f"| two sl-f tasks, compile={mode} | {entry.get('error', 'finished')} | first non-finite: {watch.first} | {entry['seconds']} s |",
-                  flush=True)
+            print(
+                f"| two sl-f tasks, compile={mode} | {entry.get('error', 'finished')} | first non-finite: {watch.first} | {entry['seconds']} s |",
+                flush=True,
+            )
             save()
     save()
     print(json.dumps(results, indent=2, default=str))

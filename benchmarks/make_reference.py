@@ -18,21 +18,38 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", type=Path, help="A finished run folder.")
     parser.add_argument("name", help="Reference name (run.reference).")
-    parser.add_argument("--label", required=True, help="What the reference is, e.g. 'naive (no replay)'.")
+    parser.add_argument(
+        "--label", required=True, help="What the reference is, e.g. 'naive (no replay)'."
+    )
     parser.add_argument("--command", required=True, help="The command that produced the run.")
     parser.add_argument("--machine", required=True, help="Where it ran.")
-    parser.add_argument("--out", type=Path, default=None, help="Write here instead of src/bootstrap/presets/NAME.reference.json.")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Write here instead of src/bootstrap/presets/NAME.reference.json.",
+    )
     args = parser.parse_args()
     state, cfg = run_state(args.run_dir), run_config(args.run_dir)
     if state.completed != len(state.task_ids):
-        raise SystemExit(f"{args.run_dir}: the run is not finished ({state.completed}/{len(state.task_ids)} tasks)")
+        raise SystemExit(
+            f"{args.run_dir}: the run is not finished ({state.completed}/{len(state.task_ids)} tasks)"
+        )
     last = state.completed - 1
     reference = {
-        "name": args.name, "backbone": cfg.run.backbone, "label": args.label, "command": args.command, "machine": args.machine, "seed": cfg.run.seed,
-        "run": args.run_dir.name, "tasks": list(state.task_ids),
+        "name": args.name,
+        "backbone": cfg.run.backbone,
+        "label": args.label,
+        "command": args.command,
+        "machine": args.machine,
+        "seed": cfg.run.seed,
+        "run": args.run_dir.name,
+        "tasks": list(state.task_ids),
         "final_row": [state.accuracy.get(last, j) for j in range(len(state.task_ids))],
         "diagonal": [state.accuracy.get(j, j) for j in range(len(state.task_ids))],
         "metrics": state.accuracy.summary(),

@@ -41,15 +41,26 @@ def main() -> None:
     device = pick_device("cpu")
     model, tokenizer = load_backbone(cfg.model, device)
     source = build_source(cfg)
-    b = HFBackbone(model, tokenizer, source, lora=cfg.lora, training=cfg.training, max_length=cfg.data.max_length, seed=0,
-                   run_dir=None, base_name="smollm2")
+    b = HFBackbone(
+        model,
+        tokenizer,
+        source,
+        lora=cfg.lora,
+        training=cfg.training,
+        max_length=cfg.data.max_length,
+        seed=0,
+        run_dir=None,
+        base_name="smollm2",
+    )
     tasks = source.load()
     rows = list(b.encoded(tasks[0], "validation").ids[:32])
     out = {"machine": "2-core CPU dev VM, shared with other jobs; 1 thread, process CPU seconds"}
     with torch.inference_mode():
         ids, mask = scoring.collate(rows, b.pad_id, device)
         out["scoring_plain_s"] = cpu(lambda: scoring.answer_logits(b.experts.model, ids, mask))
-        out["scoring_prefix_s"] = cpu(lambda: prefix.answer_logits(b.experts.model, rows, b.pad_id, device))
+        out["scoring_prefix_s"] = cpu(
+            lambda: prefix.answer_logits(b.experts.model, rows, b.pad_id, device)
+        )
     b.new_expert("e0")
     policy = ConsolidationPolicy(replay="experience", replay_tasks_per_step=-1)
     for t in tasks[:3]:
@@ -58,9 +69,20 @@ def main() -> None:
 
     def step(batched):
         def run():
-            loss = kept.extra_loss(model_, named, "e0", tasks[3].id, policy, random.Random(0), 8, b.pad_id, forward=b.forward,
-                                   batched=batched)
+            loss = kept.extra_loss(
+                model_,
+                named,
+                "e0",
+                tasks[3].id,
+                policy,
+                random.Random(0),
+                8,
+                b.pad_id,
+                forward=b.forward,
+                batched=batched,
+            )
             loss.backward()
+
         return run
 
     out["replay3_loop_s"], out["replay3_batched_s"] = cpu(step(False)), cpu(step(True))

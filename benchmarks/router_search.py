@@ -25,12 +25,16 @@ from run_preset import machine  # benchmarks/ is on sys.path when this file runs
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def synthetic(n: int, dim: int, rank: int, rng: np.random.Generator, basis: np.ndarray | None) -> np.ndarray:
+def synthetic(
+    n: int, dim: int, rank: int, rng: np.random.Generator, basis: np.ndarray | None
+) -> np.ndarray:
     if rank == 0:
         x = rng.standard_normal((n, dim))
     else:
         # noise at 0.3 of the signal's norm: neighbours are close but not duplicates
-        x = rng.standard_normal((n, rank)) @ basis + 0.3 * np.sqrt(rank) * rng.standard_normal((n, dim))
+        x = rng.standard_normal((n, rank)) @ basis + 0.3 * np.sqrt(rank) * rng.standard_normal(
+            (n, dim)
+        )
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -61,25 +65,54 @@ def measure(n: int, dim: int, rank: int, queries: int, seed: int, exact_limit: i
     index.rebuild(items)
     add_s = time.perf_counter() - t
     return {
-        "experts": n, "dim": dim, "rank": rank, "queries": queries, "path": "usearch HNSW" if index.uses_ann else "exact",
+        "experts": n,
+        "dim": dim,
+        "rank": rank,
+        "queries": queries,
+        "path": "usearch HNSW" if index.uses_ann else "exact",
         "recall_at_5": round(recall_at_k(found, truth), 4),
         "ms_per_decision_median": round(statistics.median(latencies), 3),
         "ms_per_decision_p95": round(float(np.percentile(latencies, 95)), 3),
         "exact_ms_per_decision": round(exact_ms, 3),
-        "build_s": round(build_s, 2), "add_one_expert_s": round(add_s, 3),
+        "build_s": round(build_s, 2),
+        "add_one_expert_s": round(add_s, 3),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000", help="Comma-separated library sizes (number of expert profiles).")
-    parser.add_argument("--dim", type=int, default=640, help="Profile dimension (about a SmolLM2 triple-signal profile).")
-    parser.add_argument("--rank", type=int, default=32, help="Rank of the profiles' shared subspace; 0 = isotropic random.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="Comma-separated library sizes (number of expert profiles).",
+    )
+    parser.add_argument(
+        "--dim",
+        type=int,
+        default=640,
+        help="Profile dimension (about a SmolLM2 triple-signal profile).",
+    )
+    parser.add_argument(
+        "--rank",
+        type=int,
+        default=32,
+        help="Rank of the profiles' shared subspace; 0 = isotropic random.",
+    )
     parser.add_argument("--queries", type=int, default=200, help="Decisions timed per size.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the synthetic profiles.")
-    parser.add_argument("--exact-limit", type=int, default=DEFAULT_EXACT_LIMIT, help="ProfileIndex cut-off (exact at or below).")
-    parser.add_argument("--note", default="2-core CPU dev VM, shared with other jobs (timings distorted, often >2x)",
-                        help="Machine note saved with the figures.")
+    parser.add_argument(
+        "--exact-limit",
+        type=int,
+        default=DEFAULT_EXACT_LIMIT,
+        help="ProfileIndex cut-off (exact at or below).",
+    )
+    parser.add_argument(
+        "--note",
+        default="2-core CPU dev VM, shared with other jobs (timings distorted, often >2x)",
+        help="Machine note saved with the figures.",
+    )
     parser.add_argument("--name", default="router_search", help="Base name of the result files.")
     args = parser.parse_args()
 
@@ -90,9 +123,18 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     where = f"{machine()}; {args.note}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps({"machine": where, "args": vars(args), "rows": rows}, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(
+        json.dumps({"machine": where, "args": vars(args), "rows": rows}, indent=2) + "\n"
+    )
     head = "| experts | dim | rank | path | recall@5 | ms/decision (median) | p95 | exact ms/decision | build s | add one s |"
-    lines = [f"# Nearest-expert search ({args.name})", "", f"Machine: {where}", "", head, "|" + "---|" * 10]
+    lines = [
+        f"# Nearest-expert search ({args.name})",
+        "",
+        f"Machine: {where}",
+        "",
+        head,
+        "|" + "---|" * 10,
+    ]
     for r in rows:
         lines.append(
             f"| {r['experts']} | {r['dim']} | {r['rank']} | {r['path']} | {r['recall_at_5']:.3f} | {r['ms_per_decision_median']:.2f} "

@@ -30,11 +30,25 @@ from adaptive_learner.bootstrap.config import load_config  # noqa: E402
 from adaptive_learner.bootstrap.containers import build_task_source, make_container  # noqa: E402
 from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
 
-SIX = ["glue/sst2", "cl_benchmark/agnews", "cl_benchmark/dbpedia", "glue/qnli", "glue/mrpc", "glue/cola"]
+SIX = [
+    "glue/sst2",
+    "cl_benchmark/agnews",
+    "cl_benchmark/dbpedia",
+    "glue/qnli",
+    "glue/mrpc",
+    "glue/cola",
+]
 SIZE = {"train": 64, "epochs": 1, "validation": 100, "dev": 192}
 RESULTS = HERE / "results"
 # ../shared/data from the main checkout; ../../shared/data from a worktree under /work/wt.
-DATA = next((p for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data") if p.exists()), Path("../shared/data"))
+DATA = next(
+    (
+        p
+        for p in (HERE.parents[1] / "shared" / "data", HERE.parents[2] / "shared" / "data")
+        if p.exists()
+    ),
+    Path("../shared/data"),
+)
 
 
 # Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side: the default
@@ -44,12 +58,25 @@ LAYERS = [8, 15, 22]
 
 
 def overrides(seed: int, tasks: list[str], tau: float, extra: list[str] = ()) -> list[str]:
-    return [f"routing.embedding_layers={LAYERS}",
-        f"run.seed={seed}", "run.output_dir='benchmarks/out'", "run.tracker='null'", "run.name='routing'",
-        f"data.tasks={json.dumps(tasks)}", f"data.train_samples_per_task={SIZE['train']}",
-        f"data.validation_samples_per_task={SIZE['validation']}", f"data.dev_samples_per_task={SIZE['dev']}",
-        f"training.epochs={SIZE['epochs']}", "routing.strategy='adaptive'", f"routing.router_confidence_threshold={tau}",
-        "routing.k_examples_for_prototype=16", "routing.use_advanced_embeddings=true", "routing.evaluate_routing=false", f"data.data_dir='{DATA}'", *extra, *SETS,
+    return [
+        f"routing.embedding_layers={LAYERS}",
+        f"run.seed={seed}",
+        "run.output_dir='benchmarks/out'",
+        "run.tracker='null'",
+        "run.name='routing'",
+        f"data.tasks={json.dumps(tasks)}",
+        f"data.train_samples_per_task={SIZE['train']}",
+        f"data.validation_samples_per_task={SIZE['validation']}",
+        f"data.dev_samples_per_task={SIZE['dev']}",
+        f"training.epochs={SIZE['epochs']}",
+        "routing.strategy='adaptive'",
+        f"routing.router_confidence_threshold={tau}",
+        "routing.k_examples_for_prototype=16",
+        "routing.use_advanced_embeddings=true",
+        "routing.evaluate_routing=false",
+        f"data.data_dir='{DATA}'",
+        *extra,
+        *SETS,
     ]
 
 
@@ -59,8 +86,18 @@ def out_path(stage: str, seed: int, suffix: str = "") -> Path:
 
 def save(path: Path, data: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
-    path.write_text(json.dumps({**data, "machine": machine() + " (2-core VM shared with other jobs)", "size": SIZE,
-                                "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                **data,
+                "machine": machine() + " (2-core VM shared with other jobs)",
+                "size": SIZE,
+                "date": time.strftime("%Y-%m-%d"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {path}")
 
 
@@ -80,15 +117,28 @@ def select(seed: int) -> None:
     from adaptive_learner.adapters.hf.prompts import length_batches
 
     def layers_of(texts):
-        rows = [tuple(backbone.tokenizer(t, add_special_tokens=False)["input_ids"][: backbone.max_length]) for t in texts]
+        rows = [
+            tuple(
+                backbone.tokenizer(t, add_special_tokens=False)["input_ids"][: backbone.max_length]
+            )
+            for t in texts
+        ]
         out = [None] * len(rows)
         with torch.inference_mode():
             decoder = scoring.base_model(backbone.experts.model).get_decoder()
             for batch in length_batches([len(r) for r in rows], 32):
-                ids, mask = scoring.collate([rows[i] for i in batch], backbone.pad_id, backbone.device)
-                hs = decoder(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                             output_hidden_states=True).hidden_states
-                pooled = torch.stack([scoring.mean_pool(h.float(), mask) for h in hs], 1)  # [B, layers, H]
+                ids, mask = scoring.collate(
+                    [rows[i] for i in batch], backbone.pad_id, backbone.device
+                )
+                hs = decoder(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                    output_hidden_states=True,
+                ).hidden_states
+                pooled = torch.stack(
+                    [scoring.mean_pool(h.float(), mask) for h in hs], 1
+                )  # [B, layers, H]
                 for i, v in zip(batch, pooled, strict=True):
                     out[i] = v
         return torch.stack(out)
@@ -109,16 +159,28 @@ def select(seed: int) -> None:
         a, b = xtr[:, layer].tolist(), xva[:, layer].tolist()
         router = LinearRouter("bare")
         router.fit(a, ytr)
-        soft = sum(max(p, key=p.get) == y for p, y in zip(router.predict_proba(b), yva, strict=True)) / len(yva)
+        soft = sum(
+            max(p, key=p.get) == y for p, y in zip(router.predict_proba(b), yva, strict=True)
+        ) / len(yva)
         cents = {t: xtr[[i for i, y in enumerate(ytr) if y == t], layer].mean(0) for t in set(ytr)}
         cn = {t: torch.nn.functional.normalize(c, dim=0) for t, c in cents.items()}
         vn = torch.nn.functional.normalize(xva[:, layer], dim=1)
-        nc = sum(max(cn, key=lambda t: float(vn[i] @ cn[t])) == y for i, y in enumerate(yva)) / len(yva)
+        nc = sum(max(cn, key=lambda t: float(vn[i] @ cn[t])) == y for i, y in enumerate(yva)) / len(
+            yva
+        )
         result[layer] = {"nearest_centroid": nc, "softmax": soft}
         print(layer, result[layer], flush=True)
     best = max(result, key=lambda k: result[k]["softmax"])
-    save(path, {"stage": "select", "seed": seed, "per_layer": result, "best_layer_softmax": best,
-                "embed_seconds_per_input": embed_s / (len(tr) + len(va))})
+    save(
+        path,
+        {
+            "stage": "select",
+            "seed": seed,
+            "per_layer": result,
+            "best_layer_softmax": best,
+            "embed_seconds_per_input": embed_s / (len(tr) + len(va)),
+        },
+    )
 
 
 def evaluate_representations(cfg, run_dir: Path, state) -> dict:
@@ -150,9 +212,11 @@ def evaluate_representations(cfg, run_dir: Path, state) -> dict:
     profiler.embed_inputs, profiler.answer = embed_cached, answer_cached
     base = routing.settings
     rows = {}
-    for name, blocks, learned in (("description-only", ("description",), False),
-                                  ("triple-signal (prototype keys)", base.blocks, False),
-                                  ("learned router (LinearRouter)", base.blocks, True)):
+    for name, blocks, learned in (
+        ("description-only", ("description",), False),
+        ("triple-signal (prototype keys)", base.blocks, False),
+        ("learned router (LinearRouter)", base.blocks, True),
+    ):
         routing.settings = attrs.evolve(base, blocks=blocks)
         routing.router_model = LinearRouter(base.base_model) if learned else None
         routing._fitted_on = ()
@@ -173,18 +237,39 @@ def run_sequence(name: str, seed: int, preset: str, sets: list[str]) -> tuple:
 
 
 def summary(state, wall: float) -> dict:
-    return {"metrics": state.accuracy.summary(), "accuracy": state.accuracy.to_dict(), "experts": len(state.library),
-            "owners": {t: state.library.expert_for(t).id for t in state.task_ids if t in state.library.learned_tasks()}, "wall_seconds": round(wall, 1),
-            "decisions": state.router.decisions if state.router else [], "evaluation": state.router.evaluation if state.router else {}}
+    return {
+        "metrics": state.accuracy.summary(),
+        "accuracy": state.accuracy.to_dict(),
+        "experts": len(state.library),
+        "owners": {
+            t: state.library.expert_for(t).id
+            for t in state.task_ids
+            if t in state.library.learned_tasks()
+        },
+        "wall_seconds": round(wall, 1),
+        "decisions": state.router.decisions if state.router else [],
+        "evaluation": state.router.evaluation if state.router else {},
+    }
 
 
 def item1(seed: int) -> None:
     path = out_path("item1", seed)
     if path.exists():
         return
-    cfg, run_dir, state, wall = run_sequence("item1", seed, "cl-learnable", overrides(seed, SIX, 1.1))
+    cfg, run_dir, state, wall = run_sequence(
+        "item1", seed, "cl-learnable", overrides(seed, SIX, 1.1)
+    )
     reps = evaluate_representations(cfg, run_dir, state)
-    save(path, {"stage": "item1", "seed": seed, "run_dir": str(run_dir), **summary(state, wall), "representations": reps})
+    save(
+        path,
+        {
+            "stage": "item1",
+            "seed": seed,
+            "run_dir": str(run_dir),
+            **summary(state, wall),
+            "representations": reps,
+        },
+    )
 
 
 def item1_reevaluate(seed: int) -> None:
@@ -198,16 +283,32 @@ def item1_reevaluate(seed: int) -> None:
     cfg = load_config("cl-learnable", overrides(seed, SIX, 1.1))
     state = run_state(run_dir)
     reps = evaluate_representations(cfg, run_dir, state)
-    earlier = {"representations": data["representations"], "machine": data["machine"], "date": data["date"]}
-    save(path, {**{k: v for k, v in data.items() if k not in ("machine", "size", "date")}, "representations": reps, "earlier": earlier,
-                "evaluation": reps["learned router (LinearRouter)"]})
+    earlier = {
+        "representations": data["representations"],
+        "machine": data["machine"],
+        "date": data["date"],
+    }
+    save(
+        path,
+        {
+            **{k: v for k, v in data.items() if k not in ("machine", "size", "date")},
+            "representations": reps,
+            "earlier": earlier,
+            "evaluation": reps["learned router (LinearRouter)"],
+        },
+    )
 
 
 def item3(seed: int, tau: float) -> None:
     path = out_path("item3", seed, f"-tau{tau}{TAG}")
     if path.exists():
         return
-    sets = overrides(seed, ["sst2", "rte", "mrpc", "cola", "qnli"], tau, ["data.source='folder'", f"data.data_dir='{DATA / 'glue'}'"])
+    sets = overrides(
+        seed,
+        ["sst2", "rte", "mrpc", "cola", "qnli"],
+        tau,
+        ["data.source='folder'", f"data.data_dir='{DATA / 'glue'}'"],
+    )
     cfg, run_dir, state, wall = run_sequence("item3", seed, "sl-f", sets)
     # Cost (evidence item 4, first half): seconds to build one triple-signal profile on this CPU, bare backbone.
     routing = make_container(cfg, run_dir).adaptive()
@@ -215,7 +316,17 @@ def item3(seed: int, tau: float) -> None:
     started = time.perf_counter()
     _, dims = routing.profile(task)
     cost = {"profile_seconds": time.perf_counter() - started, "profile_dims": dims}
-    save(path, {"stage": "item3", "seed": seed, "tau": tau, "run_dir": str(run_dir), **summary(state, wall), **cost})
+    save(
+        path,
+        {
+            "stage": "item3",
+            "seed": seed,
+            "tau": tau,
+            "run_dir": str(run_dir),
+            **summary(state, wall),
+            **cost,
+        },
+    )
 
 
 def item4(seed: int, repeats: int = 3) -> None:
@@ -238,7 +349,12 @@ def item4(seed: int, repeats: int = 3) -> None:
             started = time.perf_counter()
             _, dims = routing.profile(task)
             times.append(time.perf_counter() - started)
-        per_task[task.id] = {"first": times[0], "median": statistics.median(times), "min": min(times), "max": max(times)}
+        per_task[task.id] = {
+            "first": times[0],
+            "median": statistics.median(times),
+            "min": min(times),
+            "max": max(times),
+        }
         print(task.id, per_task[task.id], flush=True)
         if i == 0:
             examples = routing.examples.inputs(task, "train", routing.settings.profile_examples)
@@ -253,10 +369,22 @@ def item4(seed: int, repeats: int = 3) -> None:
         routing.profiler.embed_inputs(query)
         query_times.append(time.perf_counter() - started)
     medians = [t["median"] for t in per_task.values()]
-    save(path, {"stage": "item4", "seed": seed, "profile_examples": routing.settings.profile_examples, "blocks": list(routing.settings.blocks),
-                "profile_dims": dims, "backbone_load_seconds": load_seconds, "per_task": per_task,
-                "profile_seconds_median_over_tasks": statistics.median(medians), "first_task_seconds_per_block": per_block,
-                "query_embed_seconds_median": statistics.median(query_times), "load_average_after": os.getloadavg()})
+    save(
+        path,
+        {
+            "stage": "item4",
+            "seed": seed,
+            "profile_examples": routing.settings.profile_examples,
+            "blocks": list(routing.settings.blocks),
+            "profile_dims": dims,
+            "backbone_load_seconds": load_seconds,
+            "per_task": per_task,
+            "profile_seconds_median_over_tasks": statistics.median(medians),
+            "first_task_seconds_per_block": per_block,
+            "query_embed_seconds_median": statistics.median(query_times),
+            "load_average_after": os.getloadavg(),
+        },
+    )
 
 
 def repeat_farm() -> Path:
@@ -274,14 +402,24 @@ def repeat_farm() -> Path:
         for split in ("train", "validation"):
             rows = (DATA / "glue" / "sst2" / f"{split}.jsonl").read_text().splitlines()
             (folder / f"{split}.jsonl").write_text("\n".join(rows[name == "sst2b" :: 2]) + "\n")
-    for sub, name in (("cl_benchmark", "agnews"), ("cl_benchmark", "dbpedia"), ("cl_benchmark", "yelp")):
+    for sub, name in (
+        ("cl_benchmark", "agnews"),
+        ("cl_benchmark", "dbpedia"),
+        ("cl_benchmark", "yelp"),
+    ):
         link = farm / sub / name
         if not link.exists():
             link.symlink_to(DATA / sub / name)
     return farm
 
 
-ITEM2 = ["glue/sst2", "cl_benchmark/agnews", "repeat/sst2b", "cl_benchmark/dbpedia", "cl_benchmark/yelp"]
+ITEM2 = [
+    "glue/sst2",
+    "cl_benchmark/agnews",
+    "repeat/sst2b",
+    "cl_benchmark/dbpedia",
+    "cl_benchmark/yelp",
+]
 
 
 def item2(seed: int, only: str | None = None) -> None:
@@ -293,16 +431,31 @@ def item2(seed: int, only: str | None = None) -> None:
     """
     farm = repeat_farm()
     schedule = ["routing.strategy='schedule'"]
-    arms = {"adaptive": ("cl-hybrid", 0.5, []),  # the default tau (docs/adr/0046; 0.7 before it, the files without -tau0.5)
-            "always-new": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=1"]),
-            "always-shared": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=-1"])}
+    arms = {
+        "adaptive": (
+            "cl-hybrid",
+            0.5,
+            [],
+        ),  # the default tau (docs/adr/0046; 0.7 before it, the files without -tau0.5)
+        "always-new": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=1"]),
+        "always-shared": ("cl-hybrid", 1.1, [*schedule, "routing.num_tasks_to_share_lora=-1"]),
+    }
     for arm, (preset, tau, extra) in arms.items():
         path = out_path("item2", seed, f"-{arm}{TAG if arm == 'adaptive' else ''}")
         if path.exists() or only not in (None, arm):
             continue
         sets = overrides(seed, ITEM2, tau, [f"data.data_dir='{farm}'", *extra])
         cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
-        save(path, {"stage": "item2", "seed": seed, "arm": arm, "run_dir": str(run_dir), **summary(state, wall)})
+        save(
+            path,
+            {
+                "stage": "item2",
+                "seed": seed,
+                "arm": arm,
+                "run_dir": str(run_dir),
+                **summary(state, wall),
+            },
+        )
     if only in (None, "counterfactuals"):
         counterfactuals(seed)
 
@@ -332,8 +485,16 @@ def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
     assignment, out = plans[-1] if plans else [], []
     for k, d in enumerate(decisions[1:], start=1):
         if d["action"] == "create":
-            best = max(d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0)))
-            out.append((k, [*assignment[:k], made_by[best]], f"reuse {best} (p_reuse {d['probabilities'][best]:.3f})"))
+            best = max(
+                d["probabilities"], key=lambda e: (d["probabilities"][e], d["scores"].get(e, 0.0))
+            )
+            out.append(
+                (
+                    k,
+                    [*assignment[:k], made_by[best]],
+                    f"reuse {best} (p_reuse {d['probabilities'][best]:.3f})",
+                )
+            )
         else:
             out.append((k, [*assignment[:k], k], "a new expert"))
     return out
@@ -347,15 +508,34 @@ def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, s
     and decisions (a row also holds the next task's accuracy before training, which depends on decision k).
     The other tag's adaptive run measured its own choices too: a schedule rerun of an adaptive run's plan has
     reproduced its matrix exactly in every counterfactual so far (each row's prefix_check is 0.000)."""
-    cf, source = out_path("item2", seed, f"-counterfactuals{tag}"), out_path("item2", seed, f"-adaptive{tag}")
+    cf, source = (
+        out_path("item2", seed, f"-counterfactuals{tag}"),
+        out_path("item2", seed, f"-adaptive{tag}"),
+    )
     if not (cf.exists() and source.exists()):
         return {}
-    old, rows = json.loads(source.read_text()), {r["step"]: r for r in json.loads(cf.read_text())["rows"]}
+    old, rows = (
+        json.loads(source.read_text()),
+        {r["step"]: r for r in json.loads(cf.read_text())["rows"]},
+    )
     learned = lambda acc, k: [row[: j + 1] for j, row in enumerate(acc["rows"][:k])]  # noqa: E731
     agree = lambda k: learned(old["accuracy"], k) == learned(data["accuracy"], k)  # noqa: E731
-    chosen = {(k, tuple(plan)): ({"alternative_mean": prefix_mean(old["accuracy"], k), "prefix_check": 0.0}, source.name)
-              for k, plan in enumerate(assignments(old["decisions"])) if k >= 1 and agree(k)}
-    return {**chosen, **{(k, tuple(plan)): (rows[k], cf.name) for k, plan, _ in alternatives(old["decisions"]) if k in rows and agree(k)}}
+    chosen = {
+        (k, tuple(plan)): (
+            {"alternative_mean": prefix_mean(old["accuracy"], k), "prefix_check": 0.0},
+            source.name,
+        )
+        for k, plan in enumerate(assignments(old["decisions"]))
+        if k >= 1 and agree(k)
+    }
+    return {
+        **chosen,
+        **{
+            (k, tuple(plan)): (rows[k], cf.name)
+            for k, plan, _ in alternatives(old["decisions"])
+            if k in rows and agree(k)
+        },
+    }
 
 
 def counterfactuals(seed: int) -> None:
@@ -374,22 +554,57 @@ def counterfactuals(seed: int) -> None:
     for k, plan, what in alternatives(data["decisions"]):
         d, started = data["decisions"][k], time.perf_counter()
         if (k, tuple(plan)) in known:
-            row, source = known[(k, tuple(plan))]  # equal accuracy rows up to k-1, so its prefix check holds here too
+            row, source = known[
+                (k, tuple(plan))
+            ]  # equal accuracy rows up to k-1, so its prefix check holds here too
             alt, prefix_check = row["alternative_mean"], row["prefix_check"]
         else:
-            sets = overrides(seed, ITEM2[: k + 1], 1.1, [f"data.data_dir='{farm}'", "routing.strategy='schedule'", f"routing.expert_of_task={plan}"])
+            sets = overrides(
+                seed,
+                ITEM2[: k + 1],
+                1.1,
+                [
+                    f"data.data_dir='{farm}'",
+                    "routing.strategy='schedule'",
+                    f"routing.expert_of_task={plan}",
+                ],
+            )
             _, _, state, _ = run_sequence("item2-cf", seed, "cl-hybrid", sets)
             other, source = state.accuracy.to_dict(), None
             alt = prefix_mean(other, k)
-            prefix_check = prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0
-        chosen = prefix_mean(data["accuracy"], k)  # a tie (up to float rounding) counts as chosen well
-        rows.append({"step": k, "task": ids[k], "chosen": d["action"] + (f" {d['expert']}" if d["action"] != "create" else ""),
-                     "chosen_mean": chosen, "alternative": what, "alternative_mean": alt, "chose_better": chosen >= alt - 1e-9,
-                     "margin": chosen - alt, "prefix_check": prefix_check, "plan": plan,
-                     **({"measured_in": source} if source else {}), "seconds": time.perf_counter() - started})
+            prefix_check = (
+                prefix_mean(other, k - 1) - prefix_mean(data["accuracy"], k - 1) if k > 1 else 0.0
+            )
+        chosen = prefix_mean(
+            data["accuracy"], k
+        )  # a tie (up to float rounding) counts as chosen well
+        rows.append(
+            {
+                "step": k,
+                "task": ids[k],
+                "chosen": d["action"] + (f" {d['expert']}" if d["action"] != "create" else ""),
+                "chosen_mean": chosen,
+                "alternative": what,
+                "alternative_mean": alt,
+                "chose_better": chosen >= alt - 1e-9,
+                "margin": chosen - alt,
+                "prefix_check": prefix_check,
+                "plan": plan,
+                **({"measured_in": source} if source else {}),
+                "seconds": time.perf_counter() - started,
+            }
+        )
         print(rows[-1], flush=True)
-    save(path, {"stage": "item2-counterfactuals", "seed": seed, "rows": rows,
-                "chose_better": sum(r["chose_better"] for r in rows), "decisions": len(rows)})
+    save(
+        path,
+        {
+            "stage": "item2-counterfactuals",
+            "seed": seed,
+            "rows": rows,
+            "chose_better": sum(r["chose_better"] for r in rows),
+            "decisions": len(rows),
+        },
+    )
 
 
 def item2_partial(seed: int, arm: str, run_dir: Path) -> None:
@@ -397,27 +612,57 @@ def item2_partial(seed: int, arm: str, run_dir: Path) -> None:
     from adaptive_learner.bootstrap.runs import run_state
 
     state = run_state(run_dir)
-    save(out_path("item2", seed, f"-{arm}-partial"), {"stage": "item2", "seed": seed, "arm": arm, "partial": True,
-                                                     "completed_tasks": state.completed, "run_dir": str(run_dir),
-                                                     **summary(state, float("nan"))})
+    save(
+        out_path("item2", seed, f"-{arm}-partial"),
+        {
+            "stage": "item2",
+            "seed": seed,
+            "arm": arm,
+            "partial": True,
+            "completed_tasks": state.completed,
+            "run_dir": str(run_dir),
+            **summary(state, float("nan")),
+        },
+    )
 
 
 CURRENT = "adaptive-k8-evidence-tau0.5-replica-acc"  # the adaptive arm's file under the current defaults (docs/adr/0048)
 PREVIOUS = "adaptive-k8-evidence-tau0.5-replica"  # the same defaults with the probe on balanced accuracy, before docs/adr/0048's metric
-REPORTED = (0, 1, 2, 3, 4, 5, 6, 7)  # benchmarks/results/ITEM2-SEEDS.md: 2-3 written before they ran, 4-7 likewise (the final sample)
-FIRST_FOUR = (0, 1, 2, 3)  # the reported seeds before 4-7 were added; their mean is shown beside the eight
+REPORTED = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+)  # benchmarks/results/ITEM2-SEEDS.md: 2-3 written before they ran, 4-7 likewise (the final sample)
+FIRST_FOUR = (
+    0,
+    1,
+    2,
+    3,
+)  # the reported seeds before 4-7 were added; their mean is shown beside the eight
 
 
-def target_lines(arms: list[dict], arm: str = CURRENT, title: str = "the current defaults") -> list[str]:
+def target_lines(
+    arms: list[dict], arm: str = CURRENT, title: str = "the current defaults"
+) -> list[str]:
     """Item 2's target per seed for the adaptive file `arm`, and judged as ITEM2-SEEDS.md fixes it: the mean over
     the reported seeds of AvgAcc(adaptive) - max(always-new, always-shared) >= -0.01, fewer experts than tasks."""
     by_seed: dict[int, dict[str, dict]] = {}
     for a in arms:
         by_seed.setdefault(a["seed"], {})[a["file"].split(f"s{a['seed']}-", 1)[-1]] = a
-    lines = [f"### Item 2's target under {title}", "",
-             f"`{arm}` against the better baseline; reported seeds {', '.join(map(str, REPORTED if arm == CURRENT else FIRST_FOUR))} "
-             "(benchmarks/results/ITEM2-SEEDS.md), the others chose settings.", "",
-             "| seed | role | experts / tasks | AvgAcc | better baseline | margin | met (>= -0.01, fewer experts) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### Item 2's target under {title}",
+        "",
+        f"`{arm}` against the better baseline; reported seeds {', '.join(map(str, REPORTED if arm == CURRENT else FIRST_FOUR))} "
+        "(benchmarks/results/ITEM2-SEEDS.md), the others chose settings.",
+        "",
+        "| seed | role | experts / tasks | AvgAcc | better baseline | margin | met (>= -0.01, fewer experts) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     margins: dict[int, tuple[float, bool]] = {}
     for seed, got in sorted(by_seed.items()):
         if not {arm, "always-new", "always-shared"} <= set(got):
@@ -428,8 +673,10 @@ def target_lines(arms: list[dict], arm: str = CURRENT, title: str = "the current
         met = margin >= -0.01 - 1e-9 and a["experts"] < tasks
         if seed in REPORTED:
             margins[seed] = (margin, a["experts"] < tasks)
-        lines.append(f"| {seed} | {'reported' if seed in REPORTED else 'chose settings'} | {a['experts']} / {tasks} "
-                     f"| {a['metrics']['avg_acc']:.3f} | {best} {got[best]['metrics']['avg_acc']:.3f} | {margin:+.3f} | {'yes' if met else 'no'} |")
+        lines.append(
+            f"| {seed} | {'reported' if seed in REPORTED else 'chose settings'} | {a['experts']} / {tasks} "
+            f"| {a['metrics']['avg_acc']:.3f} | {best} {got[best]['metrics']['avg_acc']:.3f} | {margin:+.3f} | {'yes' if met else 'no'} |"
+        )
     if margins:
         lines += [""]
         for seeds in ([FIRST_FOUR] if set(margins) != set(FIRST_FOUR) else []) + [sorted(margins)]:
@@ -438,104 +685,253 @@ def target_lines(arms: list[dict], arm: str = CURRENT, title: str = "the current
                 continue
             mean = sum(m for m, _ in got) / len(got)
             verdict = "met" if mean >= -0.01 - 1e-9 and all(f for _, f in got) else "not met"
-            lines.append(f"Mean margin over reported seeds {', '.join(map(str, seeds))} (all three arms): {mean:+.3f}: **{verdict}**.")
+            lines.append(
+                f"Mean margin over reported seeds {', '.join(map(str, seeds))} (all three arms): {mean:+.3f}: **{verdict}**."
+            )
         missing = [s for s in REPORTED if s not in margins]
         if missing and arm == CURRENT:
-            lines.append(f"Reported seeds without all three arms yet: {', '.join(map(str, missing))}; the verdict of the final "
-                         "sample (seeds 0-7, ITEM2-SEEDS.md) waits for them.")
+            lines.append(
+                f"Reported seeds without all three arms yet: {', '.join(map(str, missing))}; the verdict of the final "
+                "sample (seeds 0-7, ITEM2-SEEDS.md) waits for them."
+            )
     return [*lines, ""]
 
 
 def table() -> None:
-    lines = ["# Routing benchmark (issue 10)", "", "Generated by `benchmarks/routing.py table` from the routing-*.json files.", ""]
-    arms = [json.loads(p.read_text()) | {"file": p.stem} for p in sorted(RESULTS.glob("routing-item2-s*.json")) if "counterfactuals" not in p.stem]
-    if arms:  # item 2 at a glance: every arm of every seed (seeds 100/101 choose settings, 0/1 report)
-        lines += ["## Item 2 at a glance", "", "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained probe, N steps "
-                  "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: "
-                  "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044); `-tau0.5`: tau 0.5 "
-                  "(docs/adr/0046); `-replica`: the probe's fresh LoRA initialised as the new expert (docs/adr/0048); `-acc`: the probe "
-                  "on plain accuracy (docs/adr/0048). Seeds 100-109 chose settings (never reported as results); 0-7 are reported "
-                  "(benchmarks/results/ITEM2-SEEDS.md).", "",
-                  "| seed | arm (file) | experts | AvgAcc | BWT |", "|---|---|---|---|---|"]
+    lines = [
+        "# Routing benchmark (issue 10)",
+        "",
+        "Generated by `benchmarks/routing.py table` from the routing-*.json files.",
+        "",
+    ]
+    arms = [
+        json.loads(p.read_text()) | {"file": p.stem}
+        for p in sorted(RESULTS.glob("routing-item2-s*.json"))
+        if "counterfactuals" not in p.stem
+    ]
+    if (
+        arms
+    ):  # item 2 at a glance: every arm of every seed (seeds 100/101 choose settings, 0/1 report)
+        lines += [
+            "## Item 2 at a glance",
+            "",
+            "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained probe, N steps "
+            "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: "
+            "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044); `-tau0.5`: tau 0.5 "
+            "(docs/adr/0046); `-replica`: the probe's fresh LoRA initialised as the new expert (docs/adr/0048); `-acc`: the probe "
+            "on plain accuracy (docs/adr/0048). Seeds 100-109 chose settings (never reported as results); 0-7 are reported "
+            "(benchmarks/results/ITEM2-SEEDS.md).",
+            "",
+            "| seed | arm (file) | experts | AvgAcc | BWT |",
+            "|---|---|---|---|---|",
+        ]
         for a in sorted(arms, key=lambda a: (a["seed"], a["file"])):
             arm = a["file"].split(f"s{a['seed']}-", 1)[-1]
-            lines.append(f"| {a['seed']} | {arm} | {a['experts']} | {a['metrics']['avg_acc']:.3f} | {a['metrics']['bwt']:+.3f} |")
-        lines += ["", *target_lines(arms), *target_lines(arms, PREVIOUS, "the previous default, the probe on balanced accuracy"),
-                  *target_lines(arms, "adaptive-k8-evidence-tau0.5", "the default before the replica probe (docs/adr/0046)"),
-                  *target_lines(arms, "adaptive-k8-evidence", "tau 0.7, before docs/adr/0046 (docs/adr/0045)")]
+            lines.append(
+                f"| {a['seed']} | {arm} | {a['experts']} | {a['metrics']['avg_acc']:.3f} | {a['metrics']['bwt']:+.3f} |"
+            )
+        lines += [
+            "",
+            *target_lines(arms),
+            *target_lines(arms, PREVIOUS, "the previous default, the probe on balanced accuracy"),
+            *target_lines(
+                arms,
+                "adaptive-k8-evidence-tau0.5",
+                "the default before the replica probe (docs/adr/0046)",
+            ),
+            *target_lines(
+                arms, "adaptive-k8-evidence", "tau 0.7, before docs/adr/0046 (docs/adr/0045)"
+            ),
+        ]
     for path in sorted(RESULTS.glob("routing-*.json")):
         data = json.loads(path.read_text())
-        if "stage" not in data:  # routing-layers-s100-101.json: benchmarks/routing_layers.py writes its own table
+        if (
+            "stage" not in data
+        ):  # routing-layers-s100-101.json: benchmarks/routing_layers.py writes its own table
             continue
         lines += [f"## {path.stem}", "", f"Machine: {data['machine']}. Sizes: {data['size']}.", ""]
         if data["stage"] == "select":
             lines += ["| layer | nearest centroid | softmax regression |", "|---|---|---|"]
-            lines += [f"| {k} | {v['nearest_centroid']:.3f} | {v['softmax']:.3f} |" for k, v in data["per_layer"].items()]
+            lines += [
+                f"| {k} | {v['nearest_centroid']:.3f} | {v['softmax']:.3f} |"
+                for k, v in data["per_layer"].items()
+            ]
         if data["stage"] == "item1":
-            lines += ["| representation | routing accuracy | task-free accuracy | task-given accuracy | seconds |", "|---|---|---|---|---|"]
+            lines += [
+                "| representation | routing accuracy | task-free accuracy | task-given accuracy | seconds |",
+                "|---|---|---|---|---|",
+            ]
             for name, r in data["representations"].items():
-                lines.append(f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
-                             f"| {r['seconds']:.0f} |")
-            if "earlier" in data:  # the same trained run, evaluated before the input-form gate (docs/adr/0039)
-                lines += ["", "The same run evaluated before the input-form gate: " + "; ".join(
-                    f"{name} {r['routing_accuracy']:.3f} / {r['task_free_accuracy']:.3f}" for name, r in data["earlier"]["representations"].items())
-                    + " (routing / task-free accuracy)."]
+                lines.append(
+                    f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
+                    f"| {r['seconds']:.0f} |"
+                )
+            if (
+                "earlier" in data
+            ):  # the same trained run, evaluated before the input-form gate (docs/adr/0039)
+                lines += [
+                    "",
+                    "The same run evaluated before the input-form gate: "
+                    + "; ".join(
+                        f"{name} {r['routing_accuracy']:.3f} / {r['task_free_accuracy']:.3f}"
+                        for name, r in data["earlier"]["representations"].items()
+                    )
+                    + " (routing / task-free accuracy).",
+                ]
         if data["stage"] == "item2-counterfactuals":
-            lines += [f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
-                      "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).", "",
-                      "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun check: row k-1 minus the adaptive arm's |", "|---|---|---|---|---|---|---|---|"]
-            lines += [f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
-                      f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |" for r in data["rows"]]
-            reused = [f"step {r['step']} from {r['measured_in']}" for r in data["rows"] if "measured_in" in r]
-            lines += ["", "Alternatives read, not trained again (same plan, identical adaptive rows before the step): "
-                      + "; ".join(reused) + "."] if reused else []
+            lines += [
+                f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
+                "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).",
+                "",
+                "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun check: row k-1 minus the adaptive arm's |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
+                f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |"
+                for r in data["rows"]
+            ]
+            reused = [
+                f"step {r['step']} from {r['measured_in']}"
+                for r in data["rows"]
+                if "measured_in" in r
+            ]
+            lines += (
+                [
+                    "",
+                    "Alternatives read, not trained again (same plan, identical adaptive rows before the step): "
+                    + "; ".join(reused)
+                    + ".",
+                ]
+                if reused
+                else []
+            )
         if data["stage"] == "item4":
-            lines += [f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
-                      f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
-                      f"one query embedded for routing: {data['query_embed_seconds_median'] * 1000:.0f} ms; loading the backbone "
-                      f"{data['backbone_load_seconds']:.0f} s.", "", "| task | first s | median s | min s | max s |", "|---|---|---|---|---|"]
-            lines += [f"| {k} | {v['first']:.1f} | {v['median']:.1f} | {v['min']:.1f} | {v['max']:.1f} |" for k, v in data["per_task"].items()]
-            lines += ["", "First task, one block at a time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in data["first_task_seconds_per_block"].items())]
+            lines += [
+                f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
+                f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
+                f"one query embedded for routing: {data['query_embed_seconds_median'] * 1000:.0f} ms; loading the backbone "
+                f"{data['backbone_load_seconds']:.0f} s.",
+                "",
+                "| task | first s | median s | min s | max s |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {k} | {v['first']:.1f} | {v['median']:.1f} | {v['min']:.1f} | {v['max']:.1f} |"
+                for k, v in data["per_task"].items()
+            ]
+            lines += [
+                "",
+                "First task, one block at a time (s): "
+                + ", ".join(
+                    f"{k} {v:.1f}" for k, v in data["first_task_seconds_per_block"].items()
+                ),
+            ]
             lines += ["", data["note"]] if "note" in data else []
         if data["stage"] in ("item1", "item2", "item3"):
             m = data["metrics"]
             if data.get("partial"):
-                lines += [f"**Partial: stopped after {data['completed_tasks']} of {len(data['accuracy']['task_ids'])} tasks "
-                          "(out of time); AvgAcc and BWT below cover only those tasks.**", ""]
-            cost = f" One triple-signal profile {data['profile_seconds']:.1f} s ({data['profile_dims']})." if "profile_seconds" in data else ""
+                lines += [
+                    f"**Partial: stopped after {data['completed_tasks']} of {len(data['accuracy']['task_ids'])} tasks "
+                    "(out of time); AvgAcc and BWT below cover only those tasks.**",
+                    "",
+                ]
+            cost = (
+                f" One triple-signal profile {data['profile_seconds']:.1f} s ({data['profile_dims']})."
+                if "profile_seconds" in data
+                else ""
+            )
             final = data["accuracy"]["rows"][-1] if data["accuracy"]["rows"] else []
-            per_task = ", ".join(f"{t} {a:.2f}" for t, a in zip(data["accuracy"]["task_ids"], final, strict=False) if a is not None)
-            lines += ["", f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.{cost}",
-                      "", f"Final accuracy per task: {per_task}; owners: {data.get('owners', {})}.", "",
-                      "| step | task | decision | expert | cosine | p | reason |", "|---|---|---|---|---|---|---|"]
-            lines += [f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {d['reason']} |"
-                      for d in data["decisions"]]
+            per_task = ", ".join(
+                f"{t} {a:.2f}"
+                for t, a in zip(data["accuracy"]["task_ids"], final, strict=False)
+                if a is not None
+            )
+            lines += [
+                "",
+                f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.{cost}",
+                "",
+                f"Final accuracy per task: {per_task}; owners: {data.get('owners', {})}.",
+                "",
+                "| step | task | decision | expert | cosine | p | reason |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {d['reason']} |"
+                for d in data["decisions"]
+            ]
         lines.append("")
     (RESULTS / "SUMMARY-routing.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stage", choices=["select", "item1", "item1-reevaluate", "item2", "item2-partial", "item3", "item4", "table"])
-    parser.add_argument("--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100).")
-    parser.add_argument("--tau", type=float, default=1.1, help="item3: router_confidence_threshold.")
-    parser.add_argument("--only", help="item2: run only this arm (adaptive, always-new, always-shared) or the counterfactuals.")
-    parser.add_argument("--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved.")
-    parser.add_argument("--run-dir", type=Path, help="item2-partial: that arm's run folder under benchmarks/out.")
-    parser.add_argument("--set", dest="sets", action="append", default=[], help="Extra config override (e.g. routing.embedding_layer=20).")
-    parser.add_argument("--tag", default="", help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result files "
-                        "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.")
-    parser.add_argument("--reuse-counterfactuals", metavar="TAG", help="item2 counterfactuals: take an alternative that the "
-                        "counterfactuals or the adaptive run of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
-                        "instead of training it again.")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "stage",
+        choices=[
+            "select",
+            "item1",
+            "item1-reevaluate",
+            "item2",
+            "item2-partial",
+            "item3",
+            "item4",
+            "table",
+        ],
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="Run seed (select: an unreported seed, e.g. 100)."
+    )
+    parser.add_argument(
+        "--tau", type=float, default=1.1, help="item3: router_confidence_threshold."
+    )
+    parser.add_argument(
+        "--only",
+        help="item2: run only this arm (adaptive, always-new, always-shared) or the counterfactuals.",
+    )
+    parser.add_argument(
+        "--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved."
+    )
+    parser.add_argument(
+        "--run-dir", type=Path, help="item2-partial: that arm's run folder under benchmarks/out."
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        help="Extra config override (e.g. routing.embedding_layer=20).",
+    )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result files "
+        "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.",
+    )
+    parser.add_argument(
+        "--reuse-counterfactuals",
+        metavar="TAG",
+        help="item2 counterfactuals: take an alternative that the "
+        "counterfactuals or the adaptive run of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
+        "instead of training it again.",
+    )
     args = parser.parse_args()
     SETS.extend(args.sets)
     global TAG, REUSE_CF
     TAG, REUSE_CF = args.tag, args.reuse_counterfactuals
-    {"select": lambda: select(args.seed), "item1": lambda: item1(args.seed), "item1-reevaluate": lambda: item1_reevaluate(args.seed), "item2": lambda: item2(args.seed, args.only), "item3": lambda: item3(args.seed, args.tau),
-     "item4": lambda: item4(args.seed), "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
-     "table": table}[args.stage]()
+    {
+        "select": lambda: select(args.seed),
+        "item1": lambda: item1(args.seed),
+        "item1-reevaluate": lambda: item1_reevaluate(args.seed),
+        "item2": lambda: item2(args.seed, args.only),
+        "item3": lambda: item3(args.seed, args.tau),
+        "item4": lambda: item4(args.seed),
+        "item2-partial": lambda: item2_partial(args.seed, args.arm, args.run_dir),
+        "table": table,
+    }[args.stage]()
 
 
 SETS: list[str] = []

@@ -1,6 +1,6 @@
 """Group benchmark results named <config>-s<seed> and print/save mean ± std per config.
 
-    python benchmarks/summarize.py cl-      ->  benchmarks/results/SUMMARY-cl-.md
+python benchmarks/summarize.py cl-      ->  benchmarks/results/SUMMARY-cl-.md
 """
 
 from __future__ import annotations
@@ -28,16 +28,22 @@ def main(prefix: str) -> None:
             return f"{values[0]:.3f}"
         return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
-    lines = ["| config | seeds | AvgAcc | balanced AvgAcc | BWT | forgetting | final acc per task | mean majority | wall s/run | note |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| config | seeds | AvgAcc | balanced AvgAcc | BWT | forgetting | final acc per task | mean majority | wall s/run | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     machine = ""
     for config, runs in groups.items():
         machine = runs[-1].get("machine", machine)
         per_task = ""
         if "accuracy" in runs[0]:
             ids = runs[0]["accuracy"]["task_ids"]
-            finals = [[r["accuracy"]["rows"][len(ids) - 1][j] for r in runs] for j in range(len(ids))]
-            per_task = ", ".join(f"{t} {statistics.mean(v):.2f}" for t, v in zip(ids, finals, strict=True))
+            finals = [
+                [r["accuracy"]["rows"][len(ids) - 1][j] for r in runs] for j in range(len(ids))
+            ]
+            per_task = ", ".join(
+                f"{t} {statistics.mean(v):.2f}" for t, v in zip(ids, finals, strict=True)
+            )
         else:
             per_task = ", ".join(f"{t} {v:.2f}" for t, v in runs[0]["scores"].items())
         majority = statistics.mean(runs[0]["majority"].values())

@@ -25,8 +25,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def make_tasks() -> TaskSequence:
     return TaskSequence(
         [
-            Task("sentiment", "Sentiment", "rate the movie review sentiment", ["positive", "negative"]),
-            Task("topic", "Topic", "decide the news topic", ["sports", "business", "science", "politics"]),
+            Task(
+                "sentiment",
+                "Sentiment",
+                "rate the movie review sentiment",
+                ["positive", "negative"],
+            ),
+            Task(
+                "topic",
+                "Topic",
+                "decide the news topic",
+                ["sports", "business", "science", "politics"],
+            ),
             Task("animal", "Animal", "does the sentence mention an animal", ["yes", "no"]),
         ]
     )
@@ -48,7 +58,12 @@ def tasks() -> TaskSequence:
 # --- the CLI in-process on tiny task folders (tests/e2e/test_preflight.py, tests/property) ------
 
 SINGLE = {"name": "Alpha", "description": "does the text say yes", "labels": ["yes", "no"]}
-PAIR = {"name": "Beta", "description": "do the two texts agree", "labels": ["same", "different"], "kind": "pair"}
+PAIR = {
+    "name": "Beta",
+    "description": "do the two texts agree",
+    "labels": ["same", "different"],
+    "kind": "pair",
+}
 
 
 def write_tiny_data(root: Path) -> Path:
@@ -58,7 +73,9 @@ def write_tiny_data(root: Path) -> Path:
         folder.mkdir(parents=True)
         (folder / "task.json").write_text(json.dumps(spec))
         for split, count in (("train", 8), ("validation", 4)):
-            rows = [{"text": f"{split} text {i}", "label": spec["labels"][i % 2]} for i in range(count)]
+            rows = [
+                {"text": f"{split} text {i}", "label": spec["labels"][i % 2]} for i in range(count)
+            ]
             if spec.get("kind") == "pair":
                 rows = [{**r, "text_pair": f"other {i}"} for i, r in enumerate(rows)]
             (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -40,7 +40,9 @@ TRIAL = "trial-probe"  # the trained probe's throwaway expert
 
 
 def task_words(task: Task) -> frozenset[str]:
-    return frozenset(re.findall(r"[a-z0-9]+", f"{task.description} {' '.join(task.labels)}".lower()))
+    return frozenset(
+        re.findall(r"[a-z0-9]+", f"{task.description} {' '.join(task.labels)}".lower())
+    )
 
 
 def dissimilarity(a: Task, b: Task) -> float:
@@ -53,7 +55,10 @@ def hashed_bag_of_words(text: str) -> tuple[float, ...]:
     """A stable (process-independent) bag-of-words vector."""
     vec = [0.0] * PROFILE_DIM
     for word in re.findall(r"[a-z0-9]+", text.lower()):
-        vec[int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big") % PROFILE_DIM] += 1.0
+        vec[
+            int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+            % PROFILE_DIM
+        ] += 1.0
     return tuple(vec)
 
 
@@ -79,7 +84,13 @@ class FakeSession:
         time.sleep(self.backbone.seconds_per_epoch)
         self.epoch += 1
         if self.backbone.learning_rate > DIVERGING_LEARNING_RATE:
-            return EpochReport(epoch=self.epoch, train_loss=math.nan, steps=STEPS, seconds=0.0, weight_scale=math.inf)
+            return EpochReport(
+                epoch=self.epoch,
+                train_loss=math.nan,
+                steps=STEPS,
+                seconds=0.0,
+                weight_scale=math.inf,
+            )
         self.learn(1.0 / self.backbone.epochs_to_learn)
         loss = -math.log(max(self.backbone.accuracy(self.state, self.task), 1e-6))
         return EpochReport(epoch=self.epoch, train_loss=loss, steps=STEPS, seconds=0.0)
@@ -89,7 +100,12 @@ class FakeSession:
         if self.state.skill[self.task.id] < 1.0:
             for other_id, other in self.state.tasks.items():
                 if other_id != self.task.id:
-                    keep = 1.0 - dissimilarity(other, self.task) * (1.0 - self.state.protection.get(other_id, 0.0)) * rate
+                    keep = (
+                        1.0
+                        - dissimilarity(other, self.task)
+                        * (1.0 - self.state.protection.get(other_id, 0.0))
+                        * rate
+                    )
                     self.state.skill[other_id] *= keep
             self.state.skill[self.task.id] = min(1.0, self.state.skill[self.task.id] + rate)
 
@@ -107,8 +123,14 @@ class FakeSession:
             return
         from adaptive_learner.adapters.storage import atomic_write_json
 
-        payload = {"task": self.task.id, "expert": self.expert_id, "epoch": self.epoch, "progress": progress,
-                   "state": [self.state.skill, self.state.protection], "best": [self.best.skill, self.best.protection]}
+        payload = {
+            "task": self.task.id,
+            "expert": self.expert_id,
+            "epoch": self.epoch,
+            "progress": progress,
+            "state": [self.state.skill, self.state.protection],
+            "best": [self.best.skill, self.best.protection],
+        }
         atomic_write_json(self.backbone.root / "checkpoint.json", payload)
 
     def load_checkpoint(self) -> dict | None:
@@ -119,9 +141,16 @@ class FakeSession:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if (raw["task"], raw["expert"]) != (self.task.id, self.expert_id):
                 return None  # a checkpoint of a task that has since completed
-            epoch, (skill, protection), best, progress = raw["epoch"], raw["state"], raw["best"], raw["progress"]
+            epoch, (skill, protection), best, progress = (
+                raw["epoch"],
+                raw["state"],
+                raw["best"],
+                raw["progress"],
+            )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StorageError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to restart the task") from None
+            raise StorageError(
+                f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to restart the task"
+            ) from None
         self.epoch = epoch
         self.state.skill, self.state.protection = skill, protection
         self.best = _ExpertState(best[0], best[1], dict(self.state.tasks))
@@ -129,7 +158,9 @@ class FakeSession:
 
     def signals(self) -> TrainingSignals:
         acc = self.backbone.accuracy(self.state, self.task)
-        return TrainingSignals(nll=-math.log(max(acc, 1e-6)), accuracy=acc, grad_norm=1.0, entropy=1.0 - acc)
+        return TrainingSignals(
+            nll=-math.log(max(acc, 1e-6)), accuracy=acc, grad_norm=1.0, entropy=1.0 - acc
+        )
 
 
 class FakeJointSession:
@@ -140,7 +171,9 @@ class FakeJointSession:
 
     def train_epoch(self) -> EpochReport:
         for s in self.sessions:
-            s.state.skill[s.task.id] = min(1.0, s.state.skill[s.task.id] + 1.0 / s.backbone.epochs_to_learn)
+            s.state.skill[s.task.id] = min(
+                1.0, s.state.skill[s.task.id] + 1.0 / s.backbone.epochs_to_learn
+            )
         acc = sum(s.validate() for s in self.sessions) / len(self.sessions)
         return EpochReport(epoch=1, train_loss=-math.log(max(acc, 1e-6)), steps=STEPS, seconds=0.0)
 
@@ -149,7 +182,12 @@ class FakeBackbone:
     """Deterministic stand-in for the HF backbone; see module docstring."""
 
     def __init__(
-        self, *, peak_accuracy: float = 0.9, epochs_to_learn: int = 1, seconds_per_epoch: float = 0.0, root: Path | None = None,
+        self,
+        *,
+        peak_accuracy: float = 0.9,
+        epochs_to_learn: int = 1,
+        seconds_per_epoch: float = 0.0,
+        root: Path | None = None,
         learning_rate: float = 1e-3,
     ) -> None:
         self.peak, self.epochs_to_learn, self.root = peak_accuracy, max(1, epochs_to_learn), root
@@ -169,10 +207,14 @@ class FakeBackbone:
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> FakeSession:
         return FakeSession(self, expert_id, task)
 
-    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> FakeJointSession:
+    def start_joint(
+        self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy
+    ) -> FakeJointSession:
         return FakeJointSession([FakeSession(self, expert_id, t) for t in tasks])
 
-    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+    def consolidate(
+        self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
+    ) -> None:
         strength = policy.ewc_lambda * fisher_scale
         ewc = strength / (strength + 100.0)
         replay = 0.5 if policy.uses_replay else 0.0
@@ -180,10 +222,19 @@ class FakeBackbone:
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         acc = self.accuracy(self.experts[expert_id] if expert_id else None, task)
-        return Score(accuracy=acc, balanced_accuracy=acc, majority_baseline=1.0 / len(task.labels), n=100)
+        return Score(
+            accuracy=acc, balanced_accuracy=acc, majority_baseline=1.0 / len(task.labels), n=100
+        )
 
-    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
+    def trial(
+        self,
+        parent: str | None,
+        task: Task,
+        policy: ConsolidationPolicy,
+        steps: int,
+        earlier: tuple[Task, ...] = (),
+        as_id: str | None = None,
+    ) -> dict[str, Score]:
         """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing kept.
         The fake backbone draws nothing at random, so every copy is already a replica (`as_id` is moot)."""
         self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
@@ -200,9 +251,17 @@ class FakeBackbone:
             from adaptive_learner.adapters.storage import atomic_write_text
 
             s = self.experts[expert_id]
-            payload = {"skill": s.skill, "protection": s.protection, "tasks": {k: _task_dict(t) for k, t in s.tasks.items()}}
-            payload["sha256"] = _payload_digest(payload)  # as HF experts keep theirs (docs/adr/0023)
-            atomic_write_text(self.root / "experts" / f"{ref}.json", json.dumps(payload, sort_keys=True))
+            payload = {
+                "skill": s.skill,
+                "protection": s.protection,
+                "tasks": {k: _task_dict(t) for k, t in s.tasks.items()},
+            }
+            payload["sha256"] = _payload_digest(
+                payload
+            )  # as HF experts keep theirs (docs/adr/0023)
+            atomic_write_text(
+                self.root / "experts" / f"{ref}.json", json.dumps(payload, sort_keys=True)
+            )
         return ref
 
     def load_expert(self, expert_id: str, adapter_ref: str) -> None:
@@ -217,12 +276,18 @@ class FakeBackbone:
             raise StorageError(f"{path}: expected a JSON object, got {type(raw).__name__}")
         saved = raw.pop("sha256", None)  # experts saved before checksums existed have none
         if saved is not None and saved != _payload_digest(raw):
-            raise StorageError(f"{path}: checksum mismatch (saved sha256 {str(saved)[:12]}…): the file changed after it was saved")
+            raise StorageError(
+                f"{path}: checksum mismatch (saved sha256 {str(saved)[:12]}…): the file changed after it was saved"
+            )
         try:
-            tasks = {k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()}
+            tasks = {
+                k: Task(**{**v, "labels": tuple(v["labels"])}) for k, v in raw["tasks"].items()
+            }
             skill, protection = dict(raw["skill"]), dict(raw["protection"])
         except (KeyError, TypeError, ValueError, AttributeError, DomainError) as exc:
-            raise StorageError(f"{path}: not a saved fake expert ({type(exc).__name__}: {exc})") from None
+            raise StorageError(
+                f"{path}: not a saved fake expert ({type(exc).__name__}: {exc})"
+            ) from None
         self.experts[expert_id] = _ExpertState(skill, protection, tasks)
 
     def discard_checkpoints(self) -> None:

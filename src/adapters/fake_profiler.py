@@ -37,7 +37,13 @@ class FakeProfiler:
     def __init__(self, backbone: FakeBackbone) -> None:
         self.backbone = backbone
 
-    def task_blocks(self, task: Task, examples: list[LabelledInput], blocks: tuple[str, ...], expert_id: str | None = None) -> dict:
+    def task_blocks(
+        self,
+        task: Task,
+        examples: list[LabelledInput],
+        blocks: tuple[str, ...],
+        expert_id: str | None = None,
+    ) -> dict:
         out: dict[str, tuple[float, ...]] = {}
         if "description" in blocks:
             out["description"] = hashed_bag_of_words(f"{task.description} {' '.join(task.labels)}")
@@ -47,18 +53,27 @@ class FakeProfiler:
         if "gradient" in blocks:
             state = self.backbone.experts.get(expert_id) if expert_id else None
             remaining = 1.0 - (state.skill.get(task.id, 0.0) if state else 0.0)
-            out["gradient"] = tuple(max(remaining, 1e-3) * v for v in hashed_bag_of_words(" ".join(task.labels)))
+            out["gradient"] = tuple(
+                max(remaining, 1e-3) * v for v in hashed_bag_of_words(" ".join(task.labels))
+            )
         if "context" in blocks:
             lengths = [len(re.findall(r"\S+", _input_text(x))) for x in examples] or [0]
             mean = sum(lengths) / len(lengths)
             std = math.sqrt(sum((n - mean) ** 2 for n in lengths) / len(lengths))
-            out["context"] = (mean / 100, std / 100, len(task.labels) / 10, label_entropy([x.label or "" for x in examples]))
+            out["context"] = (
+                mean / 100,
+                std / 100,
+                len(task.labels) / 10,
+                label_entropy([x.label or "" for x in examples]),
+            )
         return out
 
     def embed_inputs(self, inputs: list[LabelledInput]) -> list[tuple[float, ...]]:
         return [hashed_bag_of_words(_input_text(x)) for x in inputs]
 
-    def answer(self, expert_id: str, task: Task, inputs: list[LabelledInput]) -> list[dict[str, float]]:
+    def answer(
+        self, expert_id: str, task: Task, inputs: list[LabelledInput]
+    ) -> list[dict[str, float]]:
         acc = self.backbone.accuracy(self.backbone.experts.get(expert_id), task)
         n, out = len(task.labels), []
         for x in inputs:
@@ -68,5 +83,10 @@ class FakeProfiler:
                 pick = gold if h < acc else (gold + 1 + int(h * 1e6) % (n - 1)) % n
             else:
                 pick = int(h * 1e6) % n
-            out.append({label: (0.9 if i == pick else 0.1 / (n - 1)) for i, label in enumerate(task.labels)})
+            out.append(
+                {
+                    label: (0.9 if i == pick else 0.1 / (n - 1))
+                    for i, label in enumerate(task.labels)
+                }
+            )
         return out

@@ -10,7 +10,11 @@ import csv
 import io
 from pathlib import Path
 
-from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json, atomic_write_text
+from adaptive_learner.adapters.storage import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+)
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.probe import ProbeResult
 
@@ -27,7 +31,9 @@ def matrix_csv(state: RunState) -> str:
         for j, on in enumerate(state.task_ids):
             acc = state.accuracy.get(i, j)
             if acc is not None:
-                writer.writerow([state.task_ids[i], i, on, j, f"{acc:.6f}", f"{state.balanced.get(i, j):.6f}"])
+                writer.writerow(
+                    [state.task_ids[i], i, on, j, f"{acc:.6f}", f"{state.balanced.get(i, j):.6f}"]
+                )
     return out.getvalue()
 
 
@@ -49,7 +55,14 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
     for i in range(n):
         for j in range(n):
             if grid[i][j] is not None:
-                ax.text(j, i, f"{grid[i][j]:.2f}", ha="center", va="center", color="white" if grid[i][j] < 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i][j]:.2f}",
+                    ha="center",
+                    va="center",
+                    color="white" if grid[i][j] < 0.6 else "black",
+                )
     fig.colorbar(image, ax=ax, label="accuracy")
     ax.set_title("Accuracy matrix R[i][j]")
     fig.tight_layout()
@@ -59,22 +72,38 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
     return buffer.getvalue()
 
 
-def reference_rows(state: RunState, reference: dict) -> list[tuple[str, float | None, float | None]]:
+def reference_rows(
+    state: RunState, reference: dict
+) -> list[tuple[str, float | None, float | None]]:
     """(what, this run, reference) for the summary metrics and each task's final accuracy."""
     s = state.accuracy.summary() if state.completed else {}
-    rows = [(label, s.get(key), reference["metrics"].get(key)) for key, label in
-            (("avg_acc", "AvgAcc"), ("bwt", "BWT"), ("forgetting", "Forgetting"))]
+    rows = [
+        (label, s.get(key), reference["metrics"].get(key))
+        for key, label in (("avg_acc", "AvgAcc"), ("bwt", "BWT"), ("forgetting", "Forgetting"))
+    ]
     last = state.completed - 1
     final = dict(zip(reference["tasks"], reference["final_row"], strict=True))
-    rows += [(f"final {t}", state.accuracy.get(last, j) if state.completed else None, final.get(t)) for j, t in enumerate(state.task_ids)]
+    rows += [
+        (f"final {t}", state.accuracy.get(last, j) if state.completed else None, final.get(t))
+        for j, t in enumerate(state.task_ids)
+    ]
     return rows
 
 
 def reference_markdown(state: RunState, reference: dict) -> list[str]:
-    lines = ["", f"## Beside the reference: {reference['label']}", "",
-             f"Reference run (not measured in this run): `{reference['command']}`, seed {reference['seed']}, {reference['machine']}.", "",
-             "| | this run | reference |", "|---|---|---|"]
-    lines += [f"| {what} | {_f(mine) or 'n/a'} | {_f(theirs) or 'n/a'} |" for what, mine, theirs in reference_rows(state, reference)]
+    lines = [
+        "",
+        f"## Beside the reference: {reference['label']}",
+        "",
+        f"Reference run (not measured in this run): `{reference['command']}`, seed {reference['seed']}, {reference['machine']}.",
+        "",
+        "| | this run | reference |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {what} | {_f(mine) or 'n/a'} | {_f(theirs) or 'n/a'} |"
+        for what, mine, theirs in reference_rows(state, reference)
+    ]
     return lines
 
 
@@ -82,40 +111,82 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
     ids = state.task_ids
     lines = [f"# {title}", ""]
     if not state.finished:
-        lines += [f"**Incomplete run: {state.progress} tasks learned.** The metrics cover the learned tasks only; "
-                  "`adaptive-learner resume RUN` continues it.", ""]
+        lines += [
+            f"**Incomplete run: {state.progress} tasks learned.** The metrics cover the learned tasks only; "
+            "`adaptive-learner resume RUN` continues it.",
+            "",
+        ]
     if state.stopped:
         lines += [f"**Stopped:** {state.stopped}", ""]
     for r in state.reports:
         if r.health != "ok":
-            lines += [f"**Warning — {r.task_id} {r.health.replace('_', ' ')}:** {r.health_reason}", ""]
-    lines += ["## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)", ""]
+            lines += [
+                f"**Warning — {r.task_id} {r.health.replace('_', ' ')}:** {r.health_reason}",
+                "",
+            ]
+    lines += [
+        "## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)",
+        "",
+    ]
     lines += ["| after \\ on | " + " | ".join(ids) + " |", "|---" * (len(ids) + 1) + "|"]
-    lines.append("| zero-shot | " + " | ".join(_f(state.accuracy.zero_shot.get(j)) for j in range(len(ids))) + " |")
+    lines.append(
+        "| zero-shot | "
+        + " | ".join(_f(state.accuracy.zero_shot.get(j)) for j in range(len(ids)))
+        + " |"
+    )
     for i in range(state.completed):
-        lines.append(f"| {ids[i]} | " + " | ".join(_f(state.accuracy.get(i, j)) for j in range(len(ids))) + " |")
+        lines.append(
+            f"| {ids[i]} | "
+            + " | ".join(_f(state.accuracy.get(i, j)) for j in range(len(ids)))
+            + " |"
+        )
     lines.append("| majority class | " + " | ".join(_f(state.majority.get(t)) for t in ids) + " |")
     if state.completed:
         last = state.completed - 1
-        lines.append("| balanced (final) | " + " | ".join(_f(state.balanced.get(last, j)) for j in range(len(ids))) + " |")
+        lines.append(
+            "| balanced (final) | "
+            + " | ".join(_f(state.balanced.get(last, j)) for j in range(len(ids)))
+            + " |"
+        )
         s = state.accuracy.summary()
-        lines += ["", "## Metrics", "", "| metric | accuracy | balanced accuracy |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Metrics",
+            "",
+            "| metric | accuracy | balanced accuracy |",
+            "|---|---|---|",
+        ]
         b = state.balanced.summary()
-        for key, label in (("avg_acc", "AvgAcc"), ("bwt", "BWT"), ("bwt_clipped", "BWT (clipped)"), ("fwt", "FWT"), ("forgetting", "Forgetting")):
+        for key, label in (
+            ("avg_acc", "AvgAcc"),
+            ("bwt", "BWT"),
+            ("bwt_clipped", "BWT (clipped)"),
+            ("fwt", "FWT"),
+            ("forgetting", "Forgetting"),
+        ):
             lines.append(f"| {label} | {_f(s[key]) or 'n/a'} | {_f(b[key]) or 'n/a'} |")
         majority = sum(state.majority.values()) / len(state.majority) if state.majority else None
         lines.append(f"| mean majority-class accuracy | {_f(majority)} | |")
     if reference is not None:
         lines += reference_markdown(state, reference)
-    lines += ["", "## Per task", "", "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale | health |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Per task",
+        "",
+        "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale | health |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in state.reports:
         lines.append(
             f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | {r.epochs_run} | {r.best_epoch} "
             f"| {r.seconds:.1f} | {r.fisher_scale:.3f} | {r.health} |"
         )
     lines += routing_markdown(state)
-    lines += ["", "Formulas: docs/adr/0007-metrics.md. Heatmap: matrix.png. Long format: matrix.csv.", ""]
+    lines += [
+        "",
+        "Formulas: docs/adr/0007-metrics.md. Heatmap: matrix.png. Long format: matrix.csv.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -127,23 +198,36 @@ def routing_markdown(state: RunState) -> list[str]:
     lines = ["", "## Routing (docs/adr/0031, 0033)", ""]
     ev = router.evaluation
     if ev:
-        lines += [f"Task-free answering on the validation inputs ({ev.get('router_model', '')} router): "
-                  f"routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy **{_f(ev['task_free_accuracy'])}**, "
-                  f"task-given accuracy {_f(ev['task_given_accuracy'])}.", "",
-                  "| task | routing accuracy | task-free accuracy | n |", "|---|---|---|---|"]
+        lines += [
+            f"Task-free answering on the validation inputs ({ev.get('router_model', '')} router): "
+            f"routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy **{_f(ev['task_free_accuracy'])}**, "
+            f"task-given accuracy {_f(ev['task_given_accuracy'])}.",
+            "",
+            "| task | routing accuracy | task-free accuracy | n |",
+            "|---|---|---|---|",
+        ]
         for task_id, p in ev.get("per_task", {}).items():
-            lines.append(f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | {p['n']} |")
+            lines.append(
+                f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | {p['n']} |"
+            )
         lines.append("")
-    lines += [f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: {len(router.calibrator.outcomes)}.", "",
-              "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse, probe) |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: {len(router.calibrator.outcomes)}.",
+        "",
+        "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse, probe) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for d in router.decisions:
-        cands = "; ".join(f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}{_probe_cell(d.get('probes', {}).get(e))}"
-                          for e, s in d.get("scores", {}).items())
+        cands = "; ".join(
+            f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}{_probe_cell(d.get('probes', {}).get(e))}"
+            for e, s in d.get("scores", {}).items()
+        )
         tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
         works = "" if "works" not in d else _works(d)
-        lines.append(f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
-                     f"| {works} | {d['reason']} | {cands} |")
+        lines.append(
+            f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
+            f"| {works} | {d['reason']} | {cands} |"
+        )
     return lines
 
 
@@ -153,18 +237,34 @@ def _probe_cell(probe: dict | None) -> str:
 
 
 def completed_rows(state: RunState) -> list[list[float | None]]:
-    return [[state.accuracy.get(i, j) if i < state.completed else None for j in range(len(state.task_ids))] for i in range(len(state.task_ids))]
+    return [
+        [
+            state.accuracy.get(i, j) if i < state.completed else None
+            for j in range(len(state.task_ids))
+        ]
+        for i in range(len(state.task_ids))
+    ]
 
 
 def write_report(run_dir: Path, state: RunState, reference: dict | None = None) -> Path:
     run_dir = Path(run_dir)
-    atomic_write_json(run_dir / "matrix.json", {"accuracy": state.accuracy.to_dict(), "balanced_accuracy": state.balanced.to_dict(),
-                                                "metrics": state.accuracy.summary() if state.completed else {},
-                                                "majority": state.majority, "tasks_done": state.completed,
-                                                "tasks_total": len(state.task_ids), "stopped": state.stopped})
+    atomic_write_json(
+        run_dir / "matrix.json",
+        {
+            "accuracy": state.accuracy.to_dict(),
+            "balanced_accuracy": state.balanced.to_dict(),
+            "metrics": state.accuracy.summary() if state.completed else {},
+            "majority": state.majority,
+            "tasks_done": state.completed,
+            "tasks_total": len(state.task_ids),
+            "stopped": state.stopped,
+        },
+    )
     atomic_write_text(run_dir / "matrix.csv", matrix_csv(state))
     atomic_write_bytes(run_dir / "matrix.png", heatmap_png(state.task_ids, completed_rows(state)))
-    atomic_write_text(run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}", reference))
+    atomic_write_text(
+        run_dir / "report.md", report_markdown(state, f"Run {run_dir.name}", reference)
+    )
     return run_dir / "report.md"
 
 
@@ -172,5 +272,9 @@ def _works(entry: dict) -> str:
     """'yes (forgetting 0.021 ± 0.041; earlier tasks +0.030 against its probe)': the measured outcome with the standard error it
     was judged against, and how far the earlier tasks ended from the probe's k steps (docs/adr/0048)."""
     se = f" ± {entry['forgetting_se']:.3f}" if "forgetting_se" in entry else ""
-    gap = f"; earlier tasks {entry['probe_gap']['mean']:+.3f} against its probe" if "probe_gap" in entry else ""
+    gap = (
+        f"; earlier tasks {entry['probe_gap']['mean']:+.3f} against its probe"
+        if "probe_gap" in entry
+        else ""
+    )
     return f"{'yes' if entry['works'] else 'no'} (forgetting {entry['forgetting']:.3f}{se}{gap})"

@@ -17,7 +17,9 @@ class NullTracker:
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
         pass
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         pass
 
     def finish(self) -> None:
@@ -36,7 +38,9 @@ class RecordingTracker:
     def log_event(self, event: str, **fields: Any) -> None:
         self.events.append((event, fields))
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         self.metrics.append((step, dict(metrics)))
         self.axes.append(axis)
 
@@ -56,19 +60,27 @@ class JsonlTracker:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("a", encoding="utf-8")
         except OSError as exc:
-            raise StorageError(f"{self.path}: cannot open the event log ({exc.strerror or exc})") from None
+            raise StorageError(
+                f"{self.path}: cannot open the event log ({exc.strerror or exc})"
+            ) from None
 
     def _write(self, record: dict[str, Any]) -> None:
         try:
-            self._handle.write(json.dumps({"time": round(time.time(), 3), **record}, default=str) + "\n")
+            self._handle.write(
+                json.dumps({"time": round(time.time(), 3), **record}, default=str) + "\n"
+            )
             self._handle.flush()
         except OSError as exc:  # e.g. ENOSPC: one line naming the file, not a traceback
-            raise StorageError(f"{self.path}: cannot append an event ({exc.strerror or exc})") from None
+            raise StorageError(
+                f"{self.path}: cannot append an event ({exc.strerror or exc})"
+            ) from None
 
     def log_event(self, event: str, **fields: Any) -> None:
         self._write({"event": event, **fields})
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         self._write({"metrics": metrics, "step": step, "axis": axis})
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
@@ -98,7 +110,9 @@ class LogTracker:
         elif event not in self.QUIET:
             self.log.info(event, **fields)
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         pass
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None:
@@ -118,7 +132,9 @@ class FanoutTracker:
         for t in self.trackers:
             t.log_event(event, **fields)
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         for t in self.trackers:
             t.log_metrics(metrics, step, axis)
 

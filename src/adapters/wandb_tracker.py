@@ -61,45 +61,80 @@ def choose_mode(env: dict[str, str], probe=None) -> tuple[str, str | None]:
     if explicit == "online":
         problem = probe(url)
         if problem:
-            raise AdapterError(f"WANDB_MODE=online but W&B cannot be reached: {problem}; unset WANDB_MODE to log offline")
+            raise AdapterError(
+                f"WANDB_MODE=online but W&B cannot be reached: {problem}; unset WANDB_MODE to log offline"
+            )
         return "online", None
     if not env.get("WANDB_API_KEY"):
         return "offline", None
     problem = probe(url)
     if problem:
-        return "offline", f"WANDB_API_KEY is set but {problem}; logging offline (upload later with `wandb sync`)"
+        return (
+            "offline",
+            f"WANDB_API_KEY is set but {problem}; logging offline (upload later with `wandb sync`)",
+        )
     return "online", None
 
 
 class WandbTracker:
     def __init__(
-        self, run_dir: Path, name: str, config: dict[str, Any], *, project: str = "adaptive-learner",
-        tags: Sequence[str] = (), group: str | None = None, warn=None,
+        self,
+        run_dir: Path,
+        name: str,
+        config: dict[str, Any],
+        *,
+        project: str = "adaptive-learner",
+        tags: Sequence[str] = (),
+        group: str | None = None,
+        warn=None,
     ) -> None:
         try:
             import wandb
         except ImportError:
-            raise AdapterError("run.tracker = 'wandb' needs the wandb package: pip install wandb") from None
+            raise AdapterError(
+                "run.tracker = 'wandb' needs the wandb package: pip install wandb"
+            ) from None
         self._wandb, self._axes, self._keys = wandb, set(), set()
         warn = warn or _warn
         mode, warning = choose_mode(dict(os.environ))
         if warning:
             warn(warning)
-        kwargs = dict(project=os.environ.get("WANDB_PROJECT") or project, entity=os.environ.get("WANDB_ENTITY"), name=name,
-                      dir=str(run_dir), config=config, tags=list(tags) or None, group=group)
+        kwargs = dict(
+            project=os.environ.get("WANDB_PROJECT") or project,
+            entity=os.environ.get("WANDB_ENTITY"),
+            name=name,
+            dir=str(run_dir),
+            config=config,
+            tags=list(tags) or None,
+            group=group,
+        )
         try:
-            self.run = wandb.init(**kwargs, mode=mode, settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S))
+            self.run = wandb.init(
+                **kwargs, mode=mode, settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S)
+            )
         except Exception as exc:  # noqa: BLE001  wandb's CommError/UsageError/timeouts: keep the run, log offline
             if mode != "online" or os.environ.get("WANDB_MODE") == "online":
-                raise AdapterError(f"wandb.init failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-            warn(f"W&B online init failed ({type(exc).__name__}); logging offline (upload later with `wandb sync`)")
+                raise AdapterError(
+                    f"wandb.init failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                ) from None
+            warn(
+                f"W&B online init failed ({type(exc).__name__}); logging offline (upload later with `wandb sync`)"
+            )
             self.run = wandb.init(**kwargs, mode="offline")
 
     def log_event(self, event: str, **fields: Any) -> None:
         if event == "task_learned":
-            self.run.log({f"task/{fields['task']}/{k}": v for k, v in fields.items() if isinstance(v, (int, float))})
+            self.run.log(
+                {
+                    f"task/{fields['task']}/{k}": v
+                    for k, v in fields.items()
+                    if isinstance(v, (int, float))
+                }
+            )
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         data = dict(metrics)
         if axis is not None and step is not None:
             if axis not in self._axes:
@@ -116,12 +151,19 @@ class WandbTracker:
         from adaptive_learner.adapters.reporting import heatmap_png
 
         png = heatmap_png(task_ids, rows)
-        table = self._wandb.Table(columns=["after", *task_ids], data=[[task_ids[i], *row] for i, row in enumerate(rows)])
+        table = self._wandb.Table(
+            columns=["after", *task_ids], data=[[task_ids[i], *row] for i, row in enumerate(rows)]
+        )
         import io
 
         from PIL import Image
 
-        self.run.log({"accuracy_matrix": table, "accuracy_heatmap": self._wandb.Image(Image.open(io.BytesIO(png)))})
+        self.run.log(
+            {
+                "accuracy_matrix": table,
+                "accuracy_heatmap": self._wandb.Image(Image.open(io.BytesIO(png))),
+            }
+        )
 
     def finish(self) -> None:
         self.run.finish()

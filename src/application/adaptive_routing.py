@@ -15,7 +15,15 @@ from collections.abc import Callable
 from attrs import field, frozen
 
 from adaptive_learner.application.ports import (
-    Answerer, ExampleSource, LabelledInput, Learner, Profiler, RouterModel, TaskSource, Tracker, VectorIndex,
+    Answerer,
+    ExampleSource,
+    LabelledInput,
+    Learner,
+    Profiler,
+    RouterModel,
+    TaskSource,
+    Tracker,
+    VectorIndex,
 )
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, mean_change_se
@@ -24,8 +32,20 @@ from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.probe import EarlierTask, ProbeGap, ProbeResult
 from adaptive_learner.domain.profiles import assemble_profile, block_dims, mean_vector
-from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, RouterMemory, gate_by_form, mixture
-from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, SimilarityRouter, exact_top_k, softmax
+from adaptive_learner.domain.router import (
+    AdaptiveRouter,
+    AdaptiveThreshold,
+    RouterMemory,
+    gate_by_form,
+    mixture,
+)
+from adaptive_learner.domain.routing import (
+    ReuseAction,
+    ReuseDecision,
+    SimilarityRouter,
+    exact_top_k,
+    softmax,
+)
 from adaptive_learner.domain.task import Task, TaskSequence
 
 Vector = tuple[float, ...]
@@ -39,15 +59,21 @@ class RoutingSettings:
     blocks: tuple[str, ...] = ("description",)
     weights: dict[str, float] = field(factory=dict)
     profile_examples: int = 0  # examples handed to the profiler (prototype and sketch)
-    key_examples: int = 256  # inputs per task (train, then dev) behind its routing key / the learned router
+    key_examples: int = (
+        256  # inputs per task (train, then dev) behind its routing key / the learned router
+    )
     dynamic_profiles: bool = True
     tol_forget: float = 0.02
     tol_new: float = 0.02
     outcome_z: float = 0.0  # a reuse's forgetting may exceed tol_forget by this many standard errors (docs/adr/0044)
     temperature: float = 0.05
     probe_candidates: int = 0  # transfer probe on the nearest N candidates (0 = off; docs/adr/0034)
-    probe_steps: int = 0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
-    probe_replica: bool = False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
+    probe_steps: int = (
+        0  # training steps of the trained probe (0 = the zero-step probe; docs/adr/0040)
+    )
+    probe_replica: bool = (
+        False  # the fresh probe copy starts as the new expert would (its LoRA init; docs/adr/0048)
+    )
     probe_metric: str = "accuracy"  # the Score field the probe compares (what the matrix reports; "balanced_accuracy" before docs/adr/0048)
     adaptive: bool = True  # False: the plain cosine rule (`similarity` strategy)
 
@@ -72,15 +98,38 @@ class AdaptiveRouting:
         index: VectorIndex | None = None,
         policy: ConsolidationPolicy | None = None,
     ) -> None:
-        self.profiler, self.examples, self.learner, self.answerer = profiler, examples, learner, answerer
+        self.profiler, self.examples, self.learner, self.answerer = (
+            profiler,
+            examples,
+            learner,
+            answerer,
+        )
         self.source = source
-        self.tracker, self.settings, self.router, self.new_memory = tracker, settings, router, new_memory
-        self.similarity, self.router_model, self.router_dir, self.index = similarity, router_model, router_dir, index
-        self.policy = policy or ConsolidationPolicy()  # what a reuse trains under: the trained probe trains the same way
-        self._features: dict[str, list[Vector]] = {}  # per-task input vectors behind the learned router
+        self.tracker, self.settings, self.router, self.new_memory = (
+            tracker,
+            settings,
+            router,
+            new_memory,
+        )
+        self.similarity, self.router_model, self.router_dir, self.index = (
+            similarity,
+            router_model,
+            router_dir,
+            index,
+        )
+        self.policy = (
+            policy or ConsolidationPolicy()
+        )  # what a reuse trains under: the trained probe trains the same way
+        self._features: dict[
+            str, list[Vector]
+        ] = {}  # per-task input vectors behind the learned router
         self._fitted_on: tuple[str, ...] = ()
-        self._probes: dict[str, tuple[dict, float]] = {}  # task id -> (probe results, seconds), until logged
-        self._scored: dict[str, dict[str, Score]] = {}  # expert id -> its earlier tasks' dev scores, taken by this decision's probe
+        self._probes: dict[
+            str, tuple[dict, float]
+        ] = {}  # task id -> (probe results, seconds), until logged
+        self._scored: dict[
+            str, dict[str, Score]
+        ] = {}  # expert id -> its earlier tasks' dev scores, taken by this decision's probe
 
     # --- memory ------------------------------------------------------------------------------
     def memory(self, state: RunState) -> RouterMemory:
@@ -90,7 +139,9 @@ class AdaptiveRouting:
         return state.router
 
     # --- task-level profiles and decisions ------------------------------------------------------
-    def profile(self, task: Task, expert_id: str | None = None, split: str = "train") -> tuple[Vector, dict[str, int]]:
+    def profile(
+        self, task: Task, expert_id: str | None = None, split: str = "train"
+    ) -> tuple[Vector, dict[str, int]]:
         """The assembled profile of `task` (under `expert_id`, on `split` examples) and its block sizes."""
         n = self.settings.profile_examples
         examples = self.examples.inputs(task, split, n) if n else []
@@ -104,15 +155,25 @@ class AdaptiveRouting:
         state.task_profiles[task.id] = profile
         memory.block_dims = dims
         experts = memory.expert_profiles
-        if self.index is not None and experts:  # nearest experts through the index; the router scores them exactly
+        if (
+            self.index is not None and experts
+        ):  # nearest experts through the index; the router scores them exactly
             self.index.rebuild(experts)
-            experts = {key: experts[key] for key, _ in self.index.search(profile, self.router.top_k)}
+            experts = {
+                key: experts[key] for key, _ in self.index.search(profile, self.router.top_k)
+            }
         if not self.settings.adaptive and self.similarity is not None:
             return self.similarity.decide(profile, experts)
-        probes = self._probe(task, state, profile, experts) if not memory.threshold.always_new else {}
-        return self.router.decide(profile, experts, memory.calibrator, memory.threshold, memory.arms, probes)
+        probes = (
+            self._probe(task, state, profile, experts) if not memory.threshold.always_new else {}
+        )
+        return self.router.decide(
+            profile, experts, memory.calibrator, memory.threshold, memory.arms, probes
+        )
 
-    def _probe(self, task: Task, state: RunState, profile: Vector, experts: dict[str, Vector]) -> dict[str, ProbeResult]:
+    def _probe(
+        self, task: Task, state: RunState, profile: Vector, experts: dict[str, Vector]
+    ) -> dict[str, ProbeResult]:
         """The transfer probe: dev accuracy (`routing.probe_metric`) of the new task under each of the `probe_candidates`
         nearest experts and under a fresh start. Zero-step (docs/adr/0034): as they are, the fresh start
         being the bare backbone. Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each
@@ -122,27 +183,45 @@ class AdaptiveRouting:
         if not n or not experts or not self._has_dev(task.id):
             return {}
         started = time.perf_counter()
-        as_id = state.library.next_id() if self.settings.probe_replica else None  # the id a new expert would get
-        fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id] if k else self.learner.score(None, task, "dev")
+        as_id = (
+            state.library.next_id() if self.settings.probe_replica else None
+        )  # the id a new expert would get
+        fresh = (
+            self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id]
+            if k
+            else self.learner.score(None, task, "dev")
+        )
         out, m = {}, self._metric
         for expert_id in list(self.router.candidates(profile, experts))[:n]:
             if not k:
                 score = self.learner.score(expert_id, task, "dev")
                 out[expert_id] = ProbeResult(m(score), m(fresh), max(1, fresh.n))
                 continue
-            earlier = tuple(self._task(t) for t in state.library.get(expert_id).tasks if self._has_dev(t))
-            before = self._scored[expert_id] = {t.id: self.learner.score(expert_id, t, "dev") for t in earlier}
+            earlier = tuple(
+                self._task(t) for t in state.library.get(expert_id).tasks if self._has_dev(t)
+            )
+            before = self._scored[expert_id] = {
+                t.id: self.learner.score(expert_id, t, "dev") for t in earlier
+            }
             after = self.learner.trial(expert_id, task, self.policy, k, earlier)
-            changes = [EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n)) for t in earlier]
+            changes = [
+                EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n))
+                for t in earlier
+            ]
             out[expert_id] = ProbeResult(m(after[task.id]), m(fresh), max(1, fresh.n), k, changes)
-        self._probes[task.id] = ({e: r.to_dict() for e, r in out.items()}, time.perf_counter() - started)
+        self._probes[task.id] = (
+            {e: r.to_dict() for e, r in out.items()},
+            time.perf_counter() - started,
+        )
         return out
 
     def _metric(self, score: Score) -> float:
         """What the probe compares (`routing.probe_metric`): plain dev accuracy by default, or balanced accuracy."""
         return getattr(score, self.settings.probe_metric)
 
-    def before_training(self, state: RunState, task: Task, decision: ReuseDecision) -> dict[str, Score]:
+    def before_training(
+        self, state: RunState, task: Task, decision: ReuseDecision
+    ) -> dict[str, Score]:
         """Dev scores of the reused expert's earlier tasks, to measure what the reuse costs. The trained
         probe of this decision already scored them on the same expert (its copy was thrown away), so
         those scores are taken as they are; anything it did not score is scored now."""
@@ -150,39 +229,73 @@ class AdaptiveRouting:
         if decision.action is not ReuseAction.REUSE:
             return {}
         expert = state.library.get(decision.expert_id)
-        return {t: scored.get(t) or self._dev(expert.id, t) for t in expert.tasks if self._has_dev(t)}
+        return {
+            t: scored.get(t) or self._dev(expert.id, t) for t in expert.tasks if self._has_dev(t)
+        }
 
-    def after_training(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision,
-                       before: dict[str, Score]) -> None:
+    def after_training(
+        self,
+        state: RunState,
+        step: int,
+        task: Task,
+        expert_id: str,
+        decision: ReuseDecision,
+        before: dict[str, Score],
+    ) -> None:
         """Record the reuse outcome, re-profile the expert, refresh routing keys; log the decision.
 
         Runs after early stopping restored the best weights and after consolidation, before the
         expert is saved; the library already lists `task` under `expert_id`.
         """
         memory = self.memory(state)
-        entry = {"step": step, "task": task.id, "action": str(decision.action), "expert": expert_id, "score": decision.score,
-                 "probability": decision.probability, "reason": decision.reason, "scores": dict(decision.scores),
-                 "probabilities": dict(decision.probabilities), "tau": decision.tau}
+        entry = {
+            "step": step,
+            "task": task.id,
+            "action": str(decision.action),
+            "expert": expert_id,
+            "score": decision.score,
+            "probability": decision.probability,
+            "reason": decision.reason,
+            "scores": dict(decision.scores),
+            "probabilities": dict(decision.probabilities),
+            "tau": decision.tau,
+        }
         if task.id in self._probes:
             entry["probes"], entry["probe_seconds"] = self._probes.pop(task.id)
         if before:
             after = {t: self._dev(expert_id, t) for t in before}
             forgetting = sum(before[t].accuracy - after[t].accuracy for t in before) / len(before)
-            noise = mean_change_se([(before[t].accuracy, after[t].accuracy, max(1, before[t].n)) for t in before])
+            noise = mean_change_se(
+                [(before[t].accuracy, after[t].accuracy, max(1, before[t].n)) for t in before]
+            )
             outcome = ReuseOutcome(similarity=decision.score, forgetting=forgetting, noise=noise)
             s = self.settings
-            entry["works"] = memory.record_outcome(expert_id, outcome, s.tol_forget, s.tol_new, s.outcome_z)
-            entry["forgetting"], entry["forgetting_se"], entry["tau_after"] = forgetting, noise, memory.threshold.tau
+            entry["works"] = memory.record_outcome(
+                expert_id, outcome, s.tol_forget, s.tol_new, s.outcome_z
+            )
+            entry["forgetting"], entry["forgetting_se"], entry["tau_after"] = (
+                forgetting,
+                noise,
+                memory.threshold.tau,
+            )
             probed = entry.get("probes", {}).get(expert_id, {}).get("earlier", {})
-            gap = ProbeGap.measure({t: e["after"] for t, e in probed.items()}, {t: self._metric(a) for t, a in after.items()},
-                                   {t: e["n"] for t, e in probed.items()})
-            if gap is not None:  # how far the trained reuse ended from its probe on the earlier tasks
+            gap = ProbeGap.measure(
+                {t: e["after"] for t, e in probed.items()},
+                {t: self._metric(a) for t, a in after.items()},
+                {t: e["n"] for t, e in probed.items()},
+            )
+            if (
+                gap is not None
+            ):  # how far the trained reuse ended from its probe on the earlier tasks
                 entry["probe_gap"] = gap.to_dict()
         memory.expert_profiles[expert_id] = self.expert_profile(state, expert_id)
         memory.task_keys[task.id] = self.task_key(task)
         memory.decisions.append(entry)
         self._fit_router(state)
-        self.tracker.log_event("router_decision", **{k: v for k, v in entry.items() if k not in ("scores", "probabilities")})
+        self.tracker.log_event(
+            "router_decision",
+            **{k: v for k, v in entry.items() if k not in ("scores", "probabilities")},
+        )
 
     def expert_profile(self, state: RunState, expert_id: str) -> Vector:
         """One clean aggregate: the mean of the expert's tasks' profiles, all measured now.
@@ -194,7 +307,12 @@ class AdaptiveRouting:
         if not self.settings.dynamic_profiles:
             return mean_vector([state.task_profiles[t] for t in tasks])
         # No dev examples (data.dev_samples_per_task = 0): the training examples, never the validation split.
-        return mean_vector([self.profile(self._task(t), expert_id, "dev" if self._has_dev(t) else "train")[0] for t in tasks])
+        return mean_vector(
+            [
+                self.profile(self._task(t), expert_id, "dev" if self._has_dev(t) else "train")[0]
+                for t in tasks
+            ]
+        )
 
     # --- single inputs -------------------------------------------------------------------------
     def task_key(self, task: Task) -> Vector:
@@ -209,7 +327,9 @@ class AdaptiveRouting:
         out of training, never the validation split that routing accuracy is measured on)."""
         n = self.settings.key_examples
         inputs = self.examples.inputs(task, "train", n)
-        return inputs + (self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else [])
+        return inputs + (
+            self.examples.inputs(task, "dev", n - len(inputs)) if len(inputs) < n else []
+        )
 
     def _task_features(self, task: Task) -> list[Vector]:
         """Per-input vectors of the task's key inputs (embedded once per task in this process)."""
@@ -229,7 +349,9 @@ class AdaptiveRouting:
         learned = tuple(t for t in state.task_ids if t in state.library.learned_tasks())
         if self.router_model is None or learned == self._fitted_on:
             return
-        if not self._fitted_on and self.router_dir is not None:  # first use in this process: the saved router
+        if (
+            not self._fitted_on and self.router_dir is not None
+        ):  # first use in this process: the saved router
             keys = self.router_model.restore(self.router_dir)
             if keys is not None and set(keys) == set(learned):
                 self._fitted_on = learned
@@ -244,9 +366,15 @@ class AdaptiveRouting:
         if self.router_dir is not None:
             self.router_model.save(self.router_dir)
         self._fitted_on = learned
-        self.tracker.log_event("router_fitted", tasks=len(learned), **{k: v for k, v in stats.items() if isinstance(v, int | float)})
+        self.tracker.log_event(
+            "router_fitted",
+            tasks=len(learned),
+            **{k: v for k, v in stats.items() if isinstance(v, int | float)},
+        )
 
-    def route_inputs(self, inputs: list[LabelledInput], state: RunState, k: int = 1) -> list[list[tuple[str, float]]]:
+    def route_inputs(
+        self, inputs: list[LabelledInput], state: RunState, k: int = 1
+    ) -> list[list[tuple[str, float]]]:
         """For each input, up to `k` (task id, probability) pairs, best first."""
         memory = self.memory(state)
         if not state.library.learned_tasks():
@@ -265,9 +393,24 @@ class AdaptiveRouting:
                 self.index.rebuild(memory.task_keys)
             for v in vectors:
                 n = len(memory.task_keys)
-                ranked = self.index.search(v, n) if self.index is not None else exact_top_k(v, memory.task_keys, n)
-                dists.append(dict(zip([key for key, _ in ranked], softmax([s for _, s in ranked], self.settings.temperature), strict=True)))
-        gated = [gate_by_form(p, forms, x.text_pair is not None) for p, x in zip(dists, inputs, strict=True)]
+                ranked = (
+                    self.index.search(v, n)
+                    if self.index is not None
+                    else exact_top_k(v, memory.task_keys, n)
+                )
+                dists.append(
+                    dict(
+                        zip(
+                            [key for key, _ in ranked],
+                            softmax([s for _, s in ranked], self.settings.temperature),
+                            strict=True,
+                        )
+                    )
+                )
+        gated = [
+            gate_by_form(p, forms, x.text_pair is not None)
+            for p, x in zip(dists, inputs, strict=True)
+        ]
         return [sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))[:k] for p in gated]
 
     def answer(self, inputs: list[LabelledInput], state: RunState, k: int = 1) -> list[dict]:
@@ -289,8 +432,16 @@ class AdaptiveRouting:
             top_task, route_p = ranked[0]
             dist = dists[i][0][1] if k == 1 else mixture(dists[i])
             label = max(dist, key=lambda lab: (dist[lab], lab))
-            out.append({"task": top_task, "expert": state.library.expert_for(top_task).id, "route_probability": route_p,
-                        "label": label, "probability": dist[label], "candidates": [t for t, _ in ranked]})
+            out.append(
+                {
+                    "task": top_task,
+                    "expert": state.library.expert_for(top_task).id,
+                    "route_probability": route_p,
+                    "label": label,
+                    "probability": dist[label],
+                    "candidates": [t for t, _ in ranked],
+                }
+            )
         return out
 
     def evaluate(self, state: RunState) -> dict:
@@ -304,15 +455,28 @@ class AdaptiveRouting:
             owner = state.library.expert_for(task_id).id
             r = sum(a["expert"] == owner for a in answers)
             f = sum(a["label"] == x.label for a, x in zip(answers, inputs, strict=True))
-            per_task[task_id] = {"routing_accuracy": r / len(inputs), "task_free_accuracy": f / len(inputs), "n": len(inputs)}
+            per_task[task_id] = {
+                "routing_accuracy": r / len(inputs),
+                "task_free_accuracy": f / len(inputs),
+                "n": len(inputs),
+            }
             routed_right, free_right, total = routed_right + r, free_right + f, total + len(inputs)
         last = state.completed - 1
-        given = [state.accuracy.get(last, j) for j, t in enumerate(state.task_ids) if t in per_task] if state.completed else []
+        given = (
+            [state.accuracy.get(last, j) for j, t in enumerate(state.task_ids) if t in per_task]
+            if state.completed
+            else []
+        )
         result = {
             "routing_accuracy": routed_right / total if total else math.nan,
             # Mean over tasks, as AvgAcc is, so it sits beside the task-given figure.
-            "task_free_accuracy": sum(p["task_free_accuracy"] for p in per_task.values()) / len(per_task) if per_task else math.nan,
-            "task_given_accuracy": sum(g for g in given if g is not None) / len(given) if given else math.nan,
+            "task_free_accuracy": sum(p["task_free_accuracy"] for p in per_task.values())
+            / len(per_task)
+            if per_task
+            else math.nan,
+            "task_given_accuracy": sum(g for g in given if g is not None) / len(given)
+            if given
+            else math.nan,
             "router_model": "learned" if self.router_model is not None else "cosine",
             "per_task": per_task,
         }
@@ -332,5 +496,15 @@ class AdaptiveRouting:
         return self.learner.score(expert_id, self._task(task_id), "dev")
 
 
-def default_memory(settings: RoutingSettings, tau: float, calibrator: ReuseCalibrator, step: float, target_regret: float) -> RouterMemory:
-    return RouterMemory(calibrator=calibrator, threshold=AdaptiveThreshold(tau, step, target_regret), base_model=settings.base_model)
+def default_memory(
+    settings: RoutingSettings,
+    tau: float,
+    calibrator: ReuseCalibrator,
+    step: float,
+    target_regret: float,
+) -> RouterMemory:
+    return RouterMemory(
+        calibrator=calibrator,
+        threshold=AdaptiveThreshold(tau, step, target_regret),
+        base_model=settings.base_model,
+    )

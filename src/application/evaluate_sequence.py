@@ -41,9 +41,15 @@ class EvaluateSequence:
             state.balanced.record(row, j, score.balanced_accuracy)
             self.tracker.log_metrics({f"R/{task.id}": score.accuracy}, step=row, axis="after_task")
 
-    def rescore(self, state: RunState, tasks: TaskSequence, store: AdapterStore) -> dict[str, Score]:
+    def rescore(
+        self, state: RunState, tasks: TaskSequence, store: AdapterStore
+    ) -> dict[str, Score]:
         """Load a finished run's saved experts and score every learned task again (a reproducibility check)."""
         for expert in state.library:
             store.load_expert(expert.id, expert.adapter_ref)
-        return {t: self.learner.score(state.library.expert_for(t).id, tasks[tasks.index_of(t)], self.split)
-                for t in state.task_ids[: state.completed]}
+        return {
+            t: self.learner.score(
+                state.library.expert_for(t).id, tasks[tasks.index_of(t)], self.split
+            )
+            for t in state.task_ids[: state.completed]
+        }

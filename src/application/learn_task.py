@@ -36,13 +36,24 @@ class LearnTask:
         early_stopping: EarlyStopping | None = None,
     ) -> None:
         self.learner, self.store, self.encoder, self.route = learner, store, encoder, route
-        self.tracker, self.policy, self.epochs, self.early_stopping = tracker, policy, epochs, early_stopping
+        self.tracker, self.policy, self.epochs, self.early_stopping = (
+            tracker,
+            policy,
+            epochs,
+            early_stopping,
+        )
 
     def __call__(self, state: RunState, step: int, task: Task) -> TaskReport:
         started = time.perf_counter()
         decision = self.route.for_task(task, step, state)
         expert = self._materialise(state, step, decision)
-        self.tracker.log_event("routed", task=task.id, expert=expert.id, action=str(decision.action), reason=decision.reason)
+        self.tracker.log_event(
+            "routed",
+            task=task.id,
+            expert=expert.id,
+            action=str(decision.action),
+            reason=decision.reason,
+        )
         if step > 0:
             self._record_before(state, step, task, expert.id, decision)
         routing = self.route.adaptive
@@ -52,22 +63,36 @@ class LearnTask:
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
         saved = session.load_checkpoint()  # a run killed mid-task continues after its last epoch
         if saved is not None:
-            first, dev_history, losses = saved["epoch"] + 1, list(saved["dev_history"]), list(saved["losses"])
+            first, dev_history, losses = (
+                saved["epoch"] + 1,
+                list(saved["dev_history"]),
+                list(saved["losses"]),
+            )
             initial_loss = saved.get("initial_loss")
             stopper = EarlyStopping(**saved["stopper"]) if saved["stopper"] is not None else stopper
-            self.tracker.log_event("resumed_task", task=task.id, expert=expert.id, after_epoch=saved["epoch"])
+            self.tracker.log_event(
+                "resumed_task", task=task.id, expert=expert.id, after_epoch=saved["epoch"]
+            )
         epochs_run = first - 1
         for epoch in range(first, self.epochs + 1):
             if stopper is not None and stopper.should_stop:
                 break
             report = session.train_epoch()
             for i, loss in enumerate(report.step_losses):
-                self.tracker.log_metrics({f"{task.id}/step_loss": loss}, step=(epoch - 1) * report.steps + i + 1, axis=f"{task.id}/step")
+                self.tracker.log_metrics(
+                    {f"{task.id}/step_loss": loss},
+                    step=(epoch - 1) * report.steps + i + 1,
+                    axis=f"{task.id}/step",
+                )
             if initial_loss is None:
                 initial_loss = report.step_losses[0] if report.step_losses else report.train_loss
             verdict = judge_epoch(epoch, report.train_loss, initial_loss, report.weight_scale)
-            if not verdict.ok:  # before any checkpoint: a resume restarts from the last healthy epoch
-                self.tracker.log_event("diverged", task=task.id, expert=expert.id, epoch=epoch, reason=verdict.reason)
+            if (
+                not verdict.ok
+            ):  # before any checkpoint: a resume restarts from the last healthy epoch
+                self.tracker.log_event(
+                    "diverged", task=task.id, expert=expert.id, epoch=epoch, reason=verdict.reason
+                )
                 raise TrainingDiverged(
                     f"task {task.id!r} diverged: {verdict.reason}; continue with `resume RUN --set training.learning_rate=<lower>`"
                 )
@@ -81,10 +106,15 @@ class LearnTask:
                 if stopper.improved:
                     session.keep_best()
             self.tracker.log_metrics(metrics, step=epoch, axis=f"{task.id}/epoch")
-            session.save_checkpoint({
-                "epoch": epoch, "dev_history": dev_history, "losses": losses, "initial_loss": initial_loss,
-                "stopper": None if stopper is None else asdict(stopper),
-            })
+            session.save_checkpoint(
+                {
+                    "epoch": epoch,
+                    "dev_history": dev_history,
+                    "losses": losses,
+                    "initial_loss": initial_loss,
+                    "stopper": None if stopper is None else asdict(stopper),
+                }
+            )
         if stopper is not None:
             session.restore_best()
 
@@ -94,13 +124,22 @@ class LearnTask:
             if self.route.learns_again(step, state):
                 self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
             else:  # docs/adr/0041: nothing later would read it
-                self.tracker.log_event("consolidation_skipped", task=task.id, expert=expert.id, reason="the expert learns no later task")
+                self.tracker.log_event(
+                    "consolidation_skipped",
+                    task=task.id,
+                    expert=expert.id,
+                    reason="the expert learns no later task",
+                )
         expert = state.library.assign(task.id, expert.id)
-        if routing is not None:  # after early stopping and consolidation, before saving (docs/adr/0032)
+        if (
+            routing is not None
+        ):  # after early stopping and consolidation, before saving (docs/adr/0032)
             routing.after_training(state, step, task, expert.id, decision, before)
         else:
             state.task_profiles[task.id] = self.encoder.profile(task)
-        expert = state.library.set_adapter_ref(expert.id, self.store.save_expert(expert.id, expert.tasks))
+        expert = state.library.set_adapter_ref(
+            expert.id, self.store.save_expert(expert.id, expert.tasks)
+        )
         return TaskReport(
             step=step,
             task_id=task.id,
@@ -115,7 +154,9 @@ class LearnTask:
             stopped_early=stopper is not None and epochs_run < self.epochs,
         )
 
-    def _record_before(self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision) -> None:
+    def _record_before(
+        self, state: RunState, step: int, task: Task, expert_id: str, decision: ReuseDecision
+    ) -> None:
         """R[step-1][step], the routed expert on the task before training it (for FWT).
 
         A new expert starts as the bare backbone (LoRA B = 0), so its score is b[step].

@@ -68,17 +68,28 @@ class Learner(Protocol):
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> TrainingSession:
         """Begin training `expert_id` on `task` under `policy` (penalties from earlier tasks apply)."""
 
-    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> TrainingSession:
+    def start_joint(
+        self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy
+    ) -> TrainingSession:
         """Begin training one expert on all `tasks` at once (the multitask upper bound)."""
 
-    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+    def consolidate(
+        self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
+    ) -> None:
         """Store what the expert must keep of `task` (Fisher, anchors, replay memory)."""
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         """Evaluate an expert (None: the bare backbone, zero-shot) on a split of a task."""
 
-    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
+    def trial(
+        self,
+        parent: str | None,
+        task: Task,
+        policy: ConsolidationPolicy,
+        steps: int,
+        earlier: tuple[Task, ...] = (),
+        as_id: str | None = None,
+    ) -> dict[str, Score]:
         """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on `task`
         under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`, keyed by
         task id. Every expert, memory and random stream is left as it was (docs/adr/0040). With `as_id`
@@ -127,7 +138,9 @@ class ExampleSource(Protocol):
 class Profiler(Protocol):
     """Profile blocks of a task and per-input vectors (docs/adr/0030); floats only cross."""
 
-    def task_blocks(self, task: Task, examples: list[LabelledInput], expert_id: str | None = None) -> dict[str, Vector]:
+    def task_blocks(
+        self, task: Task, examples: list[LabelledInput], expert_id: str | None = None
+    ) -> dict[str, Vector]:
         """Named blocks (description, prototype, gradient, context) of `task`, measured under
         `expert_id` (None: the bare backbone) on `examples`."""
 
@@ -138,7 +151,9 @@ class Profiler(Protocol):
 class Answerer(Protocol):
     """An expert answering inputs in a task's label space."""
 
-    def answer(self, expert_id: str, task: Task, inputs: list[LabelledInput]) -> list[dict[str, float]]:
+    def answer(
+        self, expert_id: str, task: Task, inputs: list[LabelledInput]
+    ) -> list[dict[str, float]]:
         """For each input, a probability per label name of `task`."""
 
 
@@ -188,7 +203,9 @@ class Tracker(Protocol):
 
     def log_event(self, event: str, **fields: Any) -> None: ...
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None, axis: str | None = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
+    ) -> None:
         """`step` counts along `axis` (e.g. "sst2/epoch", "sst2/step", "after_task"); None: run-level."""
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None: ...

@@ -6,7 +6,12 @@ from adaptive_learner.application.adaptive_routing import AdaptiveRouting
 from adaptive_learner.application.ports import Encoder, LabelledInput
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.routing import (
-    FixedAssignment, ReuseAction, ReuseDecision, SharingSchedule, SimilarityRouter, decided_later,
+    FixedAssignment,
+    ReuseAction,
+    ReuseDecision,
+    SharingSchedule,
+    SimilarityRouter,
+    decided_later,
 )
 from adaptive_learner.domain.task import Task
 
@@ -19,7 +24,12 @@ class RouteQuery:
     `AdaptiveRouting` decide, and a text is routed in the representation of the stored task keys.
     """
 
-    def __init__(self, encoder: Encoder, rule: SharingSchedule | SimilarityRouter | FixedAssignment, adaptive: AdaptiveRouting | None = None) -> None:
+    def __init__(
+        self,
+        encoder: Encoder,
+        rule: SharingSchedule | SimilarityRouter | FixedAssignment,
+        adaptive: AdaptiveRouting | None = None,
+    ) -> None:
         self.encoder = encoder
         self.rule = rule
         self.adaptive = adaptive
@@ -28,7 +38,9 @@ class RouteQuery:
         if self.adaptive is not None:
             return self.adaptive.decide(task, state)
         if isinstance(self.rule, FixedAssignment):
-            return self.rule.decide(step, [state.library.expert_for(t).id for t in state.task_ids[:step]])
+            return self.rule.decide(
+                step, [state.library.expert_for(t).id for t in state.task_ids[:step]]
+            )
         if isinstance(self.rule, SharingSchedule):
             previous = state.library.expert_for(state.task_ids[step - 1]).id if step > 0 else None
             return self.rule.decide(step, previous)
@@ -40,7 +52,11 @@ class RouteQuery:
         Fixed schedules know; a router that decides from evidence may pick any expert for any later
         task. Consolidation for an expert that never learns again is work nothing uses (docs/adr/0041)."""
         total = len(state.task_ids)
-        return decided_later(step, total) if self.adaptive is not None else self.rule.learns_again(step, total)
+        return (
+            decided_later(step, total)
+            if self.adaptive is not None
+            else self.rule.learns_again(step, total)
+        )
 
     def for_text(self, text: str, state: RunState) -> ReuseDecision:
         if self.adaptive is not None:
@@ -48,7 +64,13 @@ class RouteQuery:
             task_id, p = ranked[0]
             expert = state.library.expert_for(task_id).id
             others = ", ".join(f"{t} {q:.2f}" for t, q in ranked[1:])
-            return ReuseDecision(ReuseAction.REUSE, expert, p, p, f"nearest task {task_id}" + (f" (next: {others})" if others else ""),
-                                 probabilities=dict(ranked))
+            return ReuseDecision(
+                ReuseAction.REUSE,
+                expert,
+                p,
+                p,
+                f"nearest task {task_id}" + (f" (next: {others})" if others else ""),
+                probabilities=dict(ranked),
+            )
         router = self.rule if isinstance(self.rule, SimilarityRouter) else SimilarityRouter()
         return router.nearest(self.encoder.embed(text), state.expert_profiles())

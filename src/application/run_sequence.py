@@ -42,8 +42,10 @@ class RunSequence:
         else:
             state = RunState.from_dict(saved)
             if state.task_ids != tasks.ids:
-                raise DomainError(f"the run's tasks are {list(state.task_ids)}, but the data now gives {list(tasks.ids)}; "
-                                  "restore the data folder (or data.tasks) the run started with")
+                raise DomainError(
+                    f"the run's tasks are {list(state.task_ids)}, but the data now gives {list(tasks.ids)}; "
+                    "restore the data folder (or data.tasks) the run started with"
+                )
             for expert in state.library:
                 self.store.load_expert(expert.id, expert.adapter_ref)
             self.tracker.log_event("resumed", completed=state.completed)
@@ -63,8 +65,15 @@ class RunSequence:
             self.evaluate(state, tasks, step)
             verdict = judge_outcome(state.accuracy[step, step], state.accuracy.zero_shot.get(step))
             if not verdict.ok:
-                state.reports[-1] = report = evolve(report, health=str(verdict.health), health_reason=verdict.reason)
-                self.tracker.log_event(str(verdict.health), task=report.task_id, expert=report.expert_id, reason=verdict.reason)
+                state.reports[-1] = report = evolve(
+                    report, health=str(verdict.health), health_reason=verdict.reason
+                )
+                self.tracker.log_event(
+                    str(verdict.health),
+                    task=report.task_id,
+                    expert=report.expert_id,
+                    reason=verdict.reason,
+                )
             self.run_store.save_state(state.to_dict())
             self.tracker.log_event(
                 "task_learned",
@@ -76,10 +85,17 @@ class RunSequence:
                 seconds=round(report.seconds, 2),
             )
         routing = self.learn.route.adaptive
-        if routing is not None and self.evaluate_routing and state.router is not None and not state.router.evaluation:
+        if (
+            routing is not None
+            and self.evaluate_routing
+            and state.router is not None
+            and not state.router.evaluation
+        ):
             routing.evaluate(state)  # routing and task-free accuracy beside the task-given matrix
             self.run_store.save_state(state.to_dict())
-        self.tracker.log_metrics({k: v for k, v in state.accuracy.summary().items() if v is not None})
+        self.tracker.log_metrics(
+            {k: v for k, v in state.accuracy.summary().items() if v is not None}
+        )
         self.tracker.log_matrix(state.task_ids, state.accuracy.rows())
         if not self.keep_checkpoints:
             self.store.discard_checkpoints()

@@ -39,7 +39,9 @@ class TaskReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self, recurse=False)
-        data["decision"] = {k: str(v) if k == "action" else v for k, v in asdict(self.decision).items()}
+        data["decision"] = {
+            k: str(v) if k == "action" else v for k, v in asdict(self.decision).items()
+        }
         data["dev_history"], data["train_losses"] = list(self.dev_history), list(self.train_losses)
         return data
 
@@ -65,7 +67,9 @@ class RunState:
     reports: list[TaskReport] = field(factory=list)
     zero_shot_done: bool = False
     stopped: str | None = None  # why the run stopped early (e.g. diverged); cleared when it resumes
-    router: RouterMemory | None = None  # the adaptive router's memory (docs/adr/0032); None when routing is off
+    router: RouterMemory | None = (
+        None  # the adaptive router's memory (docs/adr/0032); None when routing is off
+    )
 
     def __attrs_post_init__(self) -> None:
         self.accuracy = self.accuracy or AccuracyMatrix(self.task_ids)
@@ -96,7 +100,9 @@ class RunState:
         for expert in self.library:
             vectors = [self.task_profiles[t] for t in expert.tasks if t in self.task_profiles]
             if vectors:
-                profiles[expert.id] = tuple(sum(col) / len(vectors) for col in zip(*vectors, strict=True))
+                profiles[expert.id] = tuple(
+                    sum(col) / len(vectors) for col in zip(*vectors, strict=True)
+                )
         return profiles
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,7 +133,9 @@ class RunState:
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> RunState:
-        if not isinstance(data["task_ids"], list) or not all(isinstance(t, str) for t in data["task_ids"]):
+        if not isinstance(data["task_ids"], list) or not all(
+            isinstance(t, str) for t in data["task_ids"]
+        ):
             raise TypeError(f"task_ids must be a list of strings, got {data['task_ids']!r}")
         if not all(isinstance(v, (int, float)) for v in data.get("majority", {}).values()):
             raise TypeError(f"majority must map task ids to numbers, got {data['majority']!r}")
@@ -141,7 +149,9 @@ class RunState:
             reports=[TaskReport.from_dict(r) for r in data.get("reports", [])],
             zero_shot_done=bool(data.get("zero_shot_done", False)),
             stopped=None if data.get("stopped") is None else str(data["stopped"]),
-            router=RouterMemory.from_dict(data["router"]) if data.get("router") is not None else None,
+            router=RouterMemory.from_dict(data["router"])
+            if data.get("router") is not None
+            else None,
         )
         state._check_consistent()
         return state
@@ -150,12 +160,18 @@ class RunState:
         """The parts agree with each other (a hand-edited or mixed-up state.json fails here, not in a report)."""
         for name, matrix in (("accuracy", self.accuracy), ("balanced_accuracy", self.balanced)):
             if matrix.task_ids != self.task_ids:
-                raise ValueError(f"{name}.task_ids {list(matrix.task_ids)} differ from task_ids {list(self.task_ids)}")
+                raise ValueError(
+                    f"{name}.task_ids {list(matrix.task_ids)} differ from task_ids {list(self.task_ids)}"
+                )
         if self.balanced.trained != self.completed:
-            raise ValueError(f"balanced_accuracy has {self.balanced.trained} rows, accuracy {self.completed}")
+            raise ValueError(
+                f"balanced_accuracy has {self.balanced.trained} rows, accuracy {self.completed}"
+            )
         learned = [r.task_id for r in self.reports]
         if learned != list(self.task_ids[: len(learned)]) or len(learned) < self.completed:
-            raise ValueError(f"reports cover {learned}, but the first {self.completed} of task_ids are {list(self.task_ids[: self.completed])}")
+            raise ValueError(
+                f"reports cover {learned}, but the first {self.completed} of task_ids are {list(self.task_ids[: self.completed])}"
+            )
         done, held = self.task_ids[: self.completed], self.library.learned_tasks()
         if missing := [t for t in done if t not in held]:
             raise ValueError(f"library: no expert holds the learned task(s) {missing}")

@@ -42,8 +42,17 @@ class TrainJointly:
         session = self.learner.start_joint("joint", tuple(tasks), ConsolidationPolicy())
         for epoch in range(1, self.epochs + 1):
             report = session.train_epoch()
-            self.tracker.log_metrics({"joint/train_loss": report.train_loss}, step=epoch, axis="joint/epoch")
+            self.tracker.log_metrics(
+                {"joint/train_loss": report.train_loss}, step=epoch, axis="joint/epoch"
+            )
         scores = {t.id: self.learner.score("joint", t) for t in tasks}
-        result = JointResult(tasks.ids, scores, {k: s.majority_baseline for k, s in scores.items()}, time.perf_counter() - started)
-        self.tracker.log_event("joint_trained", avg_acc=result.avg_acc, seconds=round(result.seconds, 1))
+        result = JointResult(
+            tasks.ids,
+            scores,
+            {k: s.majority_baseline for k, s in scores.items()},
+            time.perf_counter() - started,
+        )
+        self.tracker.log_event(
+            "joint_trained", avg_acc=result.avg_acc, seconds=round(result.seconds, 1)
+        )
         return result

@@ -14,13 +14,34 @@ from rich.text import Text
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.bootstrap import logging_setup, render
-from adaptive_learner.bootstrap.config import ConfigError, _check_text, _read_preset, config_help, load_config, load_reference, preset_names
+from adaptive_learner.bootstrap.config import (
+    ConfigError,
+    _check_text,
+    _read_preset,
+    config_help,
+    load_config,
+    load_reference,
+    preset_names,
+)
 from adaptive_learner.bootstrap.containers import make_container
 from adaptive_learner.bootstrap.preflight import prepare_resume, prepare_runs
-from adaptive_learner.bootstrap.runs import RunLock, is_main_process, new_run_dir, repair_run, resume_config, run_config, run_state, world_size
+from adaptive_learner.bootstrap.runs import (
+    RunLock,
+    is_main_process,
+    new_run_dir,
+    repair_run,
+    resume_config,
+    run_config,
+    run_state,
+    world_size,
+)
 from adaptive_learner.domain.errors import DomainError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Continual learning with LoRA experts on a frozen LM.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Continual learning with LoRA experts on a frozen LM.",
+)
 # A pipe gets wide tables rather than task names folded over three lines. markup=False: task ids,
 # file names and error messages are user text, and rich would eat "[training]" in them as a tag;
 # styled parts are built as Text instead.
@@ -28,15 +49,28 @@ console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
 DEBUG = {"on": False}
 SPLITS = ("validation", "dev")
 
-Preset = Annotated[str, typer.Option("--preset", "-p", help="Preset name (see `presets`) or path to a .toml file.")]
-Sets = Annotated[list[str], typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable).")]
-RunDir = Annotated[Path, typer.Argument(help="A run folder written by `run`.", exists=True, file_okay=False)]
+Preset = Annotated[
+    str, typer.Option("--preset", "-p", help="Preset name (see `presets`) or path to a .toml file.")
+]
+Sets = Annotated[
+    list[str],
+    typer.Option("--set", "-s", help="Override a config key: section.key=value (repeatable)."),
+]
+RunDir = Annotated[
+    Path, typer.Argument(help="A run folder written by `run`.", exists=True, file_okay=False)
+]
 
 
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
-    json_logs: Annotated[bool | None, typer.Option("--json-logs/--console-logs", help="Log format (default: console on a terminal, JSON lines otherwise).")] = None,
+    json_logs: Annotated[
+        bool | None,
+        typer.Option(
+            "--json-logs/--console-logs",
+            help="Log format (default: console on a terminal, JSON lines otherwise).",
+        ),
+    ] = None,
 ) -> None:
     DEBUG["on"] = debug
     logging_setup.configure(json=json_logs)
@@ -45,17 +79,29 @@ def main(
 def _toml_string(text: str) -> str:
     """`text` as a TOML basic string, every character kept (Python's repr is not TOML: 'a\\b' would
     come back with two backslashes). What the config then refuses (NUL, lone surrogates) it names."""
-    return '"' + "".join(c if c not in '"\\' and " " <= c != "\x7f" else f"\\u{ord(c):04x}" for c in text) + '"'
+    return (
+        '"'
+        + "".join(c if c not in '"\\' and " " <= c != "\x7f" else f"\\u{ord(c):04x}" for c in text)
+        + '"'
+    )
 
 
-def _overrides(sets: list[str], backbone: str | None, data_dir: Path | None, tasks: str | None, output_dir: Path | None) -> list[str]:
+def _overrides(
+    sets: list[str],
+    backbone: str | None,
+    data_dir: Path | None,
+    tasks: str | None,
+    output_dir: Path | None,
+) -> list[str]:
     extra = list(sets)
     if backbone:
         extra.append(f"run.backbone={_toml_string(backbone)}")
     if data_dir:
         extra += ["data.source=folder", f"data.data_dir={_toml_string(str(data_dir))}"]
     if tasks:
-        extra.append("data.tasks=[" + ", ".join(_toml_string(t.strip()) for t in tasks.split(",")) + "]")
+        extra.append(
+            "data.tasks=[" + ", ".join(_toml_string(t.strip()) for t in tasks.split(",")) + "]"
+        )
     if output_dir:
         extra.append(f"run.output_dir={_toml_string(str(output_dir))}")
     return extra
@@ -64,12 +110,27 @@ def _overrides(sets: list[str], backbone: str | None, data_dir: Path | None, tas
 @app.command()
 def run(
     preset: Preset = "default",
-    backbone: Annotated[str | None, typer.Option(help="Backbone adapter: hf or fake (overrides run.backbone).")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder of task folders (task.json + JSONL splits).")] = None,
-    tasks: Annotated[str | None, typer.Option(help="Comma-separated task folder names, in learning order.")] = None,
-    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds; several seeds report mean ± std.")] = None,
-    output_dir: Annotated[Path | None, typer.Option(help="Where run folders go (overrides run.output_dir).")] = None,
-    joint: Annotated[bool, typer.Option("--joint", help="Baseline: train one LoRA on all tasks at once (multitask upper bound).")] = False,
+    backbone: Annotated[
+        str | None, typer.Option(help="Backbone adapter: hf or fake (overrides run.backbone).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder of task folders (task.json + JSONL splits).")
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated task folder names, in learning order.")
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Comma-separated seeds; several seeds report mean ± std.")
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Where run folders go (overrides run.output_dir).")
+    ] = None,
+    joint: Annotated[
+        bool,
+        typer.Option(
+            "--joint", help="Baseline: train one LoRA on all tasks at once (multitask upper bound)."
+        ),
+    ] = False,
     set_: Sets = [],  # noqa: B006 - typer needs a literal default
 ) -> None:
     """Learn a task sequence and print the accuracy matrix, AvgAcc and BWT."""
@@ -77,21 +138,35 @@ def run(
     plans = prepare_runs(preset, _overrides(set_, backbone, data_dir, tasks, output_dir), seeds)
     states = []
     for plan in plans:
-        load_reference(plan.cfg.run.reference)  # a missing reference fails before any run folder exists
+        load_reference(
+            plan.cfg.run.reference
+        )  # a missing reference fails before any run folder exists
     for cfg, source in ((plan.cfg, plan.source) for plan in plans):
         started = time.perf_counter()
-        if not is_main_process():  # torchrun / accelerate launch: only rank 0 writes the run folder (docs/adr/0028)
+        if (
+            not is_main_process()
+        ):  # torchrun / accelerate launch: only rank 0 writes the run folder (docs/adr/0028)
             _execute_worker(cfg, source)
             continue
         run_dir = new_run_dir(cfg, source.files())
-        console.print(Text.assemble(("run", "bold"), f" {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}"))
+        console.print(
+            Text.assemble(
+                ("run", "bold"),
+                f" {run_dir}  preset={preset} backbone={cfg.run.backbone} seed={cfg.run.seed}",
+            )
+        )
         if joint:
             container = make_container(cfg, run_dir)
             container.task_source.override(source)
             result = container.train_jointly()()
             for task_id, score in result.scores.items():
-                console.print(f"{task_id:>16}  accuracy {score.accuracy:.3f}  balanced {score.balanced_accuracy:.3f}  majority {score.majority_baseline:.3f}")
-            console.print(f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)", style="bold")
+                console.print(
+                    f"{task_id:>16}  accuracy {score.accuracy:.3f}  balanced {score.balanced_accuracy:.3f}  majority {score.majority_baseline:.3f}"
+                )
+            console.print(
+                f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)",
+                style="bold",
+            )
             console.print(render.wall_time(time.perf_counter() - started))
             continue
         states.append(_execute(cfg, run_dir, source))
@@ -162,12 +237,26 @@ def _report_partial(run_dir: Path) -> None:
 
 
 @app.command()
-def resume(run_dir: RunDir, set_: Annotated[list[str], typer.Option("--set", "-s", help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.")] = []) -> None:  # noqa: B006
+def resume(
+    run_dir: RunDir,
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            "-s",
+            help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.",
+        ),
+    ] = [],
+) -> None:  # noqa: B006
     """Continue a stopped or killed run from its last saved task (or epoch); one process."""
     if world_size() > 1:
-        raise ConfigError(f"{run_dir}: resume runs in one process; start it without torchrun/accelerate launch")
+        raise ConfigError(
+            f"{run_dir}: resume runs in one process; start it without torchrun/accelerate launch"
+        )
     cfg = resume_config(run_config(run_dir), set_)
-    source = prepare_resume(cfg, run_dir).source  # config, task files and model settings, as `run` checks them
+    source = prepare_resume(
+        cfg, run_dir
+    ).source  # config, task files and model settings, as `run` checks them
     started = time.perf_counter()
     _execute(cfg, run_dir, source, prepare=lambda: repair_run(run_dir, cfg, source.files(), set_))
     console.print(render.wall_time(time.perf_counter() - started))
@@ -184,19 +273,38 @@ def report(run_dir: RunDir) -> None:
 
 @app.command()
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to compare; runs of one config are grouped as seeds.")],
-    include_incomplete: Annotated[bool, typer.Option("--include-incomplete", help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).")] = False,
+    run_dirs: Annotated[
+        list[Path],
+        typer.Argument(help="Run folders to compare; runs of one config are grouped as seeds."),
+    ],
+    include_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--include-incomplete",
+            help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).",
+        ),
+    ] = False,
 ) -> None:
     """Put runs side by side; runs that differ only in seed are shown as mean ± std."""
     seen: dict[Path, Path] = {}
     for d in run_dirs:
         if (first := seen.setdefault(d.resolve(), d)) is not d:
-            raise ConfigError(f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)")
-    console.print(render.compare_table([(d, run_config(d), run_state(d)) for d in run_dirs], include_incomplete=include_incomplete))
+            raise ConfigError(
+                f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)"
+            )
+    console.print(
+        render.compare_table(
+            [(d, run_config(d), run_state(d)) for d in run_dirs],
+            include_incomplete=include_incomplete,
+        )
+    )
 
 
 @app.command()
-def evaluate(run_dir: RunDir, split: Annotated[str, typer.Option(help="Split to score: validation or dev.")] = "validation") -> None:
+def evaluate(
+    run_dir: RunDir,
+    split: Annotated[str, typer.Option(help="Split to score: validation or dev.")] = "validation",
+) -> None:
     """Re-score every learned task with its saved expert and print it beside the saved row."""
     if split not in SPLITS:
         raise ConfigError(f"--split: {split!r:.40} is not one of {', '.join(SPLITS)}")
@@ -204,30 +312,42 @@ def evaluate(run_dir: RunDir, split: Annotated[str, typer.Option(help="Split to 
     state, tasks = run_state(run_dir), container.task_source().load()
     evaluate = container.evaluate(split=split)
     last = state.completed - 1
-    for j, (task_id, score) in enumerate(evaluate.rescore(state, tasks, container.backbone()).items()):
+    for j, (task_id, score) in enumerate(
+        evaluate.rescore(state, tasks, container.backbone()).items()
+    ):
         expert = state.library.expert_for(task_id).id
         saved = state.accuracy.get(last, j)
-        console.print(f"{task_id:>12}  {expert:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}")
+        console.print(
+            f"{task_id:>12}  {expert:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}"
+        )
 
 
 @app.command()
 def route(
     run_dir: RunDir,
-    text: Annotated[str | None, typer.Option(help="A single input to route to the nearest expert.")] = None,
-    task: Annotated[str | None, typer.Option(help="A task (folder name) to decide reuse / create / fork for.")] = None,
+    text: Annotated[
+        str | None, typer.Option(help="A single input to route to the nearest expert.")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="A task (folder name) to decide reuse / create / fork for.")
+    ] = None,
 ) -> None:
     """Ask the router where a text or a new task would go."""
     if (text is None) == (task is None):
         raise typer.BadParameter("give exactly one of --text or --task")
     if text is not None:
-        _check_text(text, "--text")  # a lone surrogate (undecodable bytes in argv) would reach the tokenizer
+        _check_text(
+            text, "--text"
+        )  # a lone surrogate (undecodable bytes in argv) would reach the tokenizer
         if not text.strip():
             raise ConfigError("--text: empty; give the input to route")
     container = make_container(run_config(run_dir), run_dir)
     state = run_state(run_dir)
     query = container.route()
     if text is not None:
-        if query.adaptive is None:  # a schedule run: route in the task keys' representation all the same
+        if (
+            query.adaptive is None
+        ):  # a schedule run: route in the task keys' representation all the same
             query.adaptive = _routing(run_dir, state)
         decision = query.for_text(text, state)
     else:
@@ -255,12 +375,31 @@ def _routing(run_dir: Path, state):
 def predict(
     run_dir: RunDir,
     text: Annotated[str | None, typer.Option(help="One input to answer without a task id.")] = None,
-    text_pair: Annotated[str | None, typer.Option(help="With --text: the second text of a pair input (e.g. a hypothesis); "
-                                                  "pair inputs are routed among tasks whose inputs are pairs.")] = None,
-    file: Annotated[Path | None, typer.Option(help="A JSONL file of inputs in the task-folder format (text, text_pair, label).",
-                                              exists=True, dir_okay=False)] = None,
-    top_k: Annotated[int, typer.Option(help="Mix the label distributions of the k most likely tasks' experts (1 = the routed one).", min=1)] = 1,
-    batch_size: Annotated[int, typer.Option(help="Inputs routed and answered per batch.", min=1)] = 64,
+    text_pair: Annotated[
+        str | None,
+        typer.Option(
+            help="With --text: the second text of a pair input (e.g. a hypothesis); "
+            "pair inputs are routed among tasks whose inputs are pairs."
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A JSONL file of inputs in the task-folder format (text, text_pair, label).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            help="Mix the label distributions of the k most likely tasks' experts (1 = the routed one).",
+            min=1,
+        ),
+    ] = 1,
+    batch_size: Annotated[
+        int, typer.Option(help="Inputs routed and answered per batch.", min=1)
+    ] = 64,
 ) -> None:
     """Answer inputs with no task id: the routed expert, the label and its probability."""
     from adaptive_learner.adapters.data.inputs import read_queries
@@ -270,22 +409,32 @@ def predict(
     if (text is None) == (file is None):
         raise typer.BadParameter("give exactly one of --text or --file")
     if text_pair is not None and text is None:
-        raise typer.BadParameter("--text-pair goes with --text (a JSONL file gives pairs in its text_pair field)")
+        raise typer.BadParameter(
+            "--text-pair goes with --text (a JSONL file gives pairs in its text_pair field)"
+        )
     state = run_state(run_dir)
     if not state.library.learned_tasks():
-        raise DomainError(f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task")
+        raise DomainError(
+            f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task"
+        )
     inputs = [LabelledInput(text, text_pair)] if text is not None else read_queries(file)
     routing = _routing(run_dir, state)
     answers = []
     for start in progress(range(0, len(inputs), batch_size), "predict"):
         answers += routing.answer(inputs[start : start + batch_size], state, k=top_k)
     for x, a in zip(inputs, answers, strict=True):
-        mark = "" if x.label is None else ("  ok" if a["label"] == x.label else f"  (gold {x.label})")
-        console.print(f"{a['expert']:>10}  {a['task']:>14}  {a['label']:>14}  p {a['probability']:.3f}  route p {a['route_probability']:.2f}{mark}",
-                      highlight=False)
+        mark = (
+            "" if x.label is None else ("  ok" if a["label"] == x.label else f"  (gold {x.label})")
+        )
+        console.print(
+            f"{a['expert']:>10}  {a['task']:>14}  {a['label']:>14}  p {a['probability']:.3f}  route p {a['route_probability']:.2f}{mark}",
+            highlight=False,
+        )
     gold = [(x, a) for x, a in zip(inputs, answers, strict=True) if x.label is not None]
     if gold:
-        console.print(f"task-free accuracy {sum(a['label'] == x.label for x, a in gold) / len(gold):.3f} on {len(gold)} labelled inputs")
+        console.print(
+            f"task-free accuracy {sum(a['label'] == x.label for x, a in gold) / len(gold):.3f} on {len(gold)} labelled inputs"
+        )
 
 
 @app.command()
@@ -295,11 +444,19 @@ def experts(run_dir: RunDir) -> None:
 
 
 @app.command()
-def presets(show: Annotated[str | None, typer.Option(help="Print one preset's full config with help text.")] = None) -> None:
+def presets(
+    show: Annotated[
+        str | None, typer.Option(help="Print one preset's full config with help text.")
+    ] = None,
+) -> None:
     """List the shipped presets, or show one in full."""
     if show is None:
         for name in preset_names():
-            console.print(Text.assemble((f"{name:>14}", "bold"), f"  {_read_preset(name).get('description', '')}"))
+            console.print(
+                Text.assemble(
+                    (f"{name:>14}", "bold"), f"  {_read_preset(name).get('description', '')}"
+                )
+            )
         return
     cfg = load_config(show).to_dict()
     for key, help_text, _ in config_help():
@@ -310,15 +467,24 @@ def presets(show: Annotated[str | None, typer.Option(help="Print one preset's fu
 
 @app.command("inspect-layers")
 def inspect_layers(
-    model: Annotated[str, typer.Option(help="Hub id, local folder or embedded name ('smollm2-135m', 'gemma3-270m').")] = "smollm2-135m",
-    gguf_file: Annotated[str, typer.Option(help="GGUF file inside --model (a folder) to read the architecture from.")] = "",
-    filter_: Annotated[str, typer.Option("--filter", help="Show only modules whose name contains this text.")] = "",
+    model: Annotated[
+        str,
+        typer.Option(help="Hub id, local folder or embedded name ('smollm2-135m', 'gemma3-270m')."),
+    ] = "smollm2-135m",
+    gguf_file: Annotated[
+        str, typer.Option(help="GGUF file inside --model (a folder) to read the architecture from.")
+    ] = "",
+    filter_: Annotated[
+        str, typer.Option("--filter", help="Show only modules whose name contains this text.")
+    ] = "",
 ) -> None:
     """List the backbone's modules, parameter shapes and counts, to choose grad_sketch_layer_names."""
     from adaptive_learner.adapters.hf.layers import default_sketch_layers, layer_rows, skeleton
 
     net = skeleton(model, gguf_file)
-    console.print(render.layers_table(layer_rows(net, filter_), f"{model} ({net.config.model_type})"))
+    console.print(
+        render.layers_table(layer_rows(net, filter_), f"{model} ({net.config.model_type})")
+    )
     try:
         console.print("default grad_sketch_layer_names: " + ", ".join(default_sketch_layers(net)))
     except AdapterError as exc:
@@ -332,7 +498,9 @@ def entry(args: list[str] | None = None) -> None:
     """
     try:
         code = app(args=args, standalone_mode=False)
-        if isinstance(code, int) and code:  # e.g. 130 after Ctrl-C: click returns it instead of raising
+        if (
+            isinstance(code, int) and code
+        ):  # e.g. 130 after Ctrl-C: click returns it instead of raising
             raise SystemExit(code)
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:

@@ -22,12 +22,33 @@ from typing import Any
 import attrs
 
 from adaptive_learner.bootstrap.config_schema import (
-    Config, ConsolidationConfig, DataConfig, FakeConfig, LoraConfig, ModelConfig, RoutingConfig, RunConfig, TrainingConfig,
+    Config,
+    ConsolidationConfig,
+    DataConfig,
+    FakeConfig,
+    LoraConfig,
+    ModelConfig,
+    RoutingConfig,
+    RunConfig,
+    TrainingConfig,
 )
 
 __all__ = [
-    "Config", "ConfigError", "ConsolidationConfig", "DataConfig", "FakeConfig", "LoraConfig", "ModelConfig", "RoutingConfig",
-    "RunConfig", "TrainingConfig", "config_from_dict", "config_help", "load_config", "load_reference", "parse_override",
+    "Config",
+    "ConfigError",
+    "ConsolidationConfig",
+    "DataConfig",
+    "FakeConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "RoutingConfig",
+    "RunConfig",
+    "TrainingConfig",
+    "config_from_dict",
+    "config_help",
+    "load_config",
+    "load_reference",
+    "parse_override",
     "preset_names",
 ]
 
@@ -38,7 +59,11 @@ class ConfigError(ValueError):
 
 def _closest(key: str, options: Sequence[str], noun: str = "keys") -> str:
     match = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
-    return f"; did you mean {match[0]!r}?" if match else f"; valid {noun}: {', '.join(sorted(options))}"
+    return (
+        f"; did you mean {match[0]!r}?"
+        if match
+        else f"; valid {noun}: {', '.join(sorted(options))}"
+    )
 
 
 def _check_type(value: Any, hint: Any, where: str) -> Any:
@@ -50,7 +75,9 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: {value:.3e} is too large for a float") from None
     if hint in (int, float, str, bool):
         if type(value) is not hint:
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r:.80}")
+            raise ConfigError(
+                f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r:.80}"
+            )
         if hint is float and not math.isfinite(value):
             raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         if hint is str:
@@ -68,12 +95,17 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         for k in value:
             _check_text(str(k), f"{where} key {str(k)!r:.40}")
         return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
-    if origin in (types.UnionType, typing.Union):  # e.g. bool | str: a value of one of the members, checked as that member
+    if origin in (
+        types.UnionType,
+        typing.Union,
+    ):  # e.g. bool | str: a value of one of the members, checked as that member
         members = typing.get_args(hint)
         for member in members:
             if type(value) is member or (member is float and type(value) is int):
                 return _check_type(value, member, where)
-        names = " or ".join("null" if m is type(None) else getattr(m, "__name__", str(m)) for m in members)
+        names = " or ".join(
+            "null" if m is type(None) else getattr(m, "__name__", str(m)) for m in members
+        )
         raise ConfigError(f"{where}: expected {names}, got {type(value).__name__} {value!r:.80}")
     return value
 
@@ -85,7 +117,9 @@ def _check_text(value: str, where: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ConfigError(f"{where}: not valid Unicode text ({exc.reason} at character {exc.start})") from None
+        raise ConfigError(
+            f"{where}: not valid Unicode text ({exc.reason} at character {exc.start})"
+        ) from None
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -106,19 +140,29 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc  # attrs validators add a tuple of details
+        message = (
+            exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc
+        )  # attrs validators add a tuple of details
         raise ConfigError(f"{where or 'config'}: {message}") from None
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, Mapping) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
 def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("adaptive_learner.bootstrap.presets").iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name[:-5]
+        for p in resources.files("adaptive_learner.bootstrap.presets").iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -128,13 +172,20 @@ def _read_preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
         try:
             text = path.read_text(encoding="utf-8-sig")  # a BOM is fine, as in task files
         except OSError as exc:
-            raise ConfigError(f"{label}: cannot read the preset file ({exc.strerror or exc})") from None
+            raise ConfigError(
+                f"{label}: cannot read the preset file ({exc.strerror or exc})"
+            ) from None
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start})") from None
     else:
         if name not in preset_names():
             raise ConfigError(f"unknown preset {name!r}{_closest(name, preset_names(), 'presets')}")
-        text, label = resources.files("adaptive_learner.bootstrap.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8"), f"preset {name}"
+        text, label = (
+            resources.files("adaptive_learner.bootstrap.presets")
+            .joinpath(f"{name}.toml")
+            .read_text(encoding="utf-8"),
+            f"preset {name}",
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -164,8 +215,14 @@ def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Confi
     data = _read_preset(preset)
     for text in overrides:
         path, value = parse_override(text)
-        if len(path) == 1 and attrs.has(typing.get_type_hints(Config).get(path[0], int)) and not isinstance(value, Mapping):
-            raise ConfigError(f"override {text!r}: [{path[0]}] is a table of keys; give {path[0]}.key=value")
+        if (
+            len(path) == 1
+            and attrs.has(typing.get_type_hints(Config).get(path[0], int))
+            and not isinstance(value, Mapping)
+        ):
+            raise ConfigError(
+                f"override {text!r}: [{path[0]}] is a table of keys; give {path[0]}.key=value"
+            )
         node: dict[str, Any] = {}
         cursor = node
         for part in path[:-1]:
@@ -188,9 +245,14 @@ def load_reference(name: str) -> dict[str, Any] | None:
             raise ConfigError(f"run.reference: cannot read {name} ({exc})") from None
     found = resources.files("adaptive_learner.bootstrap.presets").joinpath(f"{name}.reference.json")
     if not found.is_file():
-        shipped = sorted(p.name[: -len(".reference.json")] for p in resources.files("adaptive_learner.bootstrap.presets").iterdir()
-                         if p.name.endswith(".reference.json"))
-        raise ConfigError(f"run.reference: no shipped reference {name!r}{_closest(name, shipped, 'references')}")
+        shipped = sorted(
+            p.name[: -len(".reference.json")]
+            for p in resources.files("adaptive_learner.bootstrap.presets").iterdir()
+            if p.name.endswith(".reference.json")
+        )
+        raise ConfigError(
+            f"run.reference: no shipped reference {name!r}{_closest(name, shipped, 'references')}"
+        )
     return json.loads(found.read_text(encoding="utf-8"))
 
 

@@ -25,7 +25,14 @@ def _span(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> s
     return " and ".join(parts)
 
 
-def within(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, hi_open: bool = False, also: tuple = ()) -> Any:
+def within(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    also: tuple = (),
+) -> Any:
     """A validator for a number in a range (ends open or closed); `also` lists extra allowed values (-1 = all)."""
 
     def check(_: Any, attribute: Any, value: float) -> None:
@@ -35,7 +42,9 @@ def within(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
         high_bad = hi is not None and (value >= hi if hi_open else value > hi)
         if low_bad or high_bad:
             extra = "".join(f", or {a}" for a in also)
-            raise ValueError(f"{attribute.name!r} must be {_span(lo, hi, lo_open, hi_open)}{extra} (got {value!r})")
+            raise ValueError(
+                f"{attribute.name!r} must be {_span(lo, hi, lo_open, hi_open)}{extra} (got {value!r})"
+            )
 
     return check
 
@@ -65,13 +74,17 @@ def _task_names(_: Any, attribute: Any, value: list[str]) -> None:
     for name in value:
         parts = Path(name).parts
         if not name.strip() or Path(name).is_absolute() or ".." in parts:
-            raise ValueError(f"{attribute.name!r}: {name!r} must be a task folder name (or sub-path) inside the data directory")
+            raise ValueError(
+                f"{attribute.name!r}: {name!r} must be a task folder name (or sub-path) inside the data directory"
+            )
 
 
 def _word_lists(_: Any, attribute: Any, value: dict[str, list[str]]) -> None:
     for task, words in value.items():
         if not words or any(not w.strip() for w in words):
-            raise ValueError(f"'{attribute.name}.{task}': give one non-empty answer word per label, got {words!r:.60}")
+            raise ValueError(
+                f"'{attribute.name}.{task}': give one non-empty answer word per label, got {words!r:.60}"
+            )
 
 
 def _nonblank_items(_: Any, attribute: Any, value: list[str]) -> None:
@@ -85,9 +98,13 @@ def _signal_table(positive: bool) -> Any:
 
         for key, number in value.items():
             if key not in SIGNALS:
-                raise ValueError(f"{attribute.name!r}: unknown signal {key!r}; known: {', '.join(SIGNALS)}")
+                raise ValueError(
+                    f"{attribute.name!r}: unknown signal {key!r}; known: {', '.join(SIGNALS)}"
+                )
             if number < 0 or (positive and number == 0):
-                raise ValueError(f"'{attribute.name}.{key}' must be {'> 0' if positive else '>= 0'} (got {number!r})")
+                raise ValueError(
+                    f"'{attribute.name}.{key}' must be {'> 0' if positive else '>= 0'} (got {number!r})"
+                )
 
     return check
 
@@ -97,7 +114,9 @@ def _layer_list(_: Any, attribute: Any, value: list[int]) -> None:
         raise ValueError(f"{attribute.name!r}: each layer at most once (got {value!r:.60})")
     for layer in value:
         if isinstance(layer, bool) or not isinstance(layer, int) or not -1 <= layer <= 4096:
-            raise ValueError(f"{attribute.name!r}: layers are integers from -1 (the final layer) to 4096 (got {layer!r:.40})")
+            raise ValueError(
+                f"{attribute.name!r}: layers are integers from -1 (the final layer) to 4096 (got {layer!r:.40})"
+            )
 
 
 def _block_weights(_: Any, attribute: Any, value: dict[str, float]) -> None:
@@ -105,7 +124,9 @@ def _block_weights(_: Any, attribute: Any, value: dict[str, float]) -> None:
 
     for key, number in value.items():
         if key not in BLOCK_ORDER:
-            raise ValueError(f"{attribute.name!r}: unknown profile block {key!r}; known: {', '.join(BLOCK_ORDER)}")
+            raise ValueError(
+                f"{attribute.name!r}: unknown profile block {key!r}; known: {', '.join(BLOCK_ORDER)}"
+            )
         if number < 0:
             raise ValueError(f"'{attribute.name}.{key}' must be >= 0 (got {number!r})")
 

@@ -16,7 +16,11 @@ from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.fake_profiler import FakeProfiler
 from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
-from adaptive_learner.application.adaptive_routing import AdaptiveRouting, RoutingSettings, default_memory
+from adaptive_learner.application.adaptive_routing import (
+    AdaptiveRouting,
+    RoutingSettings,
+    default_memory,
+)
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.route_query import RouteQuery
@@ -40,7 +44,9 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
         use_gamma_gating=c.use_gamma_gating,
         ewc_fixed_lambda_bypass_gamma=c.ewc_fixed_lambda_bypass_gamma,
         gamma_gain_lambda=c.gamma_gain_lambda,
-        gamma=GammaGain(weights=dict(c.gamma_weights), scales=dict(c.gamma_scales), direction=c.gamma_direction),
+        gamma=GammaGain(
+            weights=dict(c.gamma_weights), scales=dict(c.gamma_scales), direction=c.gamma_direction
+        ),
         replay=c.replay,
         replay_alpha=c.replay_alpha,
         feature_replay_alpha=c.feature_replay_alpha,
@@ -54,10 +60,16 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
 def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter | FixedAssignment:
     r = cfg.routing
     if r.strategy == "similarity":
-        return SimilarityRouter(reuse_threshold=r.reuse_threshold, fork_threshold=r.fork_threshold, temperature=r.temperature)
+        return SimilarityRouter(
+            reuse_threshold=r.reuse_threshold,
+            fork_threshold=r.fork_threshold,
+            temperature=r.temperature,
+        )
     if r.expert_of_task:
         if cfg.data.tasks and len(r.expert_of_task) != len(cfg.data.tasks):
-            raise ValueError(f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks")
+            raise ValueError(
+                f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks"
+            )
         return FixedAssignment(r.expert_of_task)
     return SharingSchedule(r.num_tasks_to_share_lora)
 
@@ -74,15 +86,27 @@ def build_routing_settings(cfg: Config) -> RoutingSettings:
     blocks += ["gradient", "context"] if r.use_advanced_embeddings else []
     n = r.k_examples_for_prototype or (r.grad_sketch_examples if r.use_advanced_embeddings else 0)
     return RoutingSettings(
-        base_model=base_model_name(cfg), blocks=tuple(blocks), weights=dict(r.profile_weights), profile_examples=n,
-        key_examples=r.router_examples_per_task, dynamic_profiles=r.dynamic_profiles, tol_forget=r.tol_forget, tol_new=r.tol_new,
-        temperature=r.temperature, adaptive=r.strategy == "adaptive", probe_candidates=r.probe_candidates,
-        probe_steps=r.probe_steps, outcome_z=r.outcome_z,
-        probe_replica=r.probe_replica, probe_metric=r.probe_metric,
+        base_model=base_model_name(cfg),
+        blocks=tuple(blocks),
+        weights=dict(r.profile_weights),
+        profile_examples=n,
+        key_examples=r.router_examples_per_task,
+        dynamic_profiles=r.dynamic_profiles,
+        tol_forget=r.tol_forget,
+        tol_new=r.tol_new,
+        temperature=r.temperature,
+        adaptive=r.strategy == "adaptive",
+        probe_candidates=r.probe_candidates,
+        probe_steps=r.probe_steps,
+        outcome_z=r.outcome_z,
+        probe_replica=r.probe_replica,
+        probe_metric=r.probe_metric,
     )
 
 
-def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner, answerer, tracker, router_model):
+def build_adaptive_routing(
+    cfg: Config, run_dir: Path, source, profiler, learner, answerer, tracker, router_model
+):
     """The adaptive router's use case, or None when routing follows the fixed schedule."""
     r = cfg.routing
     if r.strategy == "schedule":
@@ -90,11 +114,23 @@ def build_adaptive_routing(cfg: Config, run_dir: Path, source, profiler, learner
     settings = build_routing_settings(cfg)
     calibrator = ReuseCalibrator(r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength)
     return AdaptiveRouting(
-        source, profiler, SourceInputs(source), learner, answerer, tracker, settings,
-        router=AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits),
-        new_memory=lambda: default_memory(settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret),
+        source,
+        profiler,
+        SourceInputs(source),
+        learner,
+        answerer,
+        tracker,
+        settings,
+        router=AdaptiveRouter(
+            ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits
+        ),
+        new_memory=lambda: default_memory(
+            settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret
+        ),
         similarity=build_rule(cfg) if r.strategy == "similarity" else None,
-        router_model=router_model, router_dir=str(Path(run_dir) / "router"), index=build_vector_index(),
+        router_model=router_model,
+        router_dir=str(Path(run_dir) / "router"),
+        index=build_vector_index(),
         policy=build_policy(cfg),
     )
 
@@ -126,7 +162,9 @@ def build_early_stopping(cfg: Config) -> EarlyStopping | None:
     t = cfg.training
     if not t.early_stopping:
         return None
-    return EarlyStopping(patience=t.patience, min_delta=t.min_delta, min_epochs_before_stop=t.min_epochs_before_stop)
+    return EarlyStopping(
+        patience=t.patience, min_delta=t.min_delta, min_epochs_before_stop=t.min_epochs_before_stop
+    )
 
 
 def build_task_source(cfg: Config):
@@ -165,7 +203,14 @@ def build_wandb_tracker(cfg: Config, run_dir: Path):
     tag, tags = cfg.run.experiment_tag, list(cfg.run.wandb_tags)
     if tag:
         tags += [tag, f"{tag}_seed{cfg.run.seed}"]
-    return WandbTracker(run_dir=run_dir, name=run_dir.name, config=cfg.to_dict(), project=cfg.run.wandb_project, tags=tags, group=tag or None)
+    return WandbTracker(
+        run_dir=run_dir,
+        name=run_dir.name,
+        config=cfg.to_dict(),
+        project=cfg.run.wandb_project,
+        tags=tags,
+        group=tag or None,
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -189,7 +234,9 @@ class Container(containers.DeclarativeContainer):
     chosen_tracker = providers.Selector(
         config.run.tracker,
         null=providers.Singleton(NullTracker),
-        jsonl=providers.Singleton(JsonlTracker, providers.Callable(lambda d: d / "events.jsonl", run_dir)),
+        jsonl=providers.Singleton(
+            JsonlTracker, providers.Callable(lambda d: d / "events.jsonl", run_dir)
+        ),
         wandb=providers.Singleton(build_wandb_tracker, settings, run_dir),
     )
     tracker = providers.Singleton(FanoutTracker, providers.Singleton(LogTracker), chosen_tracker)
@@ -201,9 +248,22 @@ class Container(containers.DeclarativeContainer):
     )
     router_model = providers.Singleton(build_router_model, settings)
     adaptive = providers.Singleton(
-        build_adaptive_routing, settings, run_dir, task_source, profiler, backbone, profiler, tracker, router_model
+        build_adaptive_routing,
+        settings,
+        run_dir,
+        task_source,
+        profiler,
+        backbone,
+        profiler,
+        tracker,
+        router_model,
     )
-    route = providers.Singleton(RouteQuery, encoder=backbone, rule=providers.Callable(build_rule, settings), adaptive=adaptive)
+    route = providers.Singleton(
+        RouteQuery,
+        encoder=backbone,
+        rule=providers.Callable(build_rule, settings),
+        adaptive=adaptive,
+    )
     learn_task = providers.Factory(
         LearnTask,
         learner=backbone,
@@ -216,7 +276,13 @@ class Container(containers.DeclarativeContainer):
         early_stopping=providers.Callable(build_early_stopping, settings),
     )
     evaluate = providers.Factory(EvaluateSequence, learner=backbone, tracker=tracker)
-    train_jointly = providers.Factory(TrainJointly, source=task_source, learner=backbone, tracker=tracker, epochs=config.training.epochs)
+    train_jointly = providers.Factory(
+        TrainJointly,
+        source=task_source,
+        learner=backbone,
+        tracker=tracker,
+        epochs=config.training.epochs,
+    )
     run_sequence = providers.Factory(
         RunSequence,
         source=task_source,
@@ -234,4 +300,3 @@ def make_container(cfg: Config, run_dir: Path) -> Container:
     container = Container(settings=cfg, run_dir=Path(run_dir))
     container.config.from_dict(cfg.to_dict())
     return container
-

@@ -24,9 +24,17 @@ def _mask_secrets(_, __, event: dict) -> dict:
 
 def configure(json: bool | None = None, level: int = logging.INFO) -> None:
     json = (not sys.stderr.isatty()) if json is None else json
-    shared = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, _mask_secrets,
-              structlog.processors.TimeStamper(fmt="iso")]
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        _mask_secrets,
+        structlog.processors.TimeStamper(fmt="iso"),
+    ]
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -34,8 +42,12 @@ def configure(json: bool | None = None, level: int = logging.INFO) -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processors=[
-        structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -46,9 +46,13 @@ def parse_seeds(text: str | None) -> list[int] | None:
     for position, part in enumerate(text.split(","), start=1):
         part = part.strip()
         if not part:
-            raise ConfigError(f"--seeds: entry {position} of {text!r:.60} is empty; give comma-separated integers, e.g. 0,1,2")
+            raise ConfigError(
+                f"--seeds: entry {position} of {text!r:.60} is empty; give comma-separated integers, e.g. 0,1,2"
+            )
         if not _INTEGER.fullmatch(part):
-            raise ConfigError(f"--seeds: {part!r:.40} is not an integer; give comma-separated integers, e.g. 0,1,2")
+            raise ConfigError(
+                f"--seeds: {part!r:.40} is not an integer; give comma-separated integers, e.g. 0,1,2"
+            )
         seed = int(part)
         if seed in seeds:
             raise ConfigError(f"--seeds: seed {seed} is given twice")
@@ -58,13 +62,19 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 def check_config(cfg: Config) -> None:
     """Build the domain objects the run will build, so their own checks fire now, not mid-run."""
-    for section, build in (("consolidation", build_policy), ("routing", build_rule), ("training", build_early_stopping)):
+    for section, build in (
+        ("consolidation", build_policy),
+        ("routing", build_rule),
+        ("training", build_early_stopping),
+    ):
         try:
             build(cfg)
         except (DomainError, ValueError, TypeError) as exc:
             message = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
             raise ConfigError(f"{section}: {message}") from None
-    if cfg.run.backbone == "hf":  # found mid-run before (after the zero-shot pass); the config alone decides it
+    if (
+        cfg.run.backbone == "hf"
+    ):  # found mid-run before (after the zero-shot pass); the config alone decides it
         from adaptive_learner.adapters.errors import AdapterError
         from adaptive_learner.adapters.hf.consolidation import check_replay_point
 
@@ -82,11 +92,17 @@ def check_output_dir(output_dir: str) -> None:
         while not probe.exists() and probe.parent != probe:  # the nearest existing ancestor
             probe = probe.parent
         if not probe.is_dir():
-            raise ConfigError(f"run.output_dir: {probe} is a file, not a folder (output dir {output_dir!r})")
+            raise ConfigError(
+                f"run.output_dir: {probe} is a file, not a folder (output dir {output_dir!r})"
+            )
         if not os.access(probe, os.W_OK | os.X_OK):
-            raise ConfigError(f"run.output_dir: {probe} is not writable (output dir {output_dir!r})")
+            raise ConfigError(
+                f"run.output_dir: {probe} is not writable (output dir {output_dir!r})"
+            )
     except OSError as exc:
-        raise ConfigError(f"run.output_dir: {output_dir!r} cannot be used ({exc.strerror or exc})") from None
+        raise ConfigError(
+            f"run.output_dir: {output_dir!r} cannot be used ({exc.strerror or exc})"
+        ) from None
 
 
 def check_data(source: Any) -> None:
@@ -126,8 +142,10 @@ def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
     check_data(source)
     saved = JsonRunStore(run_dir).load_state()
     if saved is not None and tuple(saved["task_ids"]) != source.load().ids:
-        raise ConfigError(f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
-                          "restore the data folder (or data.tasks) the run started with")
+        raise ConfigError(
+            f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
+            "restore the data folder (or data.tasks) the run started with"
+        )
     check_backbone(cfg)
     check_tracker(cfg)
     return Plan(cfg, source)

@@ -13,7 +13,14 @@ from adaptive_learner.domain.metrics import mean_std
 from adaptive_learner.domain.routing import ReuseDecision
 
 # Run keys that do not change a run's numbers: runs differing only in these are seeds of one config.
-NOT_RESULT_KEYS = ("seed", "output_dir", "keep_checkpoints", "tracker", "wandb_project", "wandb_tags")
+NOT_RESULT_KEYS = (
+    "seed",
+    "output_dir",
+    "keep_checkpoints",
+    "tracker",
+    "wandb_project",
+    "wandb_tags",
+)
 METRICS = ("avg_acc", "bwt", "bwt_clipped", "fwt", "forgetting")
 
 
@@ -21,19 +28,25 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def matrix_table(state: RunState, title: str = "Accuracy matrix R[i][j] (row: after training task i)") -> Table:
+def matrix_table(
+    state: RunState, title: str = "Accuracy matrix R[i][j] (row: after training task i)"
+) -> Table:
     ids = state.task_ids
     table = Table(title=title, title_justify="left")
     table.add_column("after \\ on", style="bold")
     for tid in ids:
         table.add_column(tid, justify="right")
-    table.add_row("zero-shot", *(_fmt(state.accuracy.zero_shot.get(j)) for j in range(len(ids))), style="dim")
+    table.add_row(
+        "zero-shot", *(_fmt(state.accuracy.zero_shot.get(j)) for j in range(len(ids))), style="dim"
+    )
     for i in range(state.completed):
         table.add_row(ids[i], *(_fmt(state.accuracy.get(i, j)) for j in range(len(ids))))
     table.add_row("majority", *(_fmt(state.majority.get(t)) for t in ids), style="dim")
     if state.completed:
         last = state.completed - 1
-        table.add_row("balanced", *(_fmt(state.balanced.get(last, j)) for j in range(len(ids))), style="dim")
+        table.add_row(
+            "balanced", *(_fmt(state.balanced.get(last, j)) for j in range(len(ids))), style="dim"
+        )
     return table
 
 
@@ -55,7 +68,11 @@ def metrics_line(state: RunState) -> str:
         return "no task completed yet"
     s = state.accuracy.summary()
     parts = [] if state.finished else [f"[{state.progress} tasks]"]
-    parts += [f"AvgAcc {s['avg_acc']:.3f}", f"BWT {s['bwt']:+.3f}", f"BWT(clipped) {s['bwt_clipped']:+.3f}"]
+    parts += [
+        f"AvgAcc {s['avg_acc']:.3f}",
+        f"BWT {s['bwt']:+.3f}",
+        f"BWT(clipped) {s['bwt_clipped']:+.3f}",
+    ]
     parts.append("FWT n/a" if s["fwt"] is None else f"FWT {s['fwt']:+.3f}")
     parts.append(f"forgetting {s['forgetting']:.3f}")
     parts.append(f"balanced AvgAcc {state.balanced.avg_acc():.3f}")
@@ -65,7 +82,11 @@ def metrics_line(state: RunState) -> str:
 def wall_time(seconds: float) -> str:
     """The run's wall time, model loading included: '3 min 28 s (208 s)'."""
     minutes, rest = divmod(round(seconds), 60)
-    return f"wall time {minutes} min {rest} s ({seconds:.0f} s)" if minutes else f"wall time {seconds:.1f} s"
+    return (
+        f"wall time {minutes} min {rest} s ({seconds:.0f} s)"
+        if minutes
+        else f"wall time {seconds:.1f} s"
+    )
 
 
 def reports_table(state: RunState) -> Table:
@@ -74,8 +95,14 @@ def reports_table(state: RunState) -> Table:
         table.add_column(col)
     for r in state.reports:
         table.add_row(
-            r.task_id, r.expert_id, str(r.decision.action), str(r.epochs_run), str(r.best_epoch), f"{r.seconds:.1f}", r.health,
-            r.decision.reason
+            r.task_id,
+            r.expert_id,
+            str(r.decision.action),
+            str(r.epochs_run),
+            str(r.best_epoch),
+            f"{r.seconds:.1f}",
+            r.health,
+            r.decision.reason,
         )
     return table
 
@@ -89,16 +116,22 @@ def print_run(console: Console, state: RunState, reference: dict | None = None) 
         console.print(status, style="bold yellow")
     ev = state.router.evaluation if state.router is not None else {}
     if ev:
-        console.print(f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy {ev['task_free_accuracy']:.3f}  "
-                      f"task-given accuracy {ev['task_given_accuracy']:.3f}", style="bold")
+        console.print(
+            f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy {ev['task_free_accuracy']:.3f}  "
+            f"task-given accuracy {ev['task_given_accuracy']:.3f}",
+            style="bold",
+        )
     if reference is not None:
         console.print(reference_table(state, reference))
 
 
 def reference_table(state: RunState, reference: dict) -> Table:
-    table = Table(title=f"Beside the reference: {reference['label']}", title_justify="left",
-                  caption=f"reference run, not measured in this run: {reference['command']} (seed {reference['seed']}, {reference['machine']})",
-                  caption_justify="left")
+    table = Table(
+        title=f"Beside the reference: {reference['label']}",
+        title_justify="left",
+        caption=f"reference run, not measured in this run: {reference['command']} (seed {reference['seed']}, {reference['machine']})",
+        caption_justify="left",
+    )
     for col in ("", "this run", "reference"):
         table.add_column(col, justify="right" if col else "left")
     for what, mine, theirs in reference_rows(state, reference):
@@ -129,7 +162,9 @@ def experts_table(state: RunState) -> Table:
     for col in ("id", "tasks", "parent", "created at step", "adapter"):
         table.add_column(col)
     for e in state.library:
-        table.add_row(e.id, ", ".join(e.tasks), e.parent or "", str(e.created_at_step), e.adapter_ref)
+        table.add_row(
+            e.id, ", ".join(e.tasks), e.parent or "", str(e.created_at_step), e.adapter_ref
+        )
     return table
 
 
@@ -153,17 +188,31 @@ def compare_table(runs, include_incomplete: bool = False) -> Table:
         cells = []
         for name in METRICS:
             values = [s.accuracy.summary()[name] for s in states]
-            cells.append("n/a" if any(v is None for v in values) else "{:.3f} ± {:.3f}".format(*mean_std(values)))
+            cells.append(
+                "n/a"
+                if any(v is None for v in values)
+                else "{:.3f} ± {:.3f}".format(*mean_std(values))
+            )
         cells.append("{:.3f} ± {:.3f}".format(*mean_std([s.balanced.avg_acc() for s in states])))
         done = ",".join(s.progress for _, _, s in members)
         tasks = done if all(s.finished for _, _, s in members) else f"{done} INCOMPLETE"
-        table.add_row(", ".join(d.name for d, _, _ in members), ",".join(str(c.run.seed) for _, c, _ in members), tasks, *cells)
+        table.add_row(
+            ", ".join(d.name for d, _, _ in members),
+            ",".join(str(c.run.seed) for _, c, _ in members),
+            tasks,
+            *cells,
+        )
     return table
 
 
 def layers_table(rows: Sequence[tuple[str, str, str, int]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for name, justify in (("module", "left"), ("type", "left"), ("own parameters", "left"), ("parameters", "right")):
+    for name, justify in (
+        ("module", "left"),
+        ("type", "left"),
+        ("own parameters", "left"),
+        ("parameters", "right"),
+    ):
         table.add_column(name, justify=justify)
     for name, kind, shapes, count in rows:
         table.add_row(name, kind, shapes, f"{count:,}")

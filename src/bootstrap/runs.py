@@ -35,13 +35,18 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     output = Path(cfg.run.output_dir)
     base = output / f"{cfg.run.name}-{stamp}-s{cfg.run.seed}"
-    if base.parent != output or base.name in (".", ".."):  # run.name is validated; stay inside anyway
+    if base.parent != output or base.name in (
+        ".",
+        "..",
+    ):  # run.name is validated; stay inside anyway
         raise ConfigError(f"run.name: {cfg.run.name!r} would leave the output directory")
     try:
         output.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{base.name}.", suffix=".tmp"))
     except OSError as exc:
-        raise StorageError(f"{output}: cannot create the run folder ({exc.strerror or exc})") from None
+        raise StorageError(
+            f"{output}: cannot create the run folder ({exc.strerror or exc})"
+        ) from None
     try:
         atomic_write_json(staging / "config.json", cfg.to_dict())
         if data_files is not None:
@@ -57,7 +62,9 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
                     return path
                 except OSError as exc:
                     if not os.path.lexists(path):
-                        raise StorageError(f"{path}: cannot create the run folder ({exc.strerror or exc})") from None
+                        raise StorageError(
+                            f"{path}: cannot create the run folder ({exc.strerror or exc})"
+                        ) from None
             path, n = base.with_name(f"{base.name}-{n}"), n + 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -68,12 +75,18 @@ def run_config(run_dir: Path) -> Config:
     path = Path(run_dir) / "config.json"
     if not path.exists():
         manifest = Path(run_dir) / "manifest.json"
-        if manifest.exists() and isinstance(saved := read_json(manifest), dict) and isinstance(saved.get("config"), dict):
+        if (
+            manifest.exists()
+            and isinstance(saved := read_json(manifest), dict)
+            and isinstance(saved.get("config"), dict)
+        ):
             return config_from_dict(saved["config"], where=f"{manifest} (config)")
         raise ConfigError(f"{run_dir}: not a run folder (no config.json)")
     data = read_json(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object of config sections, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a JSON object of config sections, got {type(data).__name__}"
+        )
     return config_from_dict(data, where=str(path))
 
 
@@ -90,7 +103,9 @@ def resume_config(cfg: Config, overrides: list[str]) -> Config:
     for text in overrides:
         path, value = parse_override(text)
         if len(path) != 2 or path[0] not in RESUMABLE_SECTIONS:
-            raise ConfigError(f"resume --set {text!r}: only {', '.join(s + '.*' for s in RESUMABLE_SECTIONS)} keys can change when a run resumes")
+            raise ConfigError(
+                f"resume --set {text!r}: only {', '.join(s + '.*' for s in RESUMABLE_SECTIONS)} keys can change when a run resumes"
+            )
         data[path[0]] = {**data[path[0]], path[1]: value}
     return config_from_dict(data, where="resume --set")
 
@@ -119,7 +134,9 @@ def repair_run(run_dir: Path, cfg: Config, data_files: list[Path], overrides: li
     data = read_json(manifest)
     if not isinstance(data, dict):
         raise ConfigError(f"{manifest}: expected a JSON object, got {type(data).__name__}")
-    data.setdefault("resumes", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "set": list(overrides)})
+    data.setdefault("resumes", []).append(
+        {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "set": list(overrides)}
+    )
     if overrides:
         data["config"] = cfg.to_dict()
     atomic_write_json(manifest, data)
@@ -140,8 +157,16 @@ def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
             return None
 
     try:
-        revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+        revision = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         revision = None
     fingerprints = {}
@@ -151,12 +176,30 @@ def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
         fingerprints[str(path)] = digest.hexdigest()
-    packages = ("adaptive-learner", "torch", "transformers", "peft", "bitsandbytes", "datasets", "attrs", "structlog", "wandb")
-    atomic_write_json(run_dir / "manifest.json", {
-        "config": cfg.to_dict(), "seed": cfg.run.seed, "git_revision": revision, "python": sys.version.split()[0],
-        "platform": platform.platform(), "packages": {p: version(p) for p in packages}, "data": fingerprints,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
+    packages = (
+        "adaptive-learner",
+        "torch",
+        "transformers",
+        "peft",
+        "bitsandbytes",
+        "datasets",
+        "attrs",
+        "structlog",
+        "wandb",
+    )
+    atomic_write_json(
+        run_dir / "manifest.json",
+        {
+            "config": cfg.to_dict(),
+            "seed": cfg.run.seed,
+            "git_revision": revision,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "packages": {p: version(p) for p in packages},
+            "data": fingerprints,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+    )
 
 
 class RunLock:
@@ -172,7 +215,9 @@ class RunLock:
         try:
             self.handle = open(self.path, "a+")
         except OSError as exc:
-            raise ConfigError(f"{self.path.parent}: cannot lock the run folder ({exc.strerror or exc})") from None
+            raise ConfigError(
+                f"{self.path.parent}: cannot lock the run folder ({exc.strerror or exc})"
+            ) from None
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

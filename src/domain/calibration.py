@@ -73,7 +73,9 @@ class ReuseCalibrator:
     prior_midpoint: float = 0.9
     prior_slope: float = field(default=20.0, validator=validators.ge(0.0))
     prior_strength: float = field(default=4.0, validator=validators.gt(0.0))
-    outcomes: tuple[tuple[float, bool], ...] = field(default=(), converter=lambda v: tuple((float(s), bool(w)) for s, w in v))
+    outcomes: tuple[tuple[float, bool], ...] = field(
+        default=(), converter=lambda v: tuple((float(s), bool(w)) for s, w in v)
+    )
 
     def observe(self, similarity: float, works: bool) -> ReuseCalibrator:
         return evolve(self, outcomes=(*self.outcomes, (similarity, works)))
@@ -136,12 +138,23 @@ class ReuseCalibrator:
         return knots[-1][1]
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "prior_midpoint": self.prior_midpoint, "prior_slope": self.prior_slope,
-                "prior_strength": self.prior_strength, "outcomes": [list(o) for o in self.outcomes]}
+        return {
+            "kind": self.kind,
+            "prior_midpoint": self.prior_midpoint,
+            "prior_slope": self.prior_slope,
+            "prior_strength": self.prior_strength,
+            "outcomes": [list(o) for o in self.outcomes],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> ReuseCalibrator:
-        return cls(data["kind"], data["prior_midpoint"], data["prior_slope"], data["prior_strength"], data.get("outcomes", ()))
+        return cls(
+            data["kind"],
+            data["prior_midpoint"],
+            data["prior_slope"],
+            data["prior_strength"],
+            data.get("outcomes", ()),
+        )
 
 
 _FITS: dict[ReuseCalibrator, object] = {}

@@ -53,17 +53,25 @@ SIGNALS = ("nll", "accuracy", "grad_norm", "entropy")
 class GammaGain:
     """Weights and scales of the neuromodulation gain; see module docstring."""
 
-    weights: Mapping[str, float] = field(factory=lambda: {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5})
-    scales: Mapping[str, float] = field(factory=lambda: {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0})
+    weights: Mapping[str, float] = field(
+        factory=lambda: {"nll": 1.0, "accuracy": 1.0, "grad_norm": 0.5, "entropy": 0.5}
+    )
+    scales: Mapping[str, float] = field(
+        factory=lambda: {"nll": 2.0, "accuracy": 1.0, "grad_norm": 10.0, "entropy": 1.0}
+    )
     gamma_min: float = 0.0
     gamma_max: float = 4.0
-    direction: str = field(default="competence", validator=validators.in_(("competence", "surprise")))
+    direction: str = field(
+        default="competence", validator=validators.in_(("competence", "surprise"))
+    )
 
     def __attrs_post_init__(self) -> None:
         for name, table in (("weights", self.weights), ("scales", self.scales)):
             unknown = set(table) - set(SIGNALS)
             if unknown:
-                raise DomainError(f"gamma {name}: unknown signal(s) {sorted(unknown)}; known: {list(SIGNALS)}")
+                raise DomainError(
+                    f"gamma {name}: unknown signal(s) {sorted(unknown)}; known: {list(SIGNALS)}"
+                )
         if any(v <= 0 for v in self.scales.values()):
             raise DomainError("gamma scales must be positive")
         if not sum(abs(w) for w in self.weights.values()) > 0:
@@ -108,8 +116,12 @@ class ConsolidationPolicy:
     feature_replay_alpha: float = field(default=0.1, validator=validators.ge(0.0))
     replay_backbone_encoding_batch_size: int = field(default=8, validator=validators.ge(1))
     replay_budget_bytes: int = field(default=262_144, validator=validators.ge(1))
-    replay_tasks_per_step: int = field(default=1, validator=validators.ge(-1))  # -1: every earlier task
-    replay_batch_size: int = field(default=0, validator=validators.ge(0))  # rows of each replayed batch; 0: the training batch
+    replay_tasks_per_step: int = field(
+        default=1, validator=validators.ge(-1)
+    )  # -1: every earlier task
+    replay_batch_size: int = field(
+        default=0, validator=validators.ge(0)
+    )  # rows of each replayed batch; 0: the training batch
 
     def __attrs_post_init__(self) -> None:
         if self.replay_tasks_per_step == 0:

@@ -50,21 +50,36 @@ class TrainingDiverged(DomainError):
     """Training of a task diverged; the message says how and what to change."""
 
 
-def judge_epoch(epoch: int, loss: float, initial_loss: float | None, weight_scale: float | None) -> Verdict:
+def judge_epoch(
+    epoch: int, loss: float, initial_loss: float | None, weight_scale: float | None
+) -> Verdict:
     """Epoch `epoch` ended with mean training `loss` and largest |LoRA weight| `weight_scale`."""
     if not math.isfinite(loss):
         return Verdict(Health.DIVERGED, f"training loss became {loss} at epoch {epoch}")
     if weight_scale is not None and not math.isfinite(weight_scale):
         return Verdict(Health.DIVERGED, f"LoRA weights became {weight_scale} at epoch {epoch}")
     if weight_scale is not None and weight_scale > WEIGHT_LIMIT:
-        return Verdict(Health.DIVERGED, f"the largest LoRA weight reached {weight_scale:.3g} (limit {WEIGHT_LIMIT:g}) at epoch {epoch}")
-    if initial_loss is not None and math.isfinite(initial_loss) and loss > LOSS_GROWTH * max(initial_loss, LOSS_FLOOR):
-        return Verdict(Health.DIVERGED, f"training loss exploded to {loss:.3g} at epoch {epoch} (it started at {initial_loss:.3g})")
+        return Verdict(
+            Health.DIVERGED,
+            f"the largest LoRA weight reached {weight_scale:.3g} (limit {WEIGHT_LIMIT:g}) at epoch {epoch}",
+        )
+    if (
+        initial_loss is not None
+        and math.isfinite(initial_loss)
+        and loss > LOSS_GROWTH * max(initial_loss, LOSS_FLOOR)
+    ):
+        return Verdict(
+            Health.DIVERGED,
+            f"training loss exploded to {loss:.3g} at epoch {epoch} (it started at {initial_loss:.3g})",
+        )
     return OK
 
 
 def judge_outcome(accuracy: float, zero_shot: float | None) -> Verdict:
     """A task's accuracy right after it was trained, against the bare backbone's on the same examples."""
     if zero_shot is not None and accuracy <= zero_shot:
-        return Verdict(Health.DID_NOT_LEARN, f"accuracy {accuracy:.3f} after training is at or below zero-shot {zero_shot:.3f}")
+        return Verdict(
+            Health.DID_NOT_LEARN,
+            f"accuracy {accuracy:.3f} after training is at or below zero-shot {zero_shot:.3f}",
+        )
     return OK

@@ -54,7 +54,9 @@ class ExpertLibrary:
     def next_id(self) -> str:
         return f"expert-{len(self._experts)}"
 
-    def create(self, *, step: int, parent: str | None = None, expert_id: str | None = None) -> Expert:
+    def create(
+        self, *, step: int, parent: str | None = None, expert_id: str | None = None
+    ) -> Expert:
         """Add a new, empty expert (a fork when `parent` is given)."""
         expert_id = expert_id or self.next_id()
         if expert_id in self._experts:

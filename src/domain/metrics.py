@@ -76,7 +76,9 @@ class AccuracyMatrix:
         return [[self.get(i, j) for j in range(self.size)] for i in range(self.size)]
 
     @classmethod
-    def from_rows(cls, rows: Sequence[Sequence[float | None]], task_ids: Sequence[str] | None = None) -> AccuracyMatrix:
+    def from_rows(
+        cls, rows: Sequence[Sequence[float | None]], task_ids: Sequence[str] | None = None
+    ) -> AccuracyMatrix:
         ids = tuple(task_ids) if task_ids is not None else tuple(f"t{j}" for j in range(len(rows)))
         matrix = cls(ids)
         for i, row in enumerate(rows):
@@ -178,7 +180,9 @@ class Score:
             _check_accuracy(getattr(self, name), name)
 
     @classmethod
-    def from_predictions(cls, gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]) -> Score:
+    def from_predictions(
+        cls, gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]
+    ) -> Score:
         """Accuracy, balanced accuracy (mean per-class recall) and majority-class accuracy."""
         if len(gold) != len(predicted):
             raise DomainError(f"{len(gold)} gold labels but {len(predicted)} predictions")

@@ -70,8 +70,12 @@ class ProbeResult:
     candidate: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     fresh: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     n: int = field(validator=validators.ge(1))
-    steps: int = field(default=0, validator=validators.ge(0))  # training steps before the comparison (0: none)
-    earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple)  # the candidate's earlier tasks after those steps
+    steps: int = field(
+        default=0, validator=validators.ge(0)
+    )  # training steps before the comparison (0: none)
+    earlier: tuple[EarlierTask, ...] = field(
+        default=(), converter=tuple
+    )  # the candidate's earlier tasks after those steps
 
     @property
     def delta(self) -> float:
@@ -84,7 +88,9 @@ class ProbeResult:
 
     @property
     def standard_error(self) -> float:
-        var = difference_variance(self.candidate, self.fresh, self.n) + sum(difference_variance(t.before, t.after, t.n) for t in self.earlier)
+        var = difference_variance(self.candidate, self.fresh, self.n) + sum(
+            difference_variance(t.before, t.after, t.n) for t in self.earlier
+        )
         return math.sqrt(var)
 
     def probability(self) -> float:
@@ -100,16 +106,26 @@ class ProbeResult:
     @classmethod
     def from_dict(cls, data: dict) -> ProbeResult:
         """Back from `to_dict` (the decision log in state.json)."""
-        earlier = [EarlierTask(t, e["before"], e["after"], e["n"]) for t, e in data.get("earlier", {}).items()]
+        earlier = [
+            EarlierTask(t, e["before"], e["after"], e["n"])
+            for t, e in data.get("earlier", {}).items()
+        ]
         return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
 
     def to_dict(self) -> dict:
-        out = {"candidate": self.candidate, "fresh": self.fresh, "n": self.n, "p_probe": self.probability()}
+        out = {
+            "candidate": self.candidate,
+            "fresh": self.fresh,
+            "n": self.n,
+            "p_probe": self.probability(),
+        }
         if self.steps:
             out["steps"] = self.steps
         if self.earlier:
             out["earlier_change"] = sum(t.change for t in self.earlier)
-            out["earlier"] = {t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier}
+            out["earlier"] = {
+                t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier
+            }
         return out
 
 
@@ -137,14 +153,20 @@ class ProbeGap:
     tasks: int = field(default=1, validator=validators.ge(1))
 
     @classmethod
-    def measure(cls, probe_after: Mapping[str, float], full_after: Mapping[str, float], n: Mapping[str, int]) -> ProbeGap | None:
+    def measure(
+        cls, probe_after: Mapping[str, float], full_after: Mapping[str, float], n: Mapping[str, int]
+    ) -> ProbeGap | None:
         """The gap of one reuse over the earlier tasks both measured (None when there are none)."""
         tasks = [t for t in probe_after if t in full_after]
         if not tasks:
             return None
         m = len(tasks)
-        return cls(sum(full_after[t] - probe_after[t] for t in tasks) / m,
-                   sum(difference_variance(full_after[t], probe_after[t], max(1, n[t])) for t in tasks) / m**2, m)
+        return cls(
+            sum(full_after[t] - probe_after[t] for t in tasks) / m,
+            sum(difference_variance(full_after[t], probe_after[t], max(1, n[t])) for t in tasks)
+            / m**2,
+            m,
+        )
 
     def to_dict(self) -> dict:
         return {"mean": self.mean, "variance": self.variance, "tasks": self.tasks}

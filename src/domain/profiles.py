@@ -43,7 +43,9 @@ def block_dims(blocks: Mapping[str, Sequence[float]]) -> dict[str, int]:
     return {name: len(blocks[name]) for name in ordered_blocks(list(blocks))}
 
 
-def assemble_profile(blocks: Mapping[str, Sequence[float]], weights: Mapping[str, float] | None = None) -> Vector:
+def assemble_profile(
+    blocks: Mapping[str, Sequence[float]], weights: Mapping[str, float] | None = None
+) -> Vector:
     """Normalise each block, weight it, concatenate, L2-normalise (see module docstring).
 
     A block without a weight gets 1; a weight below 0 is an error; a block of weight 0 keeps its

@@ -86,7 +86,12 @@ class AdaptiveThreshold:
     def observe(self, regret: float) -> AdaptiveThreshold:
         if self.always_new:
             return self
-        return evolve(self, tau=min(self.ceiling, max(self.floor, self.tau + self.step * (regret - self.target_regret))))
+        return evolve(
+            self,
+            tau=min(
+                self.ceiling, max(self.floor, self.tau + self.step * (regret - self.target_regret))
+            ),
+        )
 
 
 @frozen
@@ -97,9 +102,13 @@ class AdaptiveRouter:
     top_k: int = field(default=5, validator=validators.ge(1))
     fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
     probe_rule: str = field(default="supersede", validator=validators.in_(PROBE_RULES))
-    probe_visits: float = field(default=1.0, validator=validators.ge(0.0))  # a trained probe as UCB observations (0: not counted)
+    probe_visits: float = field(
+        default=1.0, validator=validators.ge(0.0)
+    )  # a trained probe as UCB observations (0: not counted)
 
-    def candidates(self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    def candidates(
+        self, profile: Sequence[float], experts: Mapping[str, Sequence[float]]
+    ) -> dict[str, float]:
         scores = {e: cosine(profile, p) for e, p in experts.items()}
         return dict(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: self.top_k])
 
@@ -122,19 +131,34 @@ class AdaptiveRouter:
         evidence = {"scores": scores, "probabilities": probs, "tau": tau}
         best_p = max(probs.values(), default=0.0)
         if threshold.always_new:
-            return ReuseDecision(ReuseAction.CREATE, None, max(scores.values(), default=0.0), 1.0,
-                                 f"router_confidence_threshold {tau:g} >= 1: always a new expert", **evidence)
+            return ReuseDecision(
+                ReuseAction.CREATE,
+                None,
+                max(scores.values(), default=0.0),
+                1.0,
+                f"router_confidence_threshold {tau:g} >= 1: always a new expert",
+                **evidence,
+            )
         if not scores:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
         eligible = [e for e in scores if probs[e] >= tau]
         if not eligible:
             top = max(scores, key=lambda e: (probs[e], scores[e], e))
-            return ReuseDecision(ReuseAction.CREATE, None, scores[top], 1.0 - best_p,
-                                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
-                                 **evidence)
+            return ReuseDecision(
+                ReuseAction.CREATE,
+                None,
+                scores[top],
+                1.0 - best_p,
+                f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
+                **evidence,
+            )
         weights = {e: self._probe_weight(probes.get(e)) for e in eligible}
-        observed = {e: arms.get(e, ArmStats()).observe(probes[e].probability(), w) if w else arms.get(e, ArmStats())
-                    for e, w in weights.items()}
+        observed = {
+            e: arms.get(e, ArmStats()).observe(probes[e].probability(), w)
+            if w
+            else arms.get(e, ArmStats())
+            for e, w in weights.items()
+        }
         total = sum(a.visits for a in arms.values()) + sum(weights.values())
         index = {e: ucb_index(o, total, self.ucb_c) for e, o in observed.items()}
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
@@ -142,15 +166,22 @@ class AdaptiveRouter:
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
         head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}{_probe_note(probes, chosen)}) >= tau {tau:.3f}"
         if arm.visits and arm.mean < self.fork_below:
-            return ReuseDecision(ReuseAction.FORK, chosen, scores[chosen], probs[chosen],
-                                 f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
-                                 **evidence)
+            return ReuseDecision(
+                ReuseAction.FORK,
+                chosen,
+                scores[chosen],
+                probs[chosen],
+                f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
+                **evidence,
+            )
         if not observed[chosen].visits:
             why = "never reused yet (UCB explores it)"
         else:
             probe = f" + probe as {weights[chosen]:g}" if weights[chosen] else ""
             why = f"UCB {index[chosen]:.3f} (mean reward {observed[chosen].mean:.2f} over {arm.visits:g} measured reuse(s){probe})"
-        return ReuseDecision(ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence)
+        return ReuseDecision(
+            ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence
+        )
 
     def _probe_weight(self, probe: ProbeResult | None) -> float:
         """How many UCB observations a candidate's probe counts for: `probe_visits` for a trained probe, 0 for
@@ -191,9 +222,18 @@ class RouterMemory:
 
     def check_model(self, base_model: str, where: str = "state.json") -> None:
         if self.base_model != base_model:
-            raise DomainError(f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}")
+            raise DomainError(
+                f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}"
+            )
 
-    def record_outcome(self, expert_id: str, outcome: ReuseOutcome, tol_forget: float, tol_new: float, z: float = 0.0) -> bool:
+    def record_outcome(
+        self,
+        expert_id: str,
+        outcome: ReuseOutcome,
+        tol_forget: float,
+        tol_new: float,
+        z: float = 0.0,
+    ) -> bool:
         works = outcome.works(tol_forget, tol_new, z)
         self.calibrator = self.calibrator.observe(outcome.similarity, works)
         self.arms[expert_id] = self.arms.get(expert_id, ArmStats()).observe(1.0 if works else 0.0)
@@ -205,8 +245,13 @@ class RouterMemory:
             "schema_version": ROUTER_SCHEMA_VERSION,
             "base_model": self.base_model,
             "calibrator": self.calibrator.to_dict(),
-            "threshold": {"tau": self.threshold.tau, "step": self.threshold.step, "target_regret": self.threshold.target_regret,
-                          "floor": self.threshold.floor, "ceiling": self.threshold.ceiling},
+            "threshold": {
+                "tau": self.threshold.tau,
+                "step": self.threshold.step,
+                "target_regret": self.threshold.target_regret,
+                "floor": self.threshold.floor,
+                "ceiling": self.threshold.ceiling,
+            },
             "arms": {e: [a.visits, a.reward] for e, a in self.arms.items()},
             "expert_profiles": {e: list(v) for e, v in self.expert_profiles.items()},
             "task_keys": {t: list(v) for t, v in self.task_keys.items()},
@@ -219,11 +264,15 @@ class RouterMemory:
     def from_dict(cls, data: Mapping[str, Any], where: str = "state.json") -> RouterMemory:
         version = data.get("schema_version")
         if version != ROUTER_SCHEMA_VERSION:
-            raise DomainError(f"{where}: router.schema_version {version!r} is not the supported {ROUTER_SCHEMA_VERSION}")
+            raise DomainError(
+                f"{where}: router.schema_version {version!r} is not the supported {ROUTER_SCHEMA_VERSION}"
+            )
         t = data["threshold"]
         return cls(
             calibrator=ReuseCalibrator.from_dict(data["calibrator"]),
-            threshold=AdaptiveThreshold(t["tau"], t["step"], t["target_regret"], t["floor"], t["ceiling"]),
+            threshold=AdaptiveThreshold(
+                t["tau"], t["step"], t["target_regret"], t["floor"], t["ceiling"]
+            ),
             arms={e: ArmStats(int(v), float(r)) for e, (v, r) in data.get("arms", {}).items()},
             expert_profiles={e: tuple(v) for e, v in data.get("expert_profiles", {}).items()},
             task_keys={t: tuple(v) for t, v in data.get("task_keys", {}).items()},
@@ -247,12 +296,20 @@ def mixture(distributions: Sequence[tuple[float, Mapping[str, float]]]) -> dict[
     return {k: v / norm for k, v in out.items()} if norm > 0 else out
 
 
-def gate_by_form(probabilities: Mapping[str, float], task_has_pair: Mapping[str, bool], query_has_pair: bool) -> dict[str, float]:
+def gate_by_form(
+    probabilities: Mapping[str, float], task_has_pair: Mapping[str, bool], query_has_pair: bool
+) -> dict[str, float]:
     """Route a query only among tasks whose inputs have its form (one text, or a text pair), renormalised
     (docs/adr/0039). Tasks of unknown form stay candidates; when no task has the query's form, nothing
     is removed. The form is part of the input a user gives, not a threshold fitted to tasks."""
-    kept = {t: p for t, p in probabilities.items() if task_has_pair.get(t, query_has_pair) == query_has_pair}
+    kept = {
+        t: p
+        for t, p in probabilities.items()
+        if task_has_pair.get(t, query_has_pair) == query_has_pair
+    }
     if not kept:
         return dict(probabilities)
     total = sum(kept.values())
-    return {t: p / total for t, p in kept.items()} if total > 0 else {t: 1.0 / len(kept) for t in kept}
+    return (
+        {t: p / total for t, p in kept.items()} if total > 0 else {t: 1.0 / len(kept) for t in kept}
+    )

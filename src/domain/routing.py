@@ -52,9 +52,13 @@ class ReuseDecision:
         return cls(ReuseAction.CREATE, None, score, probability, reason)
 
 
-def exact_top_k(query: Sequence[float], items: Mapping[str, Sequence[float]], k: int) -> list[tuple[str, float]]:
+def exact_top_k(
+    query: Sequence[float], items: Mapping[str, Sequence[float]], k: int
+) -> list[tuple[str, float]]:
     """The exact nearest keys by cosine, best first (ties by key): the reference for any index."""
-    scored = sorted(((key, cosine(query, v)) for key, v in items.items()), key=lambda kv: (-kv[1], kv[0]))
+    scored = sorted(
+        ((key, cosine(query, v)) for key, v in items.items()), key=lambda kv: (-kv[1], kv[0])
+    )
     return scored[:k]
 
 
@@ -84,15 +88,25 @@ class SharingSchedule:
         if previous_expert is None:
             return ReuseDecision.create("first task")
         if n == -1:
-            return ReuseDecision(ReuseAction.REUSE, previous_expert, 1.0, 1.0, "one LoRA for all tasks")
+            return ReuseDecision(
+                ReuseAction.REUSE, previous_expert, 1.0, 1.0, "one LoRA for all tasks"
+            )
         if step < n:
-            return ReuseDecision(ReuseAction.REUSE, previous_expert, 1.0, 1.0, f"task {step + 1} of {n} sharing one LoRA")
+            return ReuseDecision(
+                ReuseAction.REUSE,
+                previous_expert,
+                1.0,
+                1.0,
+                f"task {step + 1} of {n} sharing one LoRA",
+            )
         return ReuseDecision.create(f"task {step + 1} is past the {n} tasks that share a LoRA")
 
     def learns_again(self, step: int, total: int) -> bool:
         """Whether the expert that learned task `step` is chosen by a later task of the `total`."""
         n = self.num_tasks_to_share_lora
-        last_sharing = total - 1 if n == -1 else min(n, total) - 1  # the last task on the first expert
+        last_sharing = (
+            total - 1 if n == -1 else min(n, total) - 1
+        )  # the last task on the first expert
         return step < last_sharing
 
 
@@ -112,18 +126,30 @@ class FixedAssignment:
     def __attrs_post_init__(self) -> None:
         for i, j in enumerate(self.assignment):
             if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j <= i:
-                raise DomainError(f"expert_of_task[{i}] must be an earlier task's index or {i} itself (a new expert), got {j!r}")
+                raise DomainError(
+                    f"expert_of_task[{i}] must be an earlier task's index or {i} itself (a new expert), got {j!r}"
+                )
             if self.assignment[j] != j:
-                raise DomainError(f"expert_of_task[{i}] = {j}, but task {j} did not make an expert of its own (expert_of_task[{j}] = {self.assignment[j]})")
+                raise DomainError(
+                    f"expert_of_task[{i}] = {j}, but task {j} did not make an expert of its own (expert_of_task[{j}] = {self.assignment[j]})"
+                )
 
     def decide(self, step: int, expert_of: Sequence[str]) -> ReuseDecision:
         """`expert_of[j]`: the expert of the j-th task already learned."""
         if step >= len(self.assignment):
-            raise DomainError(f"expert_of_task has {len(self.assignment)} entries, the sequence has a task number {step + 1}")
+            raise DomainError(
+                f"expert_of_task has {len(self.assignment)} entries, the sequence has a task number {step + 1}"
+            )
         j = self.assignment[step]
         if j == step:
             return ReuseDecision.create(f"expert_of_task[{step}] = {step}: a new expert")
-        return ReuseDecision(ReuseAction.REUSE, expert_of[j], 1.0, 1.0, f"expert_of_task[{step}] = {j}: the expert of task {j + 1}")
+        return ReuseDecision(
+            ReuseAction.REUSE,
+            expert_of[j],
+            1.0,
+            1.0,
+            f"expert_of_task[{step}] = {j}: the expert of task {j + 1}",
+        )
 
     def learns_again(self, step: int, total: int) -> bool:
         """Whether the expert that learned task `step` is chosen by a later task of the `total`."""
@@ -138,7 +164,9 @@ class SimilarityRouter:
     fork_threshold: float = field(default=1.01)
     temperature: float = field(default=0.1, validator=validators.gt(0.0))
 
-    def decide(self, task_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
+    def decide(
+        self, task_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]
+    ) -> ReuseDecision:
         if not expert_profiles:
             return ReuseDecision.create("no expert yet")
         scores = {eid: cosine(task_profile, p) for eid, p in expert_profiles.items()}
@@ -148,24 +176,42 @@ class SimilarityRouter:
         score = scores[best]
         if score >= self.reuse_threshold:
             return ReuseDecision(
-                ReuseAction.REUSE, best, score, prob_of[best], f"cosine {score:.3f} >= reuse threshold {self.reuse_threshold}"
+                ReuseAction.REUSE,
+                best,
+                score,
+                prob_of[best],
+                f"cosine {score:.3f} >= reuse threshold {self.reuse_threshold}",
             )
         if score >= self.fork_threshold:
             return ReuseDecision(
-                ReuseAction.FORK, best, score, prob_of[best], f"cosine {score:.3f} >= fork threshold {self.fork_threshold}"
+                ReuseAction.FORK,
+                best,
+                score,
+                prob_of[best],
+                f"cosine {score:.3f} >= fork threshold {self.fork_threshold}",
             )
         return ReuseDecision.create(
-            f"best cosine {score:.3f} ({best}) < reuse threshold {self.reuse_threshold}", score, prob_of[None]
+            f"best cosine {score:.3f} ({best}) < reuse threshold {self.reuse_threshold}",
+            score,
+            prob_of[None],
         )
 
     def learns_again(self, step: int, total: int) -> bool:
         return decided_later(step, total)
 
-    def nearest(self, query_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]) -> ReuseDecision:
+    def nearest(
+        self, query_profile: Sequence[float], expert_profiles: Mapping[str, Sequence[float]]
+    ) -> ReuseDecision:
         """The expert whose profile is closest to a single input (always a reuse)."""
         if not expert_profiles:
             raise DomainError("no expert has a profile yet; learn a task first")
         scores = {eid: cosine(query_profile, p) for eid, p in expert_profiles.items()}
         probs = dict(zip(scores, softmax(list(scores.values()), self.temperature), strict=True))
         best = max(scores, key=lambda eid: (scores[eid], eid))
-        return ReuseDecision(ReuseAction.REUSE, best, scores[best], probs[best], f"nearest profile, cosine {scores[best]:.3f}")
+        return ReuseDecision(
+            ReuseAction.REUSE,
+            best,
+            scores[best],
+            probs[best],
+            f"nearest profile, cosine {scores[best]:.3f}",
+        )

@@ -60,7 +60,9 @@ class Task:
         try:
             return self.labels.index(label)
         except ValueError:
-            raise DomainError(f"task {self.id!r}: label {label!r} is not one of {list(self.labels)}") from None
+            raise DomainError(
+                f"task {self.id!r}: label {label!r} is not one of {list(self.labels)}"
+            ) from None
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], *, task_id: str | None = None) -> Task:

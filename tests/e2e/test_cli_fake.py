@@ -15,7 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def metric(out: str, name: str) -> float:
@@ -37,24 +44,46 @@ def test_run_prints_five_task_matrix_avgacc_bwt(tmp_path):
 
 
 def test_one_expert_per_task_gives_zero_bwt(tmp_path):
-    out = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    out = cli(
+        "run",
+        "--backbone",
+        "fake",
+        "--set",
+        "routing.num_tasks_to_share_lora=1",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    ).stdout
     assert metric(out, "BWT") == 0.0
     assert metric(out, "AvgAcc") == pytest.approx(0.9, abs=1e-3)
 
 
 def test_one_shared_expert_forgets(tmp_path):
-    out = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=-1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    out = cli(
+        "run",
+        "--backbone",
+        "fake",
+        "--set",
+        "routing.num_tasks_to_share_lora=-1",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    ).stdout
     assert metric(out, "BWT") < -0.05
     assert metric(out, "AvgAcc") < 0.9
 
 
 def test_several_seeds_report_mean_and_std(tmp_path):
-    out = cli("run", "--preset", "fake", "--seeds", "0,1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    out = cli(
+        "run", "--preset", "fake", "--seeds", "0,1", "--output-dir", str(tmp_path), cwd=tmp_path
+    ).stdout
     assert "Across seeds [0, 1]" in out and "±" in out
 
 
 def test_inspection_commands_on_a_finished_run(tmp_path):
-    run_dir = run_dir_of(cli("run", "--preset", "fake", "--output-dir", str(tmp_path), cwd=tmp_path).stdout)
+    run_dir = run_dir_of(
+        cli("run", "--preset", "fake", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    )
     experts = cli("experts", str(run_dir), cwd=tmp_path)
     assert experts.returncode == 0 and "expert-0" in experts.stdout
     routed = cli("route", str(run_dir), "--text", "Is this a question?", cwd=tmp_path)
@@ -62,7 +91,9 @@ def test_inspection_commands_on_a_finished_run(tmp_path):
     evaluated = cli("evaluate", str(run_dir), cwd=tmp_path)
     assert evaluated.returncode == 0
     assert all(a == b for a, b in re.findall(r"now (\d\.\d+)\s+saved (\d\.\d+)", evaluated.stdout))
-    resumed = cli("resume", str(run_dir), cwd=tmp_path)  # already complete: reprints, learns nothing new
+    resumed = cli(
+        "resume", str(run_dir), cwd=tmp_path
+    )  # already complete: reprints, learns nothing new
     assert resumed.returncode == 0 and "AvgAcc" in resumed.stdout
 
 
@@ -90,9 +121,21 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
 
 
 def test_duplicate_task_names_are_one_line_errors(tmp_path):
-    result = cli("run", "--preset", "fake", "--tasks", "news_topic,news_topic", "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        "--preset",
+        "fake",
+        "--tasks",
+        "news_topic,news_topic",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
-    assert "'news_topic' appears twice" in result.stdout and len(result.stdout.strip().splitlines()) == 1
+    assert (
+        "'news_topic' appears twice" in result.stdout
+        and len(result.stdout.strip().splitlines()) == 1
+    )
 
 
 def test_every_run_ends_with_its_wall_time(tmp_path):
@@ -101,24 +144,72 @@ def test_every_run_ends_with_its_wall_time(tmp_path):
 
 
 def test_an_unknown_reference_is_one_line_and_leaves_no_run_folder(tmp_path):
-    result = cli("run", "--backbone", "fake", "--set", "run.reference='nope'", "--output-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    result = cli(
+        "run",
+        "--backbone",
+        "fake",
+        "--set",
+        "run.reference='nope'",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "run.reference: no shipped reference 'nope'" in result.stdout
     assert len(result.stdout.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
 
 
 def test_a_reference_run_is_printed_and_reported_beside_the_run(tmp_path):
     """A naive run turned into a reference (benchmarks/make_reference.py), then a replay run shown beside it."""
-    naive = cli("run", "--backbone", "fake", "--set", "consolidation.replay='none'", "--set", "routing.num_tasks_to_share_lora=-1",
-                "--output-dir", str(tmp_path), cwd=tmp_path)
+    naive = cli(
+        "run",
+        "--backbone",
+        "fake",
+        "--set",
+        "consolidation.replay='none'",
+        "--set",
+        "routing.num_tasks_to_share_lora=-1",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     ref = tmp_path / "naive.reference.json"
-    made = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_reference.py"), str(run_dir_of(naive.stdout)), "naive",
-                           "--label", "naive (one LoRA, no replay)", "--command", "adaptive-learner run ...", "--machine", "test",
-                           "--out", str(ref)], capture_output=True, text=True, timeout=120)
+    made = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "make_reference.py"),
+            str(run_dir_of(naive.stdout)),
+            "naive",
+            "--label",
+            "naive (one LoRA, no replay)",
+            "--command",
+            "adaptive-learner run ...",
+            "--machine",
+            "test",
+            "--out",
+            str(ref),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0, made.stderr
-    result = cli("run", "--backbone", "fake", "--set", "routing.num_tasks_to_share_lora=-1", "--set", f"run.reference='{ref}'",
-                 "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        "--backbone",
+        "fake",
+        "--set",
+        "routing.num_tasks_to_share_lora=-1",
+        "--set",
+        f"run.reference='{ref}'",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
-    assert "Beside the reference: naive (one LoRA, no replay)" in result.stdout and "not measured in this run" in result.stdout
+    assert (
+        "Beside the reference: naive (one LoRA, no replay)" in result.stdout
+        and "not measured in this run" in result.stdout
+    )
     report = (run_dir_of(result.stdout) / "report.md").read_text()
     assert "## Beside the reference: naive" in report
     naive_bwt = json.loads(ref.read_text())["metrics"]["bwt"]
@@ -129,8 +220,15 @@ def test_the_default_preset_replays_every_earlier_task_and_the_naive_baselines_s
     from adaptive_learner.bootstrap.config import load_config, load_reference
 
     cfg = load_config("default")
-    assert cfg.consolidation.replay == "experience" and cfg.consolidation.replay_tasks_per_step == -1
-    reference = load_reference(cfg.run.reference)  # shipped once measured on the real model (docs/adr/0027)
-    assert reference is None or (reference["backbone"] == "hf" and len(reference["final_row"]) == len(reference["tasks"]) == 5)
+    assert (
+        cfg.consolidation.replay == "experience" and cfg.consolidation.replay_tasks_per_step == -1
+    )
+    reference = load_reference(
+        cfg.run.reference
+    )  # shipped once measured on the real model (docs/adr/0027)
+    assert reference is None or (
+        reference["backbone"] == "hf"
+        and len(reference["final_row"]) == len(reference["tasks"]) == 5
+    )
     for naive in ("glue5", "sl-a", "cl-learnable"):
         assert load_config(naive).consolidation.replay == "none"

@@ -6,12 +6,28 @@ import pytest
 from tests.e2e.test_cli_fake import cli, run_dir_of
 
 pytestmark = pytest.mark.e2e
-ADAPTIVE = ["--backbone", "fake", "--set", "routing.strategy='adaptive'", "--set", "routing.k_examples_for_prototype=8"]
+ADAPTIVE = [
+    "--backbone",
+    "fake",
+    "--set",
+    "routing.strategy='adaptive'",
+    "--set",
+    "routing.k_examples_for_prototype=8",
+]
 
 
 def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
-    result = cli("run", *ADAPTIVE, "--set", "routing.router_confidence_threshold=1.1", "--set", "routing.use_advanced_embeddings=true",
-                 "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        *ADAPTIVE,
+        "--set",
+        "routing.router_confidence_threshold=1.1",
+        "--set",
+        "routing.use_advanced_embeddings=true",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     run_dir = run_dir_of(result.stdout)
     state = json.loads((run_dir / "state.json").read_text())
@@ -22,13 +38,25 @@ def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
     report = (run_dir / "report.md").read_text()
     assert "## Routing" in report and "always a new expert" in report
 
-    answer = cli("predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path)
+    answer = cli(
+        "predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path
+    )
     assert answer.returncode == 0, answer.stderr
     assert "expert-" in answer.stdout and " p 0." in answer.stdout
-    paired = cli("predict", str(run_dir), "--text", "The cat sat.", "--text-pair", "A cat was sitting.", cwd=tmp_path)
+    paired = cli(
+        "predict",
+        str(run_dir),
+        "--text",
+        "The cat sat.",
+        "--text-pair",
+        "A cat was sitting.",
+        cwd=tmp_path,
+    )
     assert paired.returncode == 0 and "expert-" in paired.stdout, paired.stderr
     queries = tmp_path / "q.jsonl"
-    queries.write_text('{"text": "a dog ran in the park", "label": "animal"}\n{"text": "Is it raining?"}\n')
+    queries.write_text(
+        '{"text": "a dog ran in the park", "label": "animal"}\n{"text": "Is it raining?"}\n'
+    )
     batch = cli("predict", str(run_dir), "--file", str(queries), "--top-k", "2", cwd=tmp_path)
     assert batch.returncode == 0, batch.stderr
     assert batch.stdout.count("expert-") == 2 and "task-free accuracy" in batch.stdout
@@ -39,14 +67,33 @@ def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
 def test_predict_errors_are_one_line(tmp_path):
     run_dir = tmp_path / "empty"
     run_dir.mkdir()
-    (run_dir / "state.json").write_text(json.dumps({"task_ids": ["a"], "library": {"experts": []},
-                                                   "accuracy": {"task_ids": ["a"], "rows": [[None]], "zero_shot": {}},
-                                                   "balanced_accuracy": {"task_ids": ["a"], "rows": [[None]], "zero_shot": {}}}))
+    (run_dir / "state.json").write_text(
+        json.dumps(
+            {
+                "task_ids": ["a"],
+                "library": {"experts": []},
+                "accuracy": {"task_ids": ["a"], "rows": [[None]], "zero_shot": {}},
+                "balanced_accuracy": {"task_ids": ["a"], "rows": [[None]], "zero_shot": {}},
+            }
+        )
+    )
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
-    assert result.returncode == 2 and "no trained expert yet" in result.stdout and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "no trained expert yet" in result.stdout
+        and "Traceback" not in result.stderr
+    )
     lone = cli("predict", str(run_dir), "--text-pair", "world", cwd=tmp_path)
     assert lone.returncode == 2 and "Traceback" not in lone.stderr
-    pair = cli("predict", str(run_dir), "--file", str(run_dir / "state.json"), "--text-pair", "world", cwd=tmp_path)
+    pair = cli(
+        "predict",
+        str(run_dir),
+        "--file",
+        str(run_dir / "state.json"),
+        "--text-pair",
+        "world",
+        cwd=tmp_path,
+    )
     assert pair.returncode == 2 and "--text-pair goes with --text" in pair.stdout + pair.stderr
 
 
@@ -56,19 +103,38 @@ def test_router_state_from_another_model_is_a_one_line_error(tmp_path):
     state["router"]["base_model"] = "gemma3-270m"
     (run_dir / "state.json").write_text(json.dumps(state))
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
-    assert result.returncode == 2 and "router.base_model 'gemma3-270m'" in result.stdout and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and "router.base_model 'gemma3-270m'" in result.stdout
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
     # A permissive prior (coin flip at cosine 0.3) makes news_topic reuse the sentiment expert; on the
     # fake backbone that reuse makes the sentiment task forget, so it does not work. The zero-step probe:
     # the trained one (the default) would see the forgetting before the reuse and never make it.
-    result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--set", "routing.probe_steps=0",
-                 "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        *ADAPTIVE,
+        "--set",
+        "routing.prior_midpoint=0.3",
+        "--set",
+        "routing.probe_steps=0",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
-    decisions = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
+    decisions = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"][
+        "decisions"
+    ]
     first_reuse = next(d for d in decisions if d["action"] == "reuse")
-    assert first_reuse["works"] is False and first_reuse["forgetting"] > 0.02 and first_reuse["tau_after"] > first_reuse["tau"]
+    assert (
+        first_reuse["works"] is False
+        and first_reuse["forgetting"] > 0.02
+        and first_reuse["tau_after"] > first_reuse["tau"]
+    )
     assert any(d["action"] == "fork" and "mostly failed" in d["reason"] for d in decisions)
 
 
@@ -79,25 +145,52 @@ def test_the_trained_probe_sees_the_forgetting_a_reuse_would_cause(tmp_path):
     runs = {}
     for steps in (8, 0):
         out = tmp_path / f"k{steps}"
-        result = cli("run", *ADAPTIVE, "--set", "routing.prior_midpoint=0.3", "--set", f"routing.probe_steps={steps}",
-                     "--output-dir", str(out), cwd=tmp_path)
+        result = cli(
+            "run",
+            *ADAPTIVE,
+            "--set",
+            "routing.prior_midpoint=0.3",
+            "--set",
+            f"routing.probe_steps={steps}",
+            "--output-dir",
+            str(out),
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
-        runs[steps] = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"]["decisions"]
+        runs[steps] = json.loads((run_dir_of(result.stdout) / "state.json").read_text())["router"][
+            "decisions"
+        ]
     probes = [p for d in runs[8] for p in d.get("probes", {}).values()]
-    assert probes and all(p["steps"] == 8 and p["earlier_change"] < 0 and p["p_probe"] < 0.5 for p in probes)
-    shared = {k: sum(d["action"] != "create" for d in decisions) for k, decisions in runs.items()}  # reuses and forks
+    assert probes and all(
+        p["steps"] == 8 and p["earlier_change"] < 0 and p["p_probe"] < 0.5 for p in probes
+    )
+    shared = {
+        k: sum(d["action"] != "create" for d in decisions) for k, decisions in runs.items()
+    }  # reuses and forks
     assert shared[8] < shared[0]
-    assert runs[8][1]["probability"] < runs[0][1]["probability"]  # the same candidate, now with the evidence against it
+    assert (
+        runs[8][1]["probability"] < runs[0][1]["probability"]
+    )  # the same candidate, now with the evidence against it
 
 
 def test_learned_router_is_fitted_saved_and_answers(tmp_path):
-    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        *ADAPTIVE,
+        "--set",
+        "routing.router_model='linear'",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     run_dir = run_dir_of(result.stdout)
     evaluation = json.loads((run_dir / "state.json").read_text())["router"]["evaluation"]
     assert evaluation["router_model"] == "learned" and 0.0 <= evaluation["routing_accuracy"] <= 1.0
     assert any((run_dir / "router").iterdir())  # weights written by the RouterModel adapter
-    answer = cli("predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path)
+    answer = cli(
+        "predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path
+    )
     assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr
 
 
@@ -108,12 +201,29 @@ def _routed_tasks(stdout: str) -> list[str]:
 def test_predict_uses_the_saved_router_weights(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        *ADAPTIVE,
+        "--set",
+        "routing.router_model='linear'",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     run_dir = run_dir_of(result.stdout)
     queries = tmp_path / "q.jsonl"
-    queries.write_text("".join(json.dumps({"text": t}) + "\n" for t in
-                               ("a wonderful film", "Did the team win the match yesterday?", "stocks fell sharply", "a dog ran in the park")))
+    queries.write_text(
+        "".join(
+            json.dumps({"text": t}) + "\n"
+            for t in (
+                "a wonderful film",
+                "Did the team win the match yesterday?",
+                "stocks fell sharply",
+                "a dog ran in the park",
+            )
+        )
+    )
     before = cli("predict", str(run_dir), "--file", str(queries), cwd=tmp_path)
     assert before.returncode == 0, before.stderr
     header = json.loads((run_dir / "router" / "router.json").read_text())
@@ -127,26 +237,45 @@ def test_predict_uses_the_saved_router_weights(tmp_path):
     save_file(weights, str(run_dir / "router" / "router.safetensors"))
     after = cli("predict", str(run_dir), "--file", str(queries), cwd=tmp_path)
     assert after.returncode == 0, after.stderr
-    assert _routed_tasks(after.stdout) == [forced] * 4 and _routed_tasks(before.stdout) != [forced] * 4
+    assert (
+        _routed_tasks(after.stdout) == [forced] * 4 and _routed_tasks(before.stdout) != [forced] * 4
+    )
 
     header["base_model"] = "gemma3-270m"
     (run_dir / "router" / "router.json").write_text(json.dumps(header))
     other = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
-    assert other.returncode == 2 and "base_model 'gemma3-270m'" in other.stdout and "Traceback" not in other.stderr
+    assert (
+        other.returncode == 2
+        and "base_model 'gemma3-270m'" in other.stdout
+        and "Traceback" not in other.stderr
+    )
 
     header |= {"base_model": "fake", "kind": "mlp"}
     (run_dir / "router" / "router.json").write_text(json.dumps(header))
     kind = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
-    assert kind.returncode == 2 and "does not match the run's routing.router_model 'linear'" in kind.stdout
+    assert (
+        kind.returncode == 2
+        and "does not match the run's routing.router_model 'linear'" in kind.stdout
+    )
 
 
 def test_predict_refits_the_router_when_none_is_saved(tmp_path):
     import shutil
 
-    result = cli("run", *ADAPTIVE, "--set", "routing.router_model='linear'", "--output-dir", str(tmp_path), cwd=tmp_path)
+    result = cli(
+        "run",
+        *ADAPTIVE,
+        "--set",
+        "routing.router_model='linear'",
+        "--output-dir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     run_dir = run_dir_of(result.stdout)
     saved = json.loads((run_dir / "router" / "router.json").read_text())
     shutil.rmtree(run_dir / "router")
     answer = cli("predict", str(run_dir), "--text", "a wonderful film", cwd=tmp_path)
     assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr
-    assert json.loads((run_dir / "router" / "router.json").read_text())["keys"] == saved["keys"]  # refitted and saved again
+    assert (
+        json.loads((run_dir / "router" / "router.json").read_text())["keys"] == saved["keys"]
+    )  # refitted and saved again

@@ -13,12 +13,28 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
-ARGS = ["--preset", "fake", "--set", "run.tracker='jsonl'", "--set", "routing.num_tasks_to_share_lora=-1", "--set", "fake.seconds_per_epoch=0.15"]
+ARGS = [
+    "--preset",
+    "fake",
+    "--set",
+    "run.tracker='jsonl'",
+    "--set",
+    "routing.num_tasks_to_share_lora=-1",
+    "--set",
+    "fake.seconds_per_epoch=0.15",
+]
 
 
 def cli(*args, cwd):
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def final_rows(run_dir: Path):
@@ -41,8 +57,21 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, events, delay):
     expected = final_rows(Path(re.search(r"run folder: (\S+)", whole.stdout).group(1)))
 
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "adaptive_learner.bootstrap.cli", "run", *ARGS, "--output-dir", str(tmp_path / "killed")],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adaptive_learner.bootstrap.cli",
+            "run",
+            *ARGS,
+            "--output-dir",
+            str(tmp_path / "killed"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     run_dir = wait_for_events(tmp_path / "killed", events)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -57,13 +86,18 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, events, delay):
 
 
 def test_report_and_compare(tmp_path):
-    out = cli("run", "--preset", "fake", "--seeds", "0,1", "--output-dir", str(tmp_path), cwd=tmp_path).stdout
+    out = cli(
+        "run", "--preset", "fake", "--seeds", "0,1", "--output-dir", str(tmp_path), cwd=tmp_path
+    ).stdout
     runs = re.findall(r"run folder: (\S+)", out)
     assert len(runs) == 2
     for name in ("report.md", "matrix.csv", "matrix.json", "matrix.png", "manifest.json"):
         assert (Path(runs[0]) / name).exists(), name
     (Path(runs[0]) / "report.md").unlink()
-    assert cli("report", runs[0], cwd=tmp_path).returncode == 0 and (Path(runs[0]) / "report.md").exists()
+    assert (
+        cli("report", runs[0], cwd=tmp_path).returncode == 0
+        and (Path(runs[0]) / "report.md").exists()
+    )
     assert "| AvgAcc |" in (Path(runs[0]) / "report.md").read_text()
     compared = cli("compare", *runs, cwd=tmp_path)
     assert compared.returncode == 0 and "0,1" in compared.stdout and "±" in compared.stdout
@@ -77,8 +111,21 @@ def test_kill_mid_task_resumes_after_the_last_finished_epoch(tmp_path):
     expected = final_rows(Path(re.search(r"run folder: (\S+)", whole.stdout).group(1)))
 
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "adaptive_learner.bootstrap.cli", "run", *args, "--output-dir", str(tmp_path / "killed")],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adaptive_learner.bootstrap.cli",
+            "run",
+            *args,
+            "--output-dir",
+            str(tmp_path / "killed"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     run_dir = None
     while time.monotonic() < deadline:
@@ -95,5 +142,8 @@ def test_kill_mid_task_resumes_after_the_last_finished_epoch(tmp_path):
     resumed = cli("resume", str(run_dir), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert any(e.get("event") == "resumed_task" and e["task"] == "news_topic" and e["after_epoch"] == 1 for e in events)
+    assert any(
+        e.get("event") == "resumed_task" and e["task"] == "news_topic" and e["after_epoch"] == 1
+        for e in events
+    )
     assert final_rows(run_dir) == expected

@@ -60,15 +60,32 @@ def diverged(tmp_path, monkeypatch, capsys) -> Path:
     with monkeypatch.context() as patch:
         patch.setattr(FakeSession, "train_epoch", nan_on_third)
         code, out = invoke(patch, capsys, "run", *FAKE, "--output-dir", tmp_path / "runs")
-    assert_one_line_error(code, out, "task 'mentions_animal' diverged", "training loss became nan", "training.learning_rate")
+    assert_one_line_error(
+        code,
+        out,
+        "task 'mentions_animal' diverged",
+        "training loss became nan",
+        "training.learning_rate",
+    )
     return only_run(tmp_path / "runs")
 
 
 # --- damaged run files -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("content", ["{}", '{"task_ids": 5}', "[1, 2]", '{"task_ids": ["a"], "library": {}, "accuracy": {"task_ids": ["a"], "rows": [["x"]]}, "balanced_accuracy": {}}'])
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{}",
+        '{"task_ids": 5}',
+        "[1, 2]",
+        '{"task_ids": ["a"], "library": {}, "accuracy": {"task_ids": ["a"], "rows": [["x"]]}, "balanced_accuracy": {}}',
+    ],
+)
 @pytest.mark.parametrize("command", ["report", "experts", "evaluate", "resume", "compare", "route"])
-def test_a_damaged_state_json_is_one_line_naming_it(finished, monkeypatch, capsys, content, command):
+def test_a_damaged_state_json_is_one_line_naming_it(
+    finished, monkeypatch, capsys, content, command
+):
     (finished / "state.json").write_text(content)
     extra = ["--text", "hello"] if command == "route" else []
     code, out = invoke(monkeypatch, capsys, command, finished, *extra)
@@ -104,7 +121,9 @@ def test_a_truncated_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, cap
     run_dir = only_run(tmp_path)
     checkpoint = run_dir / "checkpoint.json"
     checkpoint.write_text(checkpoint.read_text()[:40])
-    assert_one_line_error(*invoke(monkeypatch, capsys, "resume", run_dir), "checkpoint.json", "damaged checkpoint")
+    assert_one_line_error(
+        *invoke(monkeypatch, capsys, "resume", run_dir), "checkpoint.json", "damaged checkpoint"
+    )
     checkpoint.unlink()  # the hint: delete it and the task restarts
     code, out = invoke(monkeypatch, capsys, "resume", run_dir)
     assert code == 0, out
@@ -139,7 +158,9 @@ def test_a_full_disk_while_appending_an_event_is_one_line(tmp_path, monkeypatch,
 
 
 def test_rich_markup_in_an_error_message_is_printed_as_text(tmp_path, monkeypatch, capsys):
-    code, out = invoke(monkeypatch, capsys, "run", *FAKE, "--set", "training=3", "--output-dir", tmp_path)
+    code, out = invoke(
+        monkeypatch, capsys, "run", *FAKE, "--set", "training=3", "--output-dir", tmp_path
+    )
     assert_one_line_error(code, out, "[training]")
 
 
@@ -155,16 +176,26 @@ def test_the_log_renderer_keeps_brackets(capsys):
 
 # --- runs that went wrong say so ------------------------------------------------------------
 
-def test_divergence_is_recorded_then_resume_with_a_lower_learning_rate_finishes(diverged, monkeypatch, capsys):
+
+def test_divergence_is_recorded_then_resume_with_a_lower_learning_rate_finishes(
+    diverged, monkeypatch, capsys
+):
     state = json.loads((diverged / "state.json").read_text())
     assert "diverged" in state["stopped"] and len(state["reports"]) == 2
-    assert [e["id"] for e in state["library"]["experts"]] == ["expert-0"]  # no half-made expert saved
+    assert [e["id"] for e in state["library"]["experts"]] == [
+        "expert-0"
+    ]  # no half-made expert saved
     report = (diverged / "report.md").read_text()
-    assert "**Incomplete run: 2/5 tasks learned.**" in report and "**Stopped:** task 'mentions_animal' diverged" in report
+    assert (
+        "**Incomplete run: 2/5 tasks learned.**" in report
+        and "**Stopped:** task 'mentions_animal' diverged" in report
+    )
     events = [json.loads(line) for line in (diverged / "events.jsonl").read_text().splitlines()]
     assert any(e.get("event") == "diverged" and e["task"] == "mentions_animal" for e in events)
 
-    code, out = invoke(monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3")
+    code, out = invoke(
+        monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3"
+    )
     assert code == 0, out
     state = json.loads((diverged / "state.json").read_text())
     assert state["stopped"] is None and len(state["reports"]) == 5
@@ -175,9 +206,13 @@ def test_divergence_is_recorded_then_resume_with_a_lower_learning_rate_finishes(
     assert "Incomplete" not in (diverged / "report.md").read_text()
 
 
-@pytest.mark.parametrize("override", ["run.seed=3", "routing.num_tasks_to_share_lora=2", "training=3"])
+@pytest.mark.parametrize(
+    "override", ["run.seed=3", "routing.num_tasks_to_share_lora=2", "training=3"]
+)
 def test_resume_refuses_keys_outside_training(diverged, monkeypatch, capsys, override):
-    assert_one_line_error(*invoke(monkeypatch, capsys, "resume", diverged, "--set", override), "only training.*")
+    assert_one_line_error(
+        *invoke(monkeypatch, capsys, "resume", diverged, "--set", override), "only training.*"
+    )
 
 
 def test_a_task_that_ends_at_zero_shot_is_flagged_did_not_learn(tmp_path, monkeypatch, capsys):
@@ -190,7 +225,16 @@ def test_a_task_that_ends_at_zero_shot_is_flagged_did_not_learn(tmp_path, monkey
         return report
 
     monkeypatch.setattr(FakeSession, "train_epoch", never_learns_news)
-    code, out = invoke(monkeypatch, capsys, "run", *FAKE, "--set", "routing.num_tasks_to_share_lora=1", "--output-dir", tmp_path)
+    code, out = invoke(
+        monkeypatch,
+        capsys,
+        "run",
+        *FAKE,
+        "--set",
+        "routing.num_tasks_to_share_lora=1",
+        "--output-dir",
+        tmp_path,
+    )
     assert code == 0, out
     assert "did not learn: news_topic" in out
     run_dir = only_run(tmp_path)
@@ -200,16 +244,26 @@ def test_a_task_that_ends_at_zero_shot_is_flagged_did_not_learn(tmp_path, monkey
     assert "**Warning — news_topic did not learn:** accuracy" in (run_dir / "report.md").read_text()
 
 
-def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(tmp_path, diverged, monkeypatch, capsys):
+def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(
+    tmp_path, diverged, monkeypatch, capsys
+):
     code, out = invoke(monkeypatch, capsys, "report", diverged)
     assert code == 0 and "[2/5 tasks]" in out and "INCOMPLETE: 2/5 tasks learned" in out
-    code, out = invoke(monkeypatch, capsys, "run", *FAKE, "--set", "run.seed=1", "--output-dir", tmp_path / "more")
+    code, out = invoke(
+        monkeypatch, capsys, "run", *FAKE, "--set", "run.seed=1", "--output-dir", tmp_path / "more"
+    )
     other = only_run(tmp_path / "more")
     code, out = invoke(monkeypatch, capsys, "compare", diverged, other)
     assert code == 0
-    rows = [line for line in out.splitlines() if diverged.name[:10] in line or other.name[:10] in line]
-    assert len(rows) == 2, out  # one row each: the incomplete run is not averaged with the finished one
-    assert any("2/5 INCOMPLETE" in r for r in rows) and any("5/5" in r and "INCOMPLETE" not in r for r in rows)
+    rows = [
+        line for line in out.splitlines() if diverged.name[:10] in line or other.name[:10] in line
+    ]
+    assert len(rows) == 2, (
+        out
+    )  # one row each: the incomplete run is not averaged with the finished one
+    assert any("2/5 INCOMPLETE" in r for r in rows) and any(
+        "5/5" in r and "INCOMPLETE" not in r for r in rows
+    )
     code, out = invoke(monkeypatch, capsys, "compare", diverged, other, "--include-incomplete")
     assert code == 0 and "2/5,5/5" in out and "INCOMPLETE" in out, out
     assert "0,1" in out  # asked for: both seeds in one mean ± std row
@@ -217,21 +271,32 @@ def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(tmp_path, diverged
 
 # --- crash leftovers and checkpoint retention ------------------------------------------------
 
-def test_resume_cleans_tmp_files_and_rewrites_a_lost_manifest_and_config(diverged, monkeypatch, capsys):
+
+def test_resume_cleans_tmp_files_and_rewrites_a_lost_manifest_and_config(
+    diverged, monkeypatch, capsys
+):
     (diverged / ".state.json.x1.tmp").write_text("{")
     (diverged / "experts" / "expert-0" / ".v3.abc.tmp").mkdir(parents=True)
-    (diverged / "experts" / "expert-0" / ".v3.abc.tmp" / "adapter_model.safetensors").write_bytes(b"half")
+    (diverged / "experts" / "expert-0" / ".v3.abc.tmp" / "adapter_model.safetensors").write_bytes(
+        b"half"
+    )
     (diverged / "manifest.json").unlink()
-    code, out = invoke(monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3")
+    code, out = invoke(
+        monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3"
+    )
     assert code == 0, out
     assert not list(diverged.rglob(".*.tmp"))
     manifest = json.loads((diverged / "manifest.json").read_text())
     assert manifest["seed"] == 0 and len(manifest["data"]) == 15 and manifest["resumes"]
 
 
-def test_a_run_folder_without_config_json_is_resumed_from_its_manifest(diverged, monkeypatch, capsys):
+def test_a_run_folder_without_config_json_is_resumed_from_its_manifest(
+    diverged, monkeypatch, capsys
+):
     (diverged / "config.json").unlink()
-    code, out = invoke(monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3")
+    code, out = invoke(
+        monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3"
+    )
     assert code == 0, out
     assert json.loads((diverged / "config.json").read_text())["run"]["name"] == "fake"
 
@@ -248,8 +313,19 @@ def test_a_run_folder_appears_only_with_its_config_and_manifest(tmp_path, monkey
     assert list(tmp_path.iterdir()) == []  # no half-made run folder, no staging folder
 
 
-def test_a_finished_run_drops_its_checkpoint_unless_asked_to_keep_it(tmp_path, finished, monkeypatch, capsys):
+def test_a_finished_run_drops_its_checkpoint_unless_asked_to_keep_it(
+    tmp_path, finished, monkeypatch, capsys
+):
     assert not (finished / "checkpoint.json").exists()
-    code, out = invoke(monkeypatch, capsys, "run", *FAKE, "--set", "run.keep_checkpoints=true", "--output-dir", tmp_path / "kept")
+    code, out = invoke(
+        monkeypatch,
+        capsys,
+        "run",
+        *FAKE,
+        "--set",
+        "run.keep_checkpoints=true",
+        "--output-dir",
+        tmp_path / "kept",
+    )
     assert code == 0, out
     assert (only_run(tmp_path / "kept") / "checkpoint.json").exists()

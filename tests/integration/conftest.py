@@ -32,8 +32,14 @@ def tiny_model(tokenizer, seed: int = 0):
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config).eval()
     model.requires_grad_(False)
@@ -46,10 +52,19 @@ def demo_source(tmp_path):
     from adaptive_learner.adapters.data.task_folder import FolderTaskSource
 
     root = write_demo_suite(tmp_path / "demo", train_per_task=60, validation_per_task=24)
-    return FolderTaskSource(root, list(DEMO_TASK_NAMES[:3]), train_samples=24, dev_samples=8, validation_samples=16, seed=0)
+    return FolderTaskSource(
+        root,
+        list(DEMO_TASK_NAMES[:3]),
+        train_samples=24,
+        dev_samples=8,
+        validation_samples=16,
+        seed=0,
+    )
 
 
-def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, world=None, lora_dropout=0.0, **training):
+def make_backbone(
+    tokenizer, source, run_dir=None, seed=0, first_layer=0, world=None, lora_dropout=0.0, **training
+):
     """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the 2-layer model)."""
     from adaptive_learner.adapters.hf.backbone import HFBackbone
     from adaptive_learner.bootstrap.config import LoraConfig, TrainingConfig
@@ -57,8 +72,16 @@ def make_backbone(tokenizer, source, run_dir=None, seed=0, first_layer=0, world=
     t = {"epochs": 2, "batch_size": 8, "eval_batch_size": 16, "learning_rate": 1e-2, **training}
     lora = LoraConfig(r=4, alpha=8, dropout=lora_dropout, first_layer=first_layer)
     return HFBackbone(
-        tiny_model(tokenizer, seed), tokenizer, source, lora=lora, training=TrainingConfig(**t),
-        max_length=64, seed=seed, run_dir=run_dir, base_name="tiny-llama", world=world,
+        tiny_model(tokenizer, seed),
+        tokenizer,
+        source,
+        lora=lora,
+        training=TrainingConfig(**t),
+        max_length=64,
+        seed=seed,
+        run_dir=run_dir,
+        base_name="tiny-llama",
+        world=world,
     )
 
 

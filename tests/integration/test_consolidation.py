@@ -52,7 +52,9 @@ def test_vmap_fisher_equals_the_per_example_loop(tokenizer, demo_source):
     slow = diagonal_fisher(b.experts.model, params, rows, label_ids, method="loop", **kw)
     assert set(fast) == set(params) and any(f.abs().sum() > 0 for f in fast.values())
     for n, f in fast.items():
-        assert torch.allclose(f, slow[n], rtol=1e-4, atol=1e-9 + 1e-5 * slow[n].abs().max().item()), n
+        assert torch.allclose(
+            f, slow[n], rtol=1e-4, atol=1e-9 + 1e-5 * slow[n].abs().max().item()
+        ), n
 
 
 class _ToyLM(torch.nn.Module):
@@ -61,11 +63,16 @@ class _ToyLM(torch.nn.Module):
     def __init__(self, vocab=11, hidden=3):
         super().__init__()
         torch.manual_seed(1)
-        self.embed, self.head = torch.nn.Embedding(vocab, hidden), torch.nn.Linear(hidden, vocab, bias=False)
+        self.embed, self.head = (
+            torch.nn.Embedding(vocab, hidden),
+            torch.nn.Linear(hidden, vocab, bias=False),
+        )
         self.embed.requires_grad_(False)
 
     def get_decoder(self):
-        return lambda input_ids, attention_mask=None, position_ids=None: SimpleNamespace(last_hidden_state=self.embed(input_ids))
+        return lambda input_ids, attention_mask=None, position_ids=None: SimpleNamespace(
+            last_hidden_state=self.embed(input_ids)
+        )
 
     def get_output_embeddings(self):
         return self.head
@@ -76,8 +83,18 @@ def test_fisher_matches_a_hand_written_reference(method):
     model, label_ids = _ToyLM(), torch.tensor([2, 5, 7])
     rows, gold = [[1, 4], [3], [6, 6, 9], [8, 2]], [0, 2, 1, 2]
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # vmap must not fall back to the loop here: that would test the loop twice
-        got = diagonal_fisher(model, {"head.weight": model.head.weight}, rows, label_ids, gold=gold, batch_size=3, method=method)
+        warnings.simplefilter(
+            "error"
+        )  # vmap must not fall back to the loop here: that would test the loop twice
+        got = diagonal_fisher(
+            model,
+            {"head.weight": model.head.weight},
+            rows,
+            label_ids,
+            gold=gold,
+            batch_size=3,
+            method=method,
+        )
     w, e = model.head.weight.tolist(), model.embed.weight.tolist()
     ref = [[0.0] * 3 for _ in range(11)]
     for row, y in zip(rows, gold):
@@ -101,7 +118,9 @@ def test_vmap_falls_back_to_the_loop_with_a_reason():
     rows, gold = [[1, 4], [3], [6, 6, 9]], [0, 2, 1]
     params = {"head.weight": model.head.weight}
     with pytest.warns(UserWarning, match="vmap failed for this model .*using the loop"):
-        got = diagonal_fisher(model, params, rows, label_ids, gold=gold, batch_size=2, method="vmap")
+        got = diagonal_fisher(
+            model, params, rows, label_ids, gold=gold, batch_size=2, method="vmap"
+        )
     want = diagonal_fisher(model, params, rows, label_ids, gold=gold, batch_size=2, method="loop")
     assert torch.equal(got["head.weight"], want["head.weight"])
 
@@ -111,7 +130,14 @@ def test_true_fisher_is_seeded_and_differs_from_empirical(tokenizer, demo_source
     rows, gold, label_ids = fisher_inputs(b, task)
     params = b.experts.parameters("e0")
     run = lambda kind, seed: diagonal_fisher(
-        b.experts.model, params, rows, label_ids, gold=gold, kind=kind, batch_size=4, pad_id=b.pad_id,
+        b.experts.model,
+        params,
+        rows,
+        label_ids,
+        gold=gold,
+        kind=kind,
+        batch_size=4,
+        pad_id=b.pad_id,
         generator=torch.Generator().manual_seed(seed),
     )
     true1, true2, emp = run("true", 3), run("true", 3), run("empirical", 3)
@@ -121,7 +147,9 @@ def test_true_fisher_is_seeded_and_differs_from_empirical(tokenizer, demo_source
 
 # --- online EWC -------------------------------------------------------------------------------
 def test_online_ewc_accumulates_scaled_fisher_and_moves_the_anchor(tokenizer, demo_source):
-    policy = ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=100)  # all 24 rows: no sampling
+    policy = ConsolidationPolicy(
+        ewc_lambda=100.0, ewc_data_loader_num_samples=100
+    )  # all 24 rows: no sampling
     b, task_a = trained(tokenizer, demo_source, policy=policy)
     task_b = demo_source.load()[1]
     b.consolidate("e0", task_a, policy, 0.5)
@@ -131,9 +159,13 @@ def test_online_ewc_accumulates_scaled_fisher_and_moves_the_anchor(tokenizer, de
 
     session = b.start("e0", task_b, policy)
     named = {k.replace(".e0.", ".{}."): p for k, p in b.experts.parameters("e0").items()}
-    assert ewc_penalty(named, state.anchors, state.fisher, 100.0).item() == 0.0  # right after consolidation
+    assert (
+        ewc_penalty(named, state.anchors, state.fisher, 100.0).item() == 0.0
+    )  # right after consolidation
     session.train_epoch()
-    assert ewc_penalty(named, state.anchors, state.fisher, 100.0).item() > 0.0  # task B moved the weights
+    assert (
+        ewc_penalty(named, state.anchors, state.fisher, 100.0).item() > 0.0
+    )  # task B moved the weights
 
     b.new_expert("probe", parent="e0")  # same weights, fresh state: F_B alone, from the same rows
     b.consolidation["probe"] = ExpertConsolidation()
@@ -164,7 +196,7 @@ def test_the_ewc_penalty_holds_weights_that_mattered_for_the_old_task(tokenizer,
 def test_replay_memories_stay_within_the_byte_budget(tokenizer, demo_source, kind):
     b, task = trained(tokenizer, demo_source, first_layer=1)
     sizes = []
-    for budget in ((2_000, 5_000) if kind == "experience" else (6_000, 20_000)):
+    for budget in (2_000, 5_000) if kind == "experience" else (6_000, 20_000):
         b.consolidate("e0", task, ConsolidationPolicy(replay=kind, replay_budget_bytes=budget), 1.0)
         memory = b.consolidation["e0"].replay[task.id]
         stored = sum(t.numel() * t.element_size() for t in memory.tensors.values())
@@ -179,7 +211,9 @@ def test_latent_replay_from_layer_k_reproduces_the_full_model(tokenizer, demo_so
     b, task = trained(tokenizer, demo_source, first_layer=1)
     model = b.experts.model.eval()
     data = b.encoded(task, "train")
-    window = latents.windows(list(data.ids[:6]) + [data.ids[0][:5]], WINDOW, b.pad_id)  # the last row is filled
+    window = latents.windows(
+        list(data.ids[:6]) + [data.ids[0][:5]], WINDOW, b.pad_id
+    )  # the last row is filled
     with torch.no_grad():
         logits, _ = latents.run_from(model, latents.layer_input(model, window, 1), 1)
         full = scoring.answer_logits(model, window, torch.ones_like(window))
@@ -211,18 +245,33 @@ def test_latent_replay_refuses_lora_in_every_layer(tokenizer, demo_source):
 def _same_state(x: ExpertConsolidation, y: ExpertConsolidation) -> bool:
     same = lambda p, q: set(p) == set(q) and all(torch.equal(p[k], q[k]) for k in p)
     return (
-        same(x.fisher, y.fisher) and same(x.anchors, y.anchors) and x.fisher_log == y.fisher_log and set(x.replay) == set(y.replay)
-        and all(type(x.replay[t]) is type(y.replay[t]) and same(x.replay[t].tensors, y.replay[t].tensors) for t in x.replay)
+        same(x.fisher, y.fisher)
+        and same(x.anchors, y.anchors)
+        and x.fisher_log == y.fisher_log
+        and set(x.replay) == set(y.replay)
+        and all(
+            type(x.replay[t]) is type(y.replay[t])
+            and same(x.replay[t].tensors, y.replay[t].tensors)
+            for t in x.replay
+        )
     )
 
 
-def test_consolidation_state_survives_save_load_and_is_copied_on_fork(tokenizer, demo_source, tmp_path):
+def test_consolidation_state_survives_save_load_and_is_copied_on_fork(
+    tokenizer, demo_source, tmp_path
+):
     b, task_a = trained(tokenizer, demo_source, first_layer=1, run_dir=tmp_path)
     task_b = demo_source.load()[1]
-    b.consolidate("e0", task_a, ConsolidationPolicy(ewc_lambda=10.0, fisher="true", replay="pcgr"), 1.5)
-    b.consolidate("e0", task_b, ConsolidationPolicy(replay="experience", replay_budget_bytes=4_000), 1.0)
+    b.consolidate(
+        "e0", task_a, ConsolidationPolicy(ewc_lambda=10.0, fisher="true", replay="pcgr"), 1.5
+    )
+    b.consolidate(
+        "e0", task_b, ConsolidationPolicy(replay="experience", replay_budget_bytes=4_000), 1.0
+    )
     ref = b.save_expert("e0", (task_a.id, task_b.id))
-    assert {"consolidation.safetensors", "consolidation.json"} <= {p.name for p in (tmp_path / "experts" / ref).iterdir()}
+    assert {"consolidation.safetensors", "consolidation.json"} <= {
+        p.name for p in (tmp_path / "experts" / ref).iterdir()
+    }
 
     fresh = make_backbone(tokenizer, demo_source, run_dir=tmp_path, first_layer=1)
     fresh.load_expert("e0", ref)
@@ -242,9 +291,10 @@ def test_replay_adds_to_the_training_loss(tokenizer, demo_source):
     b.consolidate("e0", task, policy, 1.0)
     state, model = b.consolidation["e0"], b.experts.model
     args = (model, b.experts.parameters("e0"), "e0")
-    assert state.extra_loss(*args, task.id, policy, random.Random(0), 4, b.pad_id) is None  # own task: nothing earlier
+    assert (
+        state.extra_loss(*args, task.id, policy, random.Random(0), 4, b.pad_id) is None
+    )  # own task: nothing earlier
     assert state.extra_loss(*args, "other", policy, random.Random(0), 4, b.pad_id) is not None
-
 
 
 class _SpyMemory:
@@ -271,6 +321,7 @@ def test_replay_tasks_per_step_replays_that_many_earlier_memories(per_step, expe
     assert len({t for t, _ in calls}) == expected and all(n == 4 for _, n in calls)
     assert "now" not in {t for t, _ in calls}  # never the task being learned
 
+
 @pytest.mark.parametrize(("rows", "expected"), [(0, 8), (3, 3)])
 def test_each_training_step_replays_replay_batch_size_rows(tokenizer, demo_source, rows, expected):
     """`replay_batch_size` rows per replayed batch; 0 follows training.batch_size (8 in these tests)."""
@@ -286,28 +337,42 @@ def test_each_training_step_replays_replay_batch_size_rows(tokenizer, demo_sourc
 # --- whole runs -------------------------------------------------------------------------------
 POLICIES = {
     "ewc": ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=8, ewc_batch_size=4),
-    "gamma-ewc": ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, use_gamma_gating=True),
+    "gamma-ewc": ConsolidationPolicy(
+        ewc_lambda=100.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, use_gamma_gating=True
+    ),
     "experience": ConsolidationPolicy(replay="experience"),
     "cmt": ConsolidationPolicy(replay="cmt", replay_budget_bytes=30_000),
     "pcgr": ConsolidationPolicy(replay="pcgr", replay_budget_bytes=30_000),
-    "hybrid": ConsolidationPolicy(ewc_lambda=50.0, ewc_data_loader_num_samples=8, fisher="true", replay="pcgr", replay_budget_bytes=30_000),
+    "hybrid": ConsolidationPolicy(
+        ewc_lambda=50.0,
+        ewc_data_loader_num_samples=8,
+        fisher="true",
+        replay="pcgr",
+        replay_budget_bytes=30_000,
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(POLICIES))
-def test_a_shared_expert_learns_three_tasks_under_each_policy(tokenizer, demo_source, tmp_path, name):
+def test_a_shared_expert_learns_three_tasks_under_each_policy(
+    tokenizer, demo_source, tmp_path, name
+):
     policy = POLICIES[name]
     b = make_backbone(tokenizer, demo_source, run_dir=tmp_path, first_layer=1)
     tracker = RecordingTracker()
     learn = LearnTask(b, b, b, RouteQuery(b, SharingSchedule(-1)), tracker, policy, epochs=1)
-    state = RunSequence(demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker)()
+    state = RunSequence(
+        demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker
+    )()
     assert state.completed == 3 and len(state.library) == 1
     (expert,) = state.library
     kept = b.consolidation[expert.id]
     # the last task is not consolidated: no later task would read it (docs/adr/0041)
     assert len(kept.fisher_log) == (2 if policy.uses_ewc else 0)
     assert len(kept.replay) == (2 if policy.uses_replay else 0)
-    assert [f["task"] for e, f in tracker.events if e == "consolidation_skipped"] == [state.task_ids[2]]
+    assert [f["task"] for e, f in tracker.events if e == "consolidation_skipped"] == [
+        state.task_ids[2]
+    ]
     scales = [r.fisher_scale for r in state.reports]
     assert scales[:2] == [e["fisher_scale"] for e in kept.fisher_log] or not policy.uses_ewc
     assert policy.gated or scales == [1.0, 1.0, 1.0]
@@ -325,7 +390,9 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
     b.new_expert("e0")
     b.start("e0", task_a, policy).train_epoch()
     b.consolidate("e0", task_a, policy, 1.0)
-    steps = len(list(length_batches([len(r) for r in b.encoded(task_b, "train").ids], 8, random.Random(0))))
+    steps = len(
+        list(length_batches([len(r) for r in b.encoded(task_b, "train").ids], 8, random.Random(0)))
+    )
     copies, remove = [], b.experts.remove
     b.experts.remove = lambda name: copies.append(b.experts.state(name)) or remove(name)
     torch.manual_seed(123)  # whatever the run's stream is when the reuse is decided
@@ -336,13 +403,20 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
     b.start("e0", task_b, policy).train_epoch()  # the real reuse, from the same stream
     b.new_expert("e1")
     b.start("e1", task_b, policy).train_epoch()  # the real new expert
-    same = lambda copy, real: copy.keys() == real.keys() and all(torch.equal(v, real[k]) for k, v in copy.items())  # noqa: E731
-    real_e0, real_e1 = b.experts.state("e0"), b.experts.state("e1")  # keyed without the adapter's name
+    same = lambda copy, real: (
+        copy.keys() == real.keys() and all(torch.equal(v, real[k]) for k, v in copy.items())
+    )  # noqa: E731
+    real_e0, real_e1 = (
+        b.experts.state("e0"),
+        b.experts.state("e1"),
+    )  # keyed without the adapter's name
     assert same(reuse_copy, real_e0) and same(fresh_replica, real_e1)
     assert not same(fresh_own, real_e1)  # its own initialisation: another training
 
 
-def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_was(tokenizer, demo_source):
+def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_was(
+    tokenizer, demo_source
+):
     """docs/adr/0040: a throwaway copy (weights + consolidation) trains k steps with replay and is deleted."""
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
     b, task_a = trained(tokenizer, demo_source, policy=policy)

@@ -34,12 +34,21 @@ def learn(tokenizer, source, world=None):
     policy = ConsolidationPolicy(replay="experience", replay_tasks_per_step=-1)
     learn = LearnTask(b, b, b, RouteQuery(b, SharingSchedule(-1)), tracker, policy, epochs=2)
     state = RunSequence(source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker)()
-    weights = {k: v.detach().clone() for k, v in b.experts.state(state.library.expert_for(state.task_ids[0]).id).items()}
+    weights = {
+        k: v.detach().clone()
+        for k, v in b.experts.state(state.library.expert_for(state.task_ids[0]).id).items()
+    }
     return state.accuracy.rows(), weights
 
 
 def _worker(rank, size, port, tokenizer, source, out):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(size),
+        LOCAL_RANK=str(rank),
+    )
     from adaptive_learner.adapters.hf.distributed import world_from_env
 
     world, _ = world_from_env(torch.device("cpu"))
@@ -57,10 +66,16 @@ def _free_port() -> int:
 @pytest.mark.slow  # ~40 s idle, 5 min on the shared 2-core machine
 def test_two_processes_learn_the_same_matrix_as_one(tokenizer, demo_source, tmp_path):
     one_matrix, one_weights = learn(tokenizer, demo_source)
-    torch.multiprocessing.spawn(_worker, args=(2, _free_port(), tokenizer, demo_source, str(tmp_path)), nprocs=2, join=True)
+    torch.multiprocessing.spawn(
+        _worker, args=(2, _free_port(), tokenizer, demo_source, str(tmp_path)), nprocs=2, join=True
+    )
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
     assert results[0][0] == results[1][0]  # every process ends with the same matrix and weights
     for matrix, weights in results:
         for row_one, row in zip(one_matrix, matrix, strict=True):
-            assert all(abs(a - b) <= 1 / 16 + 1e-9 for a, b in zip(row_one, row, strict=True) if a is not None)
+            assert all(
+                abs(a - b) <= 1 / 16 + 1e-9
+                for a, b in zip(row_one, row, strict=True)
+                if a is not None
+            )
         assert all(torch.allclose(one_weights[k], weights[k], atol=1e-4) for k in one_weights)

@@ -16,7 +16,12 @@ def test_smollm2_learns_sst2(tmp_path):
 
     cfg = load_config(
         "glue5",
-        ["data.source='folder'", f"data.data_dir='{GLUE}'", "data.tasks=['sst2']", "data.validation_samples_per_task=300"],
+        [
+            "data.source='folder'",
+            f"data.data_dir='{GLUE}'",
+            "data.tasks=['sst2']",
+            "data.validation_samples_per_task=300",
+        ],
     )
     state = make_container(cfg, tmp_path).run_sequence()()
     assert state.accuracy[0, 0] >= 0.80, state.accuracy.rows()

@@ -22,24 +22,38 @@ pytestmark = pytest.mark.integration
 
 def test_base_weights_are_frozen_and_bit_identical_after_training(tokenizer, demo_source):
     b = make_backbone(tokenizer, demo_source)
-    before = {n: p.detach().clone() for n, p in b.experts.base.named_parameters() if "lora_" not in n}
+    before = {
+        n: p.detach().clone() for n, p in b.experts.base.named_parameters() if "lora_" not in n
+    }
     task = demo_source.load()[0]
     b.new_expert("e0")
     session = b.start("e0", task, ConsolidationPolicy())
     lora_before = b.experts.state("e0")
     session.train_epoch()
     after = dict(b.experts.model.named_parameters())
-    base_after = {n.replace("base_model.model.", "", 1).replace(".base_layer", ""): p for n, p in after.items() if "lora_" not in n}
+    base_after = {
+        n.replace("base_model.model.", "", 1).replace(".base_layer", ""): p
+        for n, p in after.items()
+        if "lora_" not in n
+    }
     assert all(not p.requires_grad for n, p in after.items() if "lora_" not in n)
     assert set(before) == set(base_after)
     assert all(torch.equal(before[n], base_after[n]) for n in before)
-    assert any(not torch.equal(lora_before[k], v) for k, v in b.experts.state("e0").items()), "LoRA did not train"
+    assert any(not torch.equal(lora_before[k], v) for k, v in b.experts.state("e0").items()), (
+        "LoRA did not train"
+    )
 
 
 def test_answer_logits_ignore_left_padding(tokenizer, demo_source):
     b = make_backbone(tokenizer, demo_source)
-    rows = [tuple(tokenizer("a short one", add_special_tokens=False)["input_ids"]),
-            tuple(tokenizer("a much longer input sentence than the first one", add_special_tokens=False)["input_ids"])]
+    rows = [
+        tuple(tokenizer("a short one", add_special_tokens=False)["input_ids"]),
+        tuple(
+            tokenizer("a much longer input sentence than the first one", add_special_tokens=False)[
+                "input_ids"
+            ]
+        ),
+    ]
     ids, mask = scoring.collate(rows, b.pad_id, b.device)
     batched = scoring.answer_logits(b.experts.model, ids, mask)
     for i, row in enumerate(rows):
@@ -71,7 +85,9 @@ def test_save_and_load_round_trip(tokenizer, demo_source, tmp_path):
     b.start("e0", task, ConsolidationPolicy()).train_epoch()
     ref = b.save_expert("e0", (task.id,))
     folder = tmp_path / "experts" / ref
-    assert (folder / "adapter_model.safetensors").exists() and (folder / "adapter_config.json").exists()
+    assert (folder / "adapter_model.safetensors").exists() and (
+        folder / "adapter_config.json"
+    ).exists()
     assert '"task_ids"' in (folder / "expert.json").read_text()
     fresh = make_backbone(tokenizer, demo_source, run_dir=tmp_path)
     fresh.load_expert("e0", ref)
@@ -93,13 +109,21 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
     b = make_backbone(tokenizer, demo_source)
     model_id = id(b.experts.base)
     tracker = RecordingTracker()
-    learn = LearnTask(b, b, b, RouteQuery(b, SharingSchedule(share)), tracker, ConsolidationPolicy(), epochs=1)
-    state = RunSequence(demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker)()
+    learn = LearnTask(
+        b, b, b, RouteQuery(b, SharingSchedule(share)), tracker, ConsolidationPolicy(), epochs=1
+    )
+    state = RunSequence(
+        demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker
+    )()
     assert len(state.library) == experts
     assert sorted(b.experts.names()) == sorted(e.id for e in state.library)
     assert id(b.experts.base) == model_id  # the backbone was never reloaded
-    assert any(key.endswith("/step_loss") for _, metrics in tracker.metrics for key in metrics)  # per-step losses reach trackers
-    assert state.completed == 3 and all(0 <= v <= 1 for row in state.accuracy.rows() for v in row if v is not None)
+    assert any(
+        key.endswith("/step_loss") for _, metrics in tracker.metrics for key in metrics
+    )  # per-step losses reach trackers
+    assert state.completed == 3 and all(
+        0 <= v <= 1 for row in state.accuracy.rows() for v in row if v is not None
+    )
 
 
 def test_bad_models_fail_with_one_line(tmp_path, monkeypatch):
@@ -111,7 +135,9 @@ def test_bad_models_fail_with_one_line(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BackboneError, match="has no config.json"):
         resolve(str(tmp_path / "empty"))
-    with pytest.raises(BackboneError, match="no default LoRA target modules for architecture 'mystery'"):
+    with pytest.raises(
+        BackboneError, match="no default LoRA target modules for architecture 'mystery'"
+    ):
         default_targets("mystery")
 
 
@@ -162,7 +188,11 @@ def test_quantization_choices(monkeypatch):
         assert four.load_in_4bit and four.bnb_4bit_quant_type == "nf4"
         assert loading.quantization("8bit", torch.bfloat16).load_in_8bit
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "bitsandbytes" else real(name, *a),
+    )
     with pytest.raises(BackboneError, match="needs bitsandbytes"):
         loading.quantization("8bit", torch.bfloat16)
 

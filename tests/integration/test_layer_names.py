@@ -11,7 +11,12 @@ from tests.integration.conftest import tiny_model
 torch = pytest.importorskip("torch")
 
 from adaptive_learner.adapters.errors import AdapterError
-from adaptive_learner.adapters.hf.layers import SKETCH_LAYER_PATTERNS, check_layer_names, default_sketch_layers, layer_rows
+from adaptive_learner.adapters.hf.layers import (
+    SKETCH_LAYER_PATTERNS,
+    check_layer_names,
+    default_sketch_layers,
+    layer_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +31,15 @@ def meta_model(config):
 def tiny_config(model_type: str):
     from transformers import AutoConfig
 
-    sizes = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3, "num_attention_heads": 4,
-             "num_key_value_heads": 2, "vocab_size": 128, "head_dim": 8}
+    sizes = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 128,
+        "head_dim": 8,
+    }
     return AutoConfig.for_model(model_type, **sizes)
 
 
@@ -52,20 +64,27 @@ def test_defaults_follow_a_peft_wrapper_to_the_wrapped_module(tokenizer):
 
     wrapped = get_peft_model(tiny_model(tokenizer), LoraConfig(r=2, target_modules=["v_proj"]))
     names = default_sketch_layers(wrapped)
-    assert names == ["base_model.model.model.layers.1.self_attn.v_proj", "base_model.model.model.layers.1.mlp.down_proj"]
+    assert names == [
+        "base_model.model.model.layers.1.self_attn.v_proj",
+        "base_model.model.model.layers.1.mlp.down_proj",
+    ]
 
 
 def test_an_unknown_architecture_is_a_one_line_error():
     model = meta_model(tiny_config("llama"))
     model.config.model_type = "mystery"
-    with pytest.raises(AdapterError, match="no default grad_sketch_layer_names for architecture 'mystery'"):
+    with pytest.raises(
+        AdapterError, match="no default grad_sketch_layer_names for architecture 'mystery'"
+    ):
         default_sketch_layers(model)
 
 
 def test_unknown_names_list_the_closest_existing_ones(tokenizer):
     model = tiny_model(tokenizer)
     with pytest.raises(AdapterError) as err:
-        check_layer_names(model, ["model.layers.1.mlp.down_proj", "model.layers.7.self_attn.v_proj", "zzz"])
+        check_layer_names(
+            model, ["model.layers.1.mlp.down_proj", "model.layers.7.self_attn.v_proj", "zzz"]
+        )
     text = str(err.value)
     assert "\n" not in text and text.startswith("grad_sketch_layer_names: unknown module")
     assert "'model.layers.7.self_attn.v_proj' (closest: model.layers.1.self_attn.v_proj" in text
@@ -74,12 +93,19 @@ def test_unknown_names_list_the_closest_existing_ones(tokenizer):
 
 def test_rows_list_names_types_shapes_and_counts(tokenizer):
     model = tiny_model(tokenizer)
-    rows = {name: (kind, shapes, count) for name, kind, shapes, count in layer_rows(model, "layers.0.self_attn")}
-    assert set(rows) == {f"model.layers.0.self_attn{s}" for s in ("", ".q_proj", ".k_proj", ".v_proj", ".o_proj")}
+    rows = {
+        name: (kind, shapes, count)
+        for name, kind, shapes, count in layer_rows(model, "layers.0.self_attn")
+    }
+    assert set(rows) == {
+        f"model.layers.0.self_attn{s}" for s in ("", ".q_proj", ".k_proj", ".v_proj", ".o_proj")
+    }
     assert rows["model.layers.0.self_attn.v_proj"] == ("Linear", "weight[16, 32]", 16 * 32)
     assert rows["model.layers.0.self_attn"][2] == 32 * 32 * 2 + 16 * 32 * 2
     everything = layer_rows(model)
-    assert everything[0][0] == "(model)" and everything[0][3] == sum(p.numel() for p in model.parameters())
+    assert everything[0][0] == "(model)" and everything[0][3] == sum(
+        p.numel() for p in model.parameters()
+    )
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
@@ -99,11 +125,22 @@ def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
 def test_inspect_layers_command_on_a_model_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "200")
     tiny_config("qwen2").save_pretrained(tmp_path / "tiny")  # the command reads the config only
-    code, out = cli(monkeypatch, capsys, "inspect-layers", "--model", str(tmp_path / "tiny"), "--filter", "layers.2.mlp")
+    code, out = cli(
+        monkeypatch,
+        capsys,
+        "inspect-layers",
+        "--model",
+        str(tmp_path / "tiny"),
+        "--filter",
+        "layers.2.mlp",
+    )
     assert code == 0, out
     assert "model.layers.2.mlp.down_proj" in out and "weight[32, 64]" in out
     assert "model.layers.1" not in out
-    assert "default grad_sketch_layer_names: model.layers.2.self_attn.v_proj, model.layers.2.mlp.down_proj" in out
+    assert (
+        "default grad_sketch_layer_names: model.layers.2.self_attn.v_proj, model.layers.2.mlp.down_proj"
+        in out
+    )
     code, out = cli(monkeypatch, capsys, "inspect-layers", "--model", str(tmp_path / "nope"))
     assert code == 2 and "no such model folder" in out and len(out.strip().splitlines()) == 1
     code, out = cli(monkeypatch, capsys, "inspect-layers", "--help")

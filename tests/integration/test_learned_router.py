@@ -9,13 +9,21 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from adaptive_learner.adapters.errors import AdapterError
-from adaptive_learner.adapters.routing.learned import HEADER_FILE, WEIGHTS_FILE, LearnedRouter, LinearRouter, MLPRouter
+from adaptive_learner.adapters.routing.learned import (
+    HEADER_FILE,
+    WEIGHTS_FILE,
+    LearnedRouter,
+    LinearRouter,
+    MLPRouter,
+)
 
 pytestmark = pytest.mark.integration
 KINDS = [LinearRouter, MLPRouter]
 
 
-def clusters(n_per_key=30, dim=12, keys=("sst2", "agnews", "dbpedia"), seed=0, spread=0.5, points_seed=None):
+def clusters(
+    n_per_key=30, dim=12, keys=("sst2", "agnews", "dbpedia"), seed=0, spread=0.5, points_seed=None
+):
     """Gaussian blobs around one random centre per key (clearly separable at spread 0.5).
 
     `seed` draws the centres; `points_seed` (default: the same) draws the points around them.
@@ -80,7 +88,11 @@ def test_save_and_load_give_identical_probabilities(tmp_path, make):
     router.fit(features, labels, seed=0)
     router.save(tmp_path / "router")
     header = json.loads((tmp_path / "router" / HEADER_FILE).read_text())
-    assert header["schema_version"] == 1 and header["base_model"] == "tiny-llama" and header["input_dim"] == 12
+    assert (
+        header["schema_version"] == 1
+        and header["base_model"] == "tiny-llama"
+        and header["input_dim"] == 12
+    )
     assert header["keys"] == ["agnews", "dbpedia", "sst2"] and header["kind"] == router.kind
     loaded = LearnedRouter.load(tmp_path / "router", "tiny-llama", input_dim=12)
     assert loaded.kind == router.kind and loaded.keys == router.keys
@@ -103,11 +115,18 @@ def saved(tmp_path):
     return tmp_path / HEADER_FILE
 
 
-def test_loading_for_another_base_model_schema_or_dimension_is_a_one_line_error_naming_the_file(tmp_path):
+def test_loading_for_another_base_model_schema_or_dimension_is_a_one_line_error_naming_the_file(
+    tmp_path,
+):
     head = saved(tmp_path)
-    with pytest.raises(AdapterError, match=rf"{head}: base_model 'smollm2-135m' does not match the run's 'gemma3-270m'"):
+    with pytest.raises(
+        AdapterError,
+        match=rf"{head}: base_model 'smollm2-135m' does not match the run's 'gemma3-270m'",
+    ):
         LearnedRouter.load(tmp_path, "gemma3-270m")
-    with pytest.raises(AdapterError, match=rf"{head}: input_dim 12 does not match the profiles' dimension 640"):
+    with pytest.raises(
+        AdapterError, match=rf"{head}: input_dim 12 does not match the profiles' dimension 640"
+    ):
         LearnedRouter.load(tmp_path, "smollm2-135m", input_dim=640)
     header = json.loads(head.read_text())
     head.write_text(json.dumps(header | {"schema_version": 2}))
@@ -120,7 +139,9 @@ def test_a_missing_or_inconsistent_file_is_a_one_line_error(tmp_path):
         LearnedRouter.load(tmp_path, "m")
     head = saved(tmp_path)
     head.write_text(json.dumps(json.loads(head.read_text()) | {"keys": ["only-one"]}))
-    with pytest.raises(AdapterError, match=f"{tmp_path / WEIGHTS_FILE}: does not fit router.json") as err:
+    with pytest.raises(
+        AdapterError, match=f"{tmp_path / WEIGHTS_FILE}: does not fit router.json"
+    ) as err:
         LearnedRouter.load(tmp_path, "smollm2-135m")
     assert "\n" not in str(err.value)
 
@@ -146,7 +167,9 @@ def test_restore_loads_into_the_configured_router_or_reports_nothing_saved(tmp_p
     router = LinearRouter("tiny-llama")
     assert router.restore(tmp_path / "router") == ("agnews", "dbpedia", "sst2")
     assert router.predict_proba(features[:5]) == saved.predict_proba(features[:5])
-    with pytest.raises(AdapterError, match="kind 'linear' does not match the run's routing.router_model 'mlp'"):
+    with pytest.raises(
+        AdapterError, match="kind 'linear' does not match the run's routing.router_model 'mlp'"
+    ):
         MLPRouter("tiny-llama").restore(tmp_path / "router")
     with pytest.raises(AdapterError, match="base_model 'tiny-llama' does not match"):
         LinearRouter("gemma3-270m").restore(tmp_path / "router")

@@ -27,16 +27,26 @@ def profiles(n: int, dim: int = 32, seed: int = 0, rank: int = 8) -> dict[str, t
 
 def plain_top(items, query, k):
     """Reference: cosine by hand, best first."""
+
     def cos(a, b):
-        return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+        return sum(x * y for x, y in zip(a, b)) / math.sqrt(
+            sum(x * x for x in a) * sum(y * y for y in b)
+        )
+
     return sorted(((key, cos(v, query)) for key, v in items.items()), key=lambda p: -p[1])[:k]
 
 
-vector = st.lists(st.floats(-5, 5, allow_nan=False).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3)
+vector = st.lists(
+    st.floats(-5, 5, allow_nan=False).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(st.text("abcxyz", min_size=1, max_size=4), vector, min_size=1, max_size=12), vector, st.integers(1, 15))
+@given(
+    st.dictionaries(st.text("abcxyz", min_size=1, max_size=4), vector, min_size=1, max_size=12),
+    vector,
+    st.integers(1, 15),
+)
 def test_exact_search_matches_a_plain_python_reference(items, query, k):
     index = ProfileIndex()
     index.rebuild(items)
@@ -118,7 +128,9 @@ def test_empty_index_and_k_larger_than_the_index():
 def test_a_query_of_another_dimension_is_a_one_line_error(limit):
     index = ProfileIndex(exact_limit=limit)
     index.rebuild(profiles(5, dim=8))
-    with pytest.raises(AdapterError, match="query has dimension 3 but the index holds profiles of dimension 8") as err:
+    with pytest.raises(
+        AdapterError, match="query has dimension 3 but the index holds profiles of dimension 8"
+    ) as err:
         index.search((1.0, 2.0, 3.0), 1)
     assert "\n" not in str(err.value)
 

@@ -13,15 +13,21 @@ from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.routing import SharingSchedule
 
 pytestmark = pytest.mark.integration
-POLICY = ConsolidationPolicy(ewc_lambda=50.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, replay="experience")
+POLICY = ConsolidationPolicy(
+    ewc_lambda=50.0, ewc_data_loader_num_samples=8, ewc_batch_size=4, replay="experience"
+)
 
 
 def sequence(tokenizer, source, run_dir, seed=0):
     b = make_backbone(tokenizer, source, run_dir=run_dir, seed=seed)
-    b.experts.lora.lora_dropout = 0.1  # dropout draws random numbers: resume must replay them exactly
+    b.experts.lora.lora_dropout = (
+        0.1  # dropout draws random numbers: resume must replay them exactly
+    )
     tracker = RecordingTracker()
     learn = LearnTask(b, b, b, RouteQuery(b, SharingSchedule(-1)), tracker, POLICY, epochs=1)
-    return RunSequence(source, learn, EvaluateSequence(b, tracker), b, JsonRunStore(run_dir), tracker)
+    return RunSequence(
+        source, learn, EvaluateSequence(b, tracker), b, JsonRunStore(run_dir), tracker
+    )
 
 
 def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
@@ -40,7 +46,9 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         crashing()
 
-    resumed = sequence(tokenizer, demo_source, tmp_path / "crashed")()  # a fresh backbone, as after kill -9
+    resumed = sequence(
+        tokenizer, demo_source, tmp_path / "crashed"
+    )()  # a fresh backbone, as after kill -9
     assert resumed.accuracy.rows() == whole.accuracy.rows()
     assert [r.task_id for r in resumed.reports] == [r.task_id for r in whole.reports]
     from safetensors.torch import load_file
@@ -50,7 +58,9 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
-def test_killed_mid_task_resumes_from_the_epoch_checkpoint(tokenizer, demo_source, tmp_path, monkeypatch):
+def test_killed_mid_task_resumes_from_the_epoch_checkpoint(
+    tokenizer, demo_source, tmp_path, monkeypatch
+):
     from adaptive_learner.adapters.hf.backbone import HFSession
 
     def two_epochs(run_dir):
@@ -74,7 +84,10 @@ def test_killed_mid_task_resumes_from_the_epoch_checkpoint(tokenizer, demo_sourc
 
     resumed_run = two_epochs(tmp_path / "crashed")
     resumed = resumed_run()
-    assert ("resumed_task", {"task": whole.task_ids[1], "expert": "expert-0", "after_epoch": 1}) in resumed_run.tracker.events
+    assert (
+        "resumed_task",
+        {"task": whole.task_ids[1], "expert": "expert-0", "after_epoch": 1},
+    ) in resumed_run.tracker.events
     assert resumed.accuracy.rows() == whole.accuracy.rows()
     from safetensors.torch import load_file
 

@@ -37,17 +37,28 @@ def fresh(tokenizer, demo_source, run_dir):
 def test_expert_json_keeps_a_checksum_of_every_saved_file(trained):
     _, _, _, folder = trained
     sums = json.loads((folder / "expert.json").read_text())["sha256"]
-    assert set(sums) == {"adapter_config.json", "adapter_model.safetensors", "consolidation.safetensors", "consolidation.json"}
+    assert set(sums) == {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "consolidation.safetensors",
+        "consolidation.json",
+    }
 
 
-@pytest.mark.parametrize("name", ["adapter_model.safetensors", "consolidation.safetensors", "adapter_config.json"])
+@pytest.mark.parametrize(
+    "name", ["adapter_model.safetensors", "consolidation.safetensors", "adapter_config.json"]
+)
 def test_overwritten_bytes_are_refused_naming_the_file(trained, tokenizer, demo_source, name):
     b, _, _, folder = trained
     data = bytearray((folder / name).read_bytes())
-    data[-8:] = bytes(x ^ 0xFF for x in data[-8:])  # same length, other bytes: loads silently without the checksum
+    data[-8:] = bytes(
+        x ^ 0xFF for x in data[-8:]
+    )  # same length, other bytes: loads silently without the checksum
     (folder / name).write_bytes(bytes(data))
     with pytest.raises(StorageError, match=rf"{name}: checksum mismatch"):
-        fresh(tokenizer, demo_source, b.run_dir).load_expert("expert-0", str(folder.relative_to(b.run_dir / "experts")))
+        fresh(tokenizer, demo_source, b.run_dir).load_expert(
+            "expert-0", str(folder.relative_to(b.run_dir / "experts"))
+        )
 
 
 def strip_checksums(folder):
@@ -71,7 +82,9 @@ def test_a_broken_bin_file_is_blamed_on_the_bin_file(trained, tokenizer, demo_so
     (folder / "adapter_model.bin").write_bytes(b"not a torch file")
     with pytest.raises(StorageError) as info:
         fresh(tokenizer, demo_source, b.run_dir).load_expert("expert-0", "expert-0/v1")
-    assert "adapter_model.bin: cannot load expert" in str(info.value) and "\n" not in str(info.value)
+    assert "adapter_model.bin: cannot load expert" in str(info.value) and "\n" not in str(
+        info.value
+    )
 
 
 def test_missing_weights_are_named(trained, tokenizer, demo_source):
@@ -92,7 +105,11 @@ def test_a_damaged_checkpoint_is_one_error_naming_the_file(trained, tokenizer, d
     else:
         (tensors,) = folder.glob("epoch-*.safetensors")
         data = tensors.read_bytes()
-        tensors.write_bytes(data[: len(data) // 2] if damage == "tensors" else data[:-4] + bytes(x ^ 0xFF for x in data[-4:]))
+        tensors.write_bytes(
+            data[: len(data) // 2]
+            if damage == "tensors"
+            else data[:-4] + bytes(x ^ 0xFF for x in data[-4:])
+        )
         expected = "epoch-1.safetensors: checksum mismatch"
     b2 = fresh(tokenizer, demo_source, b.run_dir)
     b2.new_expert("expert-0")
@@ -118,7 +135,9 @@ def test_a_full_disk_while_checkpointing_is_one_line_and_leaves_no_temp_file(tra
     session = b.start("expert-0", task, policy)
     session.train_epoch()
     monkeypatch.setattr(os, "fsync", no_space)
-    with pytest.raises(StorageError, match=r"epoch-\d+\.safetensors: cannot write \(No space left on device\)"):
+    with pytest.raises(
+        StorageError, match=r"epoch-\d+\.safetensors: cannot write \(No space left on device\)"
+    ):
         session.save_checkpoint({"epoch": 2})
     assert not list((b.run_dir / "checkpoint").glob(".*.tmp"))
 
@@ -130,7 +149,9 @@ def test_a_full_disk_while_saving_an_expert_is_one_line(trained, monkeypatch):
     monkeypatch.setattr(peft.peft_model, "safe_save_file", no_space)
     with pytest.raises(StorageError) as info:
         b.save_expert("expert-0", (task.id, "again"))
-    assert "cannot save expert 'expert-0'" in str(info.value) and "No space left on device" in str(info.value)
+    assert "cannot save expert 'expert-0'" in str(info.value) and "No space left on device" in str(
+        info.value
+    )
     assert not (b.run_dir / "experts" / "expert-0" / "v2").exists()
     assert not list((b.run_dir / "experts").rglob(".*.tmp"))
 

@@ -61,7 +61,9 @@ def test_shared_prefix_forward_equals_the_plain_forward_with_gradients(tokenizer
     model = b.experts.model.train()
     ids, mask = scoring.collate(rows, b.pad_id, b.device)
     plain, g_plain = _logits_and_grads(b, lambda: scoring.answer_logits(model, ids, mask))
-    grouped, g_grouped = _logits_and_grads(b, lambda: prefix.answer_logits(model, rows, b.pad_id, b.device, groups=[5, 5, 5]))
+    grouped, g_grouped = _logits_and_grads(
+        b, lambda: prefix.answer_logits(model, rows, b.pad_id, b.device, groups=[5, 5, 5])
+    )
     one, _ = _logits_and_grads(b, lambda: prefix.answer_logits(model, rows[:5], b.pad_id, b.device))
     assert prefix.common_prefix(rows[:5]) >= prefix.MIN_PREFIX  # the shared path really ran
     assert torch.allclose(plain, grouped, atol=1e-4) and torch.allclose(plain[:5], one, atol=1e-4)
@@ -89,8 +91,18 @@ def test_batched_replay_equals_one_forward_per_memory(tokenizer, demo_source, ki
     model, named = b.experts.model.train(), b.experts.parameters("e0")
 
     def loss(batched):
-        return kept.extra_loss(model, named, "e0", tasks[2].id, policy, random.Random(3), 4, b.pad_id, forward=b.forward,
-                               batched=batched).reshape(1, 1)
+        return kept.extra_loss(
+            model,
+            named,
+            "e0",
+            tasks[2].id,
+            policy,
+            random.Random(3),
+            4,
+            b.pad_id,
+            forward=b.forward,
+            batched=batched,
+        ).reshape(1, 1)
 
     looped, g_looped = _logits_and_grads(b, lambda: loss(False))
     batched, g_batched = _logits_and_grads(b, lambda: loss(True))
@@ -113,7 +125,10 @@ def test_step_stats_read_once_and_non_finite_losses_are_named():
 def test_prefix_sharing_defaults_to_on_for_a_cpu_and_off_for_cuda():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")  # a device object needs no GPU
     assert AnswerForward(cpu).share and not AnswerForward(cuda).share
-    assert AnswerForward(cuda, share_prefix=True).share and not AnswerForward(cpu, share_prefix=False).share
+    assert (
+        AnswerForward(cuda, share_prefix=True).share
+        and not AnswerForward(cpu, share_prefix=False).share
+    )
     assert not AnswerForward(cpu, compile="default").share
 
 
@@ -121,14 +136,22 @@ def test_differentiated_passes_run_without_cudnn_attention_on_cuda():
     """The flags gradient_attention sets (no GPU needed to read them) and that every pass with a backward enters it."""
     before = torch.backends.cuda.cudnn_sdp_enabled()
     with gradient_attention(torch.device("cuda")):
-        assert not torch.backends.cuda.cudnn_sdp_enabled() and torch.backends.cuda.mem_efficient_sdp_enabled()
+        assert (
+            not torch.backends.cuda.cudnn_sdp_enabled()
+            and torch.backends.cuda.mem_efficient_sdp_enabled()
+        )
     assert torch.backends.cuda.cudnn_sdp_enabled() == before
-    for kept in (gradient_attention(torch.device("cpu")), gradient_attention(torch.device("cuda"), cudnn=True)):
+    for kept in (
+        gradient_attention(torch.device("cpu")),
+        gradient_attention(torch.device("cuda"), cudnn=True),
+    ):
         with kept:
             assert torch.backends.cuda.cudnn_sdp_enabled() == before
 
 
-def test_training_steps_and_the_fisher_enter_the_gradient_context(tokenizer, demo_source, monkeypatch):
+def test_training_steps_and_the_fisher_enter_the_gradient_context(
+    tokenizer, demo_source, monkeypatch
+):
     import contextlib
 
     entered = []
@@ -167,7 +190,9 @@ def test_training_switches_give_the_same_losses_and_accuracy(tokenizer, demo_sou
     """share_prefix (default) against plain batches, and length buckets: the same run within 1e-4."""
     reference = _train(tokenizer, demo_source, share_prefix=False)
     _same_training(reference, _train(tokenizer, demo_source))
-    _same_training(reference, _train(tokenizer, demo_source, share_prefix=False, pad_to_multiple=16))
+    _same_training(
+        reference, _train(tokenizer, demo_source, share_prefix=False, pad_to_multiple=16)
+    )
 
 
 @pytest.mark.slow

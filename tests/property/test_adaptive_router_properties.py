@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.profiles import assemble_profile, block_dims
-from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, ArmStats, RouterMemory, ucb_bonus
+from adaptive_learner.domain.router import (
+    AdaptiveRouter,
+    AdaptiveThreshold,
+    ArmStats,
+    RouterMemory,
+    ucb_bonus,
+)
 from adaptive_learner.domain.routing import ReuseAction
 
 pytestmark = pytest.mark.property
@@ -17,10 +23,18 @@ pytestmark = pytest.mark.property
 vec = st.lists(st.floats(-10, 10, allow_nan=False), min_size=4, max_size=4)
 experts = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]), vec, min_size=1)
 outcomes = st.lists(st.tuples(st.floats(-1, 1), st.booleans()), max_size=12)
-calibrators = st.builds(ReuseCalibrator, kind=st.sampled_from(["logistic", "isotonic"]), prior_midpoint=st.floats(-0.5, 1.0),
-                        prior_slope=st.floats(0, 40), prior_strength=st.floats(0.5, 10), outcomes=outcomes)
-arms = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]),
-                       st.builds(ArmStats, visits=st.integers(0, 5), reward=st.floats(0, 5)))
+calibrators = st.builds(
+    ReuseCalibrator,
+    kind=st.sampled_from(["logistic", "isotonic"]),
+    prior_midpoint=st.floats(-0.5, 1.0),
+    prior_slope=st.floats(0, 40),
+    prior_strength=st.floats(0.5, 10),
+    outcomes=outcomes,
+)
+arms = st.dictionaries(
+    st.sampled_from(["e0", "e1", "e2", "e3"]),
+    st.builds(ArmStats, visits=st.integers(0, 5), reward=st.floats(0, 5)),
+)
 
 
 @given(vec, experts, calibrators, st.floats(1.0, 10.0), arms)
@@ -33,8 +47,14 @@ def test_tau_at_or_above_one_always_creates(profile, profiles, cal, tau, counter
 def test_raising_tau_never_turns_new_into_reuse(profile, profiles, cal, t1, t2, counters):
     low, high = sorted((t1, t2))
     router = AdaptiveRouter()
-    if router.decide(profile, profiles, cal, AdaptiveThreshold(low), counters).action is ReuseAction.CREATE:
-        assert router.decide(profile, profiles, cal, AdaptiveThreshold(high), counters).action is ReuseAction.CREATE
+    if (
+        router.decide(profile, profiles, cal, AdaptiveThreshold(low), counters).action
+        is ReuseAction.CREATE
+    ):
+        assert (
+            router.decide(profile, profiles, cal, AdaptiveThreshold(high), counters).action
+            is ReuseAction.CREATE
+        )
 
 
 @given(st.integers(1, 50), st.integers(1, 1000), st.floats(0.01, 5))
@@ -52,7 +72,9 @@ def test_every_candidate_is_tried_before_exploitation(k, rewards, c):
     router = AdaptiveRouter(ucb_c=c, top_k=k, fork_below=0.0)
     chosen = []
     for step in range(k):
-        d = router.decide((1.0, 0.0, 0.0, 0.0), profiles, ReuseCalibrator(), AdaptiveThreshold(0.0), counters)
+        d = router.decide(
+            (1.0, 0.0, 0.0, 0.0), profiles, ReuseCalibrator(), AdaptiveThreshold(0.0), counters
+        )
         assert d.action is ReuseAction.REUSE
         chosen.append(d.expert_id)
         counters[d.expert_id] = counters.get(d.expert_id, ArmStats()).observe(rewards[step])
@@ -67,9 +89,16 @@ def test_calibrator_is_monotone_and_a_probability(cal, s1, s2):
     assert p_lo <= p_hi + 1e-9
 
 
-@given(st.dictionaries(st.sampled_from(["description", "prototype", "gradient", "context", "extra"]),
-                       st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=9), min_size=1),
-       st.dictionaries(st.sampled_from(["description", "prototype", "gradient", "context"]), st.floats(0, 3)))
+@given(
+    st.dictionaries(
+        st.sampled_from(["description", "prototype", "gradient", "context", "extra"]),
+        st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=9),
+        min_size=1,
+    ),
+    st.dictionaries(
+        st.sampled_from(["description", "prototype", "gradient", "context"]), st.floats(0, 3)
+    ),
+)
 def test_profile_dimensions_add_up_and_are_unit_length(blocks, weights):
     profile = assemble_profile(blocks, weights)
     assert len(profile) == sum(block_dims(blocks).values()) == sum(len(b) for b in blocks.values())
@@ -80,9 +109,16 @@ def test_profile_dimensions_add_up_and_are_unit_length(blocks, weights):
 @settings(max_examples=30)
 @given(calibrators, st.floats(0, 1.2), arms, st.dictionaries(st.sampled_from(["e0", "e1"]), vec))
 def test_router_memory_round_trips_through_json(cal, tau, counters, profiles):
-    memory = RouterMemory(calibrator=cal, threshold=AdaptiveThreshold(tau), arms=counters,
-                          expert_profiles={k: tuple(v) for k, v in profiles.items()}, task_keys={"t": (1.0, 2.0)},
-                          block_dims={"description": 4}, decisions=[{"step": 0, "action": "create"}], base_model="m")
+    memory = RouterMemory(
+        calibrator=cal,
+        threshold=AdaptiveThreshold(tau),
+        arms=counters,
+        expert_profiles={k: tuple(v) for k, v in profiles.items()},
+        task_keys={"t": (1.0, 2.0)},
+        block_dims={"description": 4},
+        decisions=[{"step": 0, "action": "create"}],
+        base_model="m",
+    )
     again = RouterMemory.from_dict(json.loads(json.dumps(memory.to_dict())))
     assert again == memory
     assert again.calibrator.probability(0.5) == cal.probability(0.5)
@@ -106,7 +142,12 @@ def test_a_tied_probe_is_no_evidence(acc, n, prior):
 @given(accuracy, accuracy, accuracy, st.integers(1, 5000))
 def test_probe_probability_grows_with_the_candidates_accuracy(a1, a2, fresh, n):
     low, high = sorted((a1, a2))
-    assert 0.0 <= ProbeResult(low, fresh, n).probability() <= ProbeResult(high, fresh, n).probability() + 1e-12 <= 1.0 + 1e-12
+    assert (
+        0.0
+        <= ProbeResult(low, fresh, n).probability()
+        <= ProbeResult(high, fresh, n).probability() + 1e-12
+        <= 1.0 + 1e-12
+    )
 
 
 @given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
@@ -117,18 +158,28 @@ def test_combined_evidence_is_a_probability_monotone_in_both(p1, p2, q):
 
 
 @given(vec, experts, calibrators, st.floats(1.0, 10.0), arms, probes)
-def test_tau_at_or_above_one_always_creates_whatever_the_probe(profile, profiles, cal, tau, counters, results):
+def test_tau_at_or_above_one_always_creates_whatever_the_probe(
+    profile, profiles, cal, tau, counters, results
+):
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
     assert d.action is ReuseAction.CREATE
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, probes)
-def test_a_probe_in_favour_never_turns_a_reuse_into_new(profile, profiles, cal, tau, counters, results):
+def test_a_probe_in_favour_never_turns_a_reuse_into_new(
+    profile, profiles, cal, tau, counters, results
+):
     """A probe with p_probe >= 0.5 only raises p_reuse, so a task reused without it stays reused."""
     favour = {e: r for e, r in results.items() if r.probability() >= 0.5}
     router = AdaptiveRouter()
-    if router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters).action is not ReuseAction.CREATE:
-        assert router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, favour).action is not ReuseAction.CREATE
+    if (
+        router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters).action
+        is not ReuseAction.CREATE
+    ):
+        assert (
+            router.decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, favour).action
+            is not ReuseAction.CREATE
+        )
 
 
 # --- the input-form gate of task-free routing (docs/adr/0039) ------------------------------------
@@ -137,7 +188,11 @@ from adaptive_learner.domain.router import gate_by_form  # noqa: E402
 tasks_ = st.sampled_from(["t0", "t1", "t2", "t3"])
 
 
-@given(st.dictionaries(tasks_, st.floats(0.0, 1.0), min_size=1), st.dictionaries(tasks_, st.booleans()), st.booleans())
+@given(
+    st.dictionaries(tasks_, st.floats(0.0, 1.0), min_size=1),
+    st.dictionaries(tasks_, st.booleans()),
+    st.booleans(),
+)
 def test_form_gate_keeps_only_tasks_of_the_querys_form_or_everything(probs, forms, pair):
     out = gate_by_form(probs, forms, pair)
     same = [t for t in probs if forms.get(t, pair) == pair]
@@ -153,8 +208,16 @@ def test_form_gate_keeps_only_tasks_of_the_querys_form_or_everything(probs, form
 # --- the trained probe (docs/adr/0040) ----------------------------------------------------------
 from adaptive_learner.domain.probe import EarlierTask  # noqa: E402
 
-earlier_tasks = st.lists(st.builds(EarlierTask, task_id=st.sampled_from("abcd"), before=accuracy, after=accuracy,
-                                   n=st.integers(1, 5000)), max_size=4)
+earlier_tasks = st.lists(
+    st.builds(
+        EarlierTask,
+        task_id=st.sampled_from("abcd"),
+        before=accuracy,
+        after=accuracy,
+        n=st.integers(1, 5000),
+    ),
+    max_size=4,
+)
 
 
 @given(accuracy, accuracy, st.integers(1, 5000), st.integers(1, 64), earlier_tasks)
@@ -163,10 +226,15 @@ def test_the_trained_probe_weighs_the_sum_of_every_tasks_change(cand, fresh, n, 
     assert p.total == pytest.approx((cand - fresh) + sum(t.after - t.before for t in earlier))
     assert 0.0 <= p.probability() <= 1.0
     # no change anywhere is no evidence, however many tasks are involved
-    tied = ProbeResult(cand, cand, n, steps, [EarlierTask(t.task_id, t.before, t.before, t.n) for t in earlier])
+    tied = ProbeResult(
+        cand, cand, n, steps, [EarlierTask(t.task_id, t.before, t.before, t.n) for t in earlier]
+    )
     assert tied.probability() == pytest.approx(0.5)
     # without earlier tasks the trained probe reads exactly as the zero-step one
-    assert ProbeResult(cand, fresh, n, steps).probability() == ProbeResult(cand, fresh, n).probability()
+    assert (
+        ProbeResult(cand, fresh, n, steps).probability()
+        == ProbeResult(cand, fresh, n).probability()
+    )
 
 
 @given(accuracy, accuracy, st.integers(1, 5000), earlier_tasks, accuracy, accuracy)
@@ -176,27 +244,57 @@ def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, 
     better = ProbeResult(cand, fresh, n, 8, [*earlier, EarlierTask("x", 0.5, high, n)])
     assert worse.total <= better.total + 1e-12
     assert worse.probability() <= better.probability() + 1e-9
-    assert (worse.probability() >= 0.5 - 1e-9) == (worse.total >= -1e-12)  # a net gain is evidence for, a net loss against
+    assert (worse.probability() >= 0.5 - 1e-9) == (
+        worse.total >= -1e-12
+    )  # a net gain is evidence for, a net loss against
 
 
-@given(accuracy, accuracy, st.integers(1, 5000), st.integers(0, 64),
-       st.lists(st.builds(EarlierTask, task_id=st.sampled_from("abcd"), before=accuracy, after=accuracy, n=st.integers(1, 5000)),
-                max_size=4, unique_by=lambda t: t.task_id))
+@given(
+    accuracy,
+    accuracy,
+    st.integers(1, 5000),
+    st.integers(0, 64),
+    st.lists(
+        st.builds(
+            EarlierTask,
+            task_id=st.sampled_from("abcd"),
+            before=accuracy,
+            after=accuracy,
+            n=st.integers(1, 5000),
+        ),
+        max_size=4,
+        unique_by=lambda t: t.task_id,
+    ),
+)
 def test_a_probe_round_trips_through_the_decision_log(cand, fresh, n, steps, earlier):
     probe = ProbeResult(cand, fresh, n, steps, earlier)
     assert ProbeResult.from_dict(probe.to_dict()) == probe
 
 
 # --- how the probe meets the calibrated cosine (docs/adr/0042) -------------------------------------
-trained_probes = st.dictionaries(st.sampled_from(["e0", "e1", "e2", "e3"]),
-                                 st.builds(ProbeResult, candidate=accuracy, fresh=accuracy, n=st.integers(1, 5000),
-                                           steps=st.integers(0, 64), earlier=earlier_tasks))
+trained_probes = st.dictionaries(
+    st.sampled_from(["e0", "e1", "e2", "e3"]),
+    st.builds(
+        ProbeResult,
+        candidate=accuracy,
+        fresh=accuracy,
+        n=st.integers(1, 5000),
+        steps=st.integers(0, 64),
+        earlier=earlier_tasks,
+    ),
+)
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
-def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(profile, profiles, cal, tau, results):
-    combined = AdaptiveRouter(probe_rule="combine").decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
-    alone = AdaptiveRouter(probe_rule="supersede").decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(
+    profile, profiles, cal, tau, results
+):
+    combined = AdaptiveRouter(probe_rule="combine").decide(
+        profile, profiles, cal, AdaptiveThreshold(tau), None, results
+    )
+    alone = AdaptiveRouter(probe_rule="supersede").decide(
+        profile, profiles, cal, AdaptiveThreshold(tau), None, results
+    )
     assert alone.scores == combined.scores  # the cosine still chooses the candidates
     for e, p in alone.probabilities.items():
         probe = results.get(e)
@@ -207,9 +305,13 @@ def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(profil
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
-def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau, results):
+def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(
+    profile, profiles, cal, tau, results
+):
     for rule in ("combine", "supersede"):
-        d = AdaptiveRouter(probe_rule=rule).decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+        d = AdaptiveRouter(probe_rule=rule).decide(
+            profile, profiles, cal, AdaptiveThreshold(tau), None, results
+        )
         if d.action is ReuseAction.CREATE:
             assert all(p < tau for p in d.probabilities.values())
         else:
@@ -218,9 +320,13 @@ def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(profile, p
 
 # --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) --------------------
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, trained_probes)
-def test_without_probe_visits_the_choice_is_the_plain_ucb_rule(profile, profiles, cal, tau, counters, results):
+def test_without_probe_visits_the_choice_is_the_plain_ucb_rule(
+    profile, profiles, cal, tau, counters, results
+):
     """probe_visits = 0 leaves the UCB index exactly as before: real measured reuses only."""
-    d = AdaptiveRouter(probe_visits=0.0).decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
+    d = AdaptiveRouter(probe_visits=0.0).decide(
+        profile, profiles, cal, AdaptiveThreshold(tau), counters, results
+    )
     if d.action is not ReuseAction.CREATE:
         total = sum(a.visits for a in counters.values())
         for e, v in d.ucb.items():
@@ -230,32 +336,52 @@ def test_without_probe_visits_the_choice_is_the_plain_ucb_rule(profile, profiles
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, trained_probes, st.floats(0.1, 5.0))
-def test_a_trained_probe_gives_its_candidate_a_finite_index(profile, profiles, cal, tau, counters, results, w):
-    d = AdaptiveRouter(probe_visits=w).decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, results)
+def test_a_trained_probe_gives_its_candidate_a_finite_index(
+    profile, profiles, cal, tau, counters, results, w
+):
+    d = AdaptiveRouter(probe_visits=w).decide(
+        profile, profiles, cal, AdaptiveThreshold(tau), counters, results
+    )
     for e, v in (d.ucb or {}).items():
         probe, arm = results.get(e), counters.get(e, ArmStats())
         if probe is not None and probe.steps > 0 or arm.visits:
             assert v is not None and math.isfinite(v)
         else:
-            assert v is None  # neither measured nor probed after training: explored first, as before
+            assert (
+                v is None
+            )  # neither measured nor probed after training: explored first, as before
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
-def test_with_no_history_the_best_measured_candidate_is_chosen(profile, profiles, cal, tau, results):
+def test_with_no_history_the_best_measured_candidate_is_chosen(
+    profile, profiles, cal, tau, results
+):
     """Before any measured reuse, every probed candidate has the same observations, so the same bonus:
     among eligible candidates that were all probed after training, the highest p_probe wins."""
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), {}, results)
     eligible = [e for e, p in d.probabilities.items() if p >= tau]
-    if d.action is ReuseAction.REUSE and all(e in results and results[e].steps > 0 for e in eligible):
+    if d.action is ReuseAction.REUSE and all(
+        e in results and results[e].steps > 0 for e in eligible
+    ):
         assert d.probabilities[d.expert_id] == max(d.probabilities[e] for e in eligible)
 
 
-@given(st.floats(-0.2, 0.5), st.floats(0.0, 0.2), st.floats(0.0, 0.2), st.floats(0.0, 5.0), st.floats(0.0, 5.0))
-def test_the_noise_aware_outcome_only_forgives_more_with_more_noise_and_z(forgetting, tol, noise, z1, z2):
+@given(
+    st.floats(-0.2, 0.5),
+    st.floats(0.0, 0.2),
+    st.floats(0.0, 0.2),
+    st.floats(0.0, 5.0),
+    st.floats(0.0, 5.0),
+)
+def test_the_noise_aware_outcome_only_forgives_more_with_more_noise_and_z(
+    forgetting, tol, noise, z1, z2
+):
     from adaptive_learner.domain.calibration import ReuseOutcome
 
     o = ReuseOutcome(0.9, forgetting=forgetting, noise=noise)
-    assert o.works(tol, 1.0, 0.0) == (forgetting <= tol)  # z = 0: the fixed tolerance of docs/adr/0031
+    assert o.works(tol, 1.0, 0.0) == (
+        forgetting <= tol
+    )  # z = 0: the fixed tolerance of docs/adr/0031
     lo, hi = sorted((z1, z2))
     if o.works(tol, 1.0, lo):
         assert o.works(tol, 1.0, hi)

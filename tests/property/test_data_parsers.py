@@ -22,7 +22,9 @@ PAIR = Task("pair", "Pair", "", ["same", "different"], kind="pair")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 # Objects that look nearly right, so the fuzzing reaches the field checks, not only the decoder.
@@ -31,7 +33,8 @@ near_rows = st.fixed_dictionaries(
     optional={
         "text": json_values | st.text(max_size=30),
         "text_pair": json_values | st.text(max_size=30),
-        "label": json_values | st.sampled_from(["neg", "pos", "mixed", "same", "different", "other"]),
+        "label": json_values
+        | st.sampled_from(["neg", "pos", "mixed", "same", "different", "other"]),
     },
 )
 
@@ -79,5 +82,7 @@ def test_valid_examples_round_trip_through_a_file(drawn, task):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "train.jsonl"
         # Non-ASCII written raw, as other tools write it; line breaks inside strings stay escaped.
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         assert read_examples(path, task) == expected

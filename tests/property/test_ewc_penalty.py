@@ -28,7 +28,15 @@ def tensors(state, i):
 
 
 def plain_penalty(state, lam):
-    return lam / 2 * sum(f * (t - a) ** 2 for theta, anchor, fish in state.values() for t, a, f in zip(theta, anchor, fish))
+    return (
+        lam
+        / 2
+        * sum(
+            f * (t - a) ** 2
+            for theta, anchor, fish in state.values()
+            for t, a, f in zip(theta, anchor, fish)
+        )
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -60,11 +68,16 @@ def test_penalty_is_monotone_in_fisher(state, lam, extra):
     fisher = tensors(state, 2)
     more = {k: f + extra for k, f in fisher.items()}
     theta, anchors = tensors(state, 0), tensors(state, 1)
-    assert ewc_penalty(theta, anchors, fisher, lam).item() <= ewc_penalty(theta, anchors, more, lam).item() + 1e-9
+    assert (
+        ewc_penalty(theta, anchors, fisher, lam).item()
+        <= ewc_penalty(theta, anchors, more, lam).item() + 1e-9
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(ewc_state(), st.floats(min_value=0.0, max_value=4.0), st.floats(min_value=0.0, max_value=4.0))
+@given(
+    ewc_state(), st.floats(min_value=0.0, max_value=4.0), st.floats(min_value=0.0, max_value=4.0)
+)
 def test_online_accumulation_adds_scaled_fisher(state, s1, s2):
     f1, f2 = tensors(state, 2), {k: v * 2 for k, v in tensors(state, 2).items()}
     total = accumulate(accumulate(None, f1, s1), f2, s2)

@@ -24,7 +24,9 @@ def test_router_decision_is_consistent(query, profiles, threshold):
 @given(st.integers(-1, 10), st.integers(1, 12))
 def test_schedule_creates_exactly_the_expected_experts(n, tasks):
     rule = SharingSchedule(n)
-    created = sum(rule.decide(s, None if s == 0 else "e").action is ReuseAction.CREATE for s in range(tasks))
+    created = sum(
+        rule.decide(s, None if s == 0 else "e").action is ReuseAction.CREATE for s in range(tasks)
+    )
     expected = 1 if n == -1 else (tasks if n <= 1 else 1 + max(0, tasks - n))
     assert created == expected
 
@@ -55,9 +57,11 @@ def test_a_schedule_knows_exactly_which_experts_learn_again(n, total):
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=10))
 def test_a_written_out_schedule_knows_exactly_which_experts_learn_again(raw):
     plan = []
-    for i, j in enumerate(raw):  # make a valid plan: an earlier task that made its own expert, or i itself
+    for i, j in enumerate(
+        raw
+    ):  # make a valid plan: an earlier task that made its own expert, or i itself
         j = min(j, i)
-        plan.append(j if plan[j:j + 1] == [j] or j == i else i)
+        plan.append(j if plan[j : j + 1] == [j] or j == i else i)
     rule, owners = FixedAssignment(plan), _experts_of(FixedAssignment(plan), len(plan))
     for step in range(len(plan)):
         assert rule.learns_again(step, len(plan)) == (owners[step] in owners[step + 1 :])

@@ -8,7 +8,11 @@ from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.fake_profiler import FakeProfiler
 from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
-from adaptive_learner.application.adaptive_routing import AdaptiveRouting, RoutingSettings, default_memory
+from adaptive_learner.application.adaptive_routing import (
+    AdaptiveRouting,
+    RoutingSettings,
+    default_memory,
+)
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.ports import LabelledInput
@@ -19,7 +23,13 @@ from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, s
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.profiles import assemble_profile, block_slice
-from adaptive_learner.domain.router import AdaptiveRouter, AdaptiveThreshold, ArmStats, RouterMemory, mixture
+from adaptive_learner.domain.router import (
+    AdaptiveRouter,
+    AdaptiveThreshold,
+    ArmStats,
+    RouterMemory,
+    mixture,
+)
 from adaptive_learner.domain.routing import FixedAssignment, ReuseAction, SharingSchedule
 from adaptive_learner.domain.task import Task, TaskSequence
 
@@ -56,7 +66,9 @@ def test_a_loss_of_one_dev_example_in_192_is_noise_not_a_failed_reuse():
     outcome = ReuseOutcome(0.9, forgetting=0.8125 - 0.7917, noise=se)
     assert not outcome.works(0.02, 0.02)  # the fixed tolerance of docs/adr/0031
     assert outcome.works(0.02, 0.02, z=1.0)
-    assert not ReuseOutcome(0.9, forgetting=0.08, noise=se).works(0.02, 0.02, z=1.0)  # a clear loss still fails
+    assert not ReuseOutcome(0.9, forgetting=0.08, noise=se).works(
+        0.02, 0.02, z=1.0
+    )  # a clear loss still fails
     # two earlier tasks: the mean's standard error shrinks as 1/m of the root summed variance
     two = mean_change_se([(0.8, 0.8, 100), (0.6, 0.6, 100)])
     assert two == pytest.approx(((0.32 + 0.48) / 100) ** 0.5 / 2)
@@ -95,15 +107,25 @@ def test_decision_carries_evidence_and_forks_an_expert_whose_reuses_failed():
     cal = ReuseCalibrator(prior_midpoint=0.5, prior_slope=20.0)
     d = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(0.5))
     assert d.action is ReuseAction.REUSE and d.expert_id == "e0"
-    assert set(d.scores) == {"e0", "e1"} and d.probabilities["e0"] > 0.9 and d.tau == 0.5 and "never reused" in d.reason
-    fork = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(0.5), {"e0": ArmStats(2, 0.0)})
+    assert (
+        set(d.scores) == {"e0", "e1"}
+        and d.probabilities["e0"] > 0.9
+        and d.tau == 0.5
+        and "never reused" in d.reason
+    )
+    fork = AdaptiveRouter().decide(
+        (1.0, 0.1), profiles, cal, AdaptiveThreshold(0.5), {"e0": ArmStats(2, 0.0)}
+    )
     assert fork.action is ReuseAction.FORK and fork.expert_id == "e0"
     new = AdaptiveRouter().decide((1.0, 0.1), profiles, cal, AdaptiveThreshold(1.1))
     assert new.action is ReuseAction.CREATE and "always a new expert" in new.reason
 
 
 def test_profile_blocks_are_weighted_by_share_of_the_norm():
-    p = assemble_profile({"description": (3.0, 4.0), "prototype": (0.0, 0.0, 2.0)}, {"description": 1.0, "prototype": 3.0})
+    p = assemble_profile(
+        {"description": (3.0, 4.0), "prototype": (0.0, 0.0, 2.0)},
+        {"description": 1.0, "prototype": 3.0},
+    )
     dims = {"description": 2, "prototype": 3}
     share = sum(v * v for v in p[block_slice(dims, "prototype")])
     assert len(p) == 5 and share == pytest.approx(0.75)
@@ -125,8 +147,11 @@ def test_mixture_weights_distributions():
 
 
 # --- the loop on the fake backbone ---------------------------------------------------------------
-WORDS = {"sentiment": ["great film", "awful movie plot"], "topic": ["stocks market rally", "football match goal"],
-         "sentiment2": ["lovely film acting", "boring movie scenes"]}
+WORDS = {
+    "sentiment": ["great film", "awful movie plot"],
+    "topic": ["stocks market rally", "football match goal"],
+    "sentiment2": ["lovely film acting", "boring movie scenes"],
+}
 
 
 class Examples:
@@ -137,31 +162,69 @@ class Examples:
 
     def inputs(self, task, split, limit=None):
         self.asked.append((task.id, split))
-        rows = [LabelledInput(f"{w} {i}", None, task.labels[i % len(task.labels)], task.id)
-                for i, w in enumerate(WORDS[task.id] * 10)]
+        rows = [
+            LabelledInput(f"{w} {i}", None, task.labels[i % len(task.labels)], task.id)
+            for i, w in enumerate(WORDS[task.id] * 10)
+        ]
         return rows[:limit] if limit is not None else rows
 
 
-def routed_run(tasks, tau, blocks=("description", "prototype", "gradient", "context"), probe=0, steps=0, replica=False,
-               metric="balanced_accuracy"):
+def routed_run(
+    tasks,
+    tau,
+    blocks=("description", "prototype", "gradient", "context"),
+    probe=0,
+    steps=0,
+    replica=False,
+    metric="balanced_accuracy",
+):
     fb = FakeBackbone()
     tracker = RecordingTracker()
-    settings = RoutingSettings(base_model="fake", blocks=blocks, profile_examples=8, key_examples=8, probe_candidates=probe,
-                               probe_steps=steps, probe_replica=replica, probe_metric=metric)
+    settings = RoutingSettings(
+        base_model="fake",
+        blocks=blocks,
+        profile_examples=8,
+        key_examples=8,
+        probe_candidates=probe,
+        probe_steps=steps,
+        probe_replica=replica,
+        probe_metric=metric,
+    )
     examples = Examples(tasks)
-    routing = AdaptiveRouting(StaticSource(tasks), FakeProfiler(fb), examples, fb, FakeProfiler(fb), tracker, settings,
-                              AdaptiveRouter(), lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1))
-    learn = LearnTask(fb, fb, fb, RouteQuery(fb, SharingSchedule(1), routing), tracker, ConsolidationPolicy(), epochs=1)
-    run = RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker)
+    routing = AdaptiveRouting(
+        StaticSource(tasks),
+        FakeProfiler(fb),
+        examples,
+        fb,
+        FakeProfiler(fb),
+        tracker,
+        settings,
+        AdaptiveRouter(),
+        lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1),
+    )
+    learn = LearnTask(
+        fb,
+        fb,
+        fb,
+        RouteQuery(fb, SharingSchedule(1), routing),
+        tracker,
+        ConsolidationPolicy(),
+        epochs=1,
+    )
+    run = RunSequence(
+        StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker
+    )
     return run, routing, examples, tracker
 
 
 def seq():
-    return TaskSequence([
-        Task("sentiment", "S", "rate the movie review sentiment", ["positive", "negative"]),
-        Task("topic", "T", "decide the news topic", ["business", "sports"]),
-        Task("sentiment2", "S2", "rate the movie review sentiment", ["positive", "negative"]),
-    ])
+    return TaskSequence(
+        [
+            Task("sentiment", "S", "rate the movie review sentiment", ["positive", "negative"]),
+            Task("topic", "T", "decide the news topic", ["business", "sports"]),
+            Task("sentiment2", "S2", "rate the movie review sentiment", ["positive", "negative"]),
+        ]
+    )
 
 
 def test_always_new_at_tau_above_one_with_profiles_and_task_free_evaluation():
@@ -169,11 +232,15 @@ def test_always_new_at_tau_above_one_with_profiles_and_task_free_evaluation():
     state = run()
     assert len(state.library) == 3
     memory = state.router
-    assert set(memory.expert_profiles) == {"expert-0", "expert-1", "expert-2"} and set(memory.task_keys) == set(state.task_ids)
+    assert set(memory.expert_profiles) == {"expert-0", "expert-1", "expert-2"} and set(
+        memory.task_keys
+    ) == set(state.task_ids)
     assert sum(memory.block_dims.values()) == len(next(iter(memory.expert_profiles.values())))
     ev = memory.evaluation
     assert 0.0 <= ev["routing_accuracy"] <= 1.0 and ev["task_given_accuracy"] == pytest.approx(0.9)
-    assert ev["per_task"]["topic"]["routing_accuracy"] == 1.0  # topic words never appear in the other tasks
+    assert (
+        ev["per_task"]["topic"]["routing_accuracy"] == 1.0
+    )  # topic words never appear in the other tasks
     # dynamic profiles read dev examples, never the validation split, until the final evaluation
     first_validation = examples.asked.index(next(a for a in examples.asked if a[1] == "validation"))
     assert ("sentiment", "dev") in examples.asked[:first_validation]
@@ -185,11 +252,19 @@ def test_a_repeat_task_reuses_and_its_outcome_is_measured():
     state = run()
     d = state.router.decisions
     assert d[2]["action"] == "reuse" and d[2]["expert"] == "expert-0"
-    assert "works" in d[2] and len(state.router.calibrator.outcomes) == 1 and state.router.arms["expert-0"].visits == 1
-    assert d[2]["forgetting_se"] > 0  # the outcome is judged against its own measurement's noise (docs/adr/0044)
+    assert (
+        "works" in d[2]
+        and len(state.router.calibrator.outcomes) == 1
+        and state.router.arms["expert-0"].visits == 1
+    )
+    assert (
+        d[2]["forgetting_se"] > 0
+    )  # the outcome is judged against its own measurement's noise (docs/adr/0044)
     from adaptive_learner.adapters.reporting import routing_markdown
 
-    assert f"(forgetting {d[2]['forgetting']:.3f} ± {d[2]['forgetting_se']:.3f})" in "\n".join(routing_markdown(state))
+    assert f"(forgetting {d[2]['forgetting']:.3f} ± {d[2]['forgetting_se']:.3f})" in "\n".join(
+        routing_markdown(state)
+    )
     assert state.library.get("expert-0").tasks == ("sentiment", "sentiment2")
     again = RunState.from_dict(state.to_dict())
     assert again.router == state.router
@@ -217,8 +292,15 @@ def test_seed_threshold_1_1_is_accepted_by_the_config_and_bad_weights_are_named(
     from adaptive_learner.bootstrap.config import ConfigError, load_config
 
     for backbone in ("hf", "fake"):
-        cfg = load_config("default", [f"run.backbone='{backbone}'", "routing.strategy='adaptive'", "routing.router_confidence_threshold=1.1",
-                                      "routing.reuse_threshold=1.1"])
+        cfg = load_config(
+            "default",
+            [
+                f"run.backbone='{backbone}'",
+                "routing.strategy='adaptive'",
+                "routing.router_confidence_threshold=1.1",
+                "routing.reuse_threshold=1.1",
+            ],
+        )
         assert cfg.routing.router_confidence_threshold == 1.1
     with pytest.raises(ConfigError, match="unknown profile block 'prototyp'"):
         load_config("default", ["routing.profile_weights={prototyp = 1.0}"])
@@ -253,16 +335,31 @@ def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     tau = AdaptiveThreshold(0.7)
     trained = {"e0": ProbeResult(0.70, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
     assert 0.9 < trained["e0"].probability() < 0.99 and cal.probability(0.72) < 0.05
-    combined = AdaptiveRouter(probe_rule="combine").decide(query, profiles, cal, tau, probes=trained)
-    assert combined.action is ReuseAction.CREATE and "after 8 steps, earlier +0.030" in combined.reason
+    combined = AdaptiveRouter(probe_rule="combine").decide(
+        query, profiles, cal, tau, probes=trained
+    )
+    assert (
+        combined.action is ReuseAction.CREATE and "after 8 steps, earlier +0.030" in combined.reason
+    )
     alone = AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=trained)
-    assert alone.action is ReuseAction.REUSE and alone.probabilities["e0"] == trained["e0"].probability()
+    assert (
+        alone.action is ReuseAction.REUSE
+        and alone.probabilities["e0"] == trained["e0"].probability()
+    )
     zero_step = {"e0": ProbeResult(0.70, 0.64, 192)}
-    assert AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=zero_step).action is ReuseAction.CREATE
+    assert (
+        AdaptiveRouter(probe_rule="supersede")
+        .decide(query, profiles, cal, tau, probes=zero_step)
+        .action
+        is ReuseAction.CREATE
+    )
     # a measured net loss is a new expert under both rules, even at a cosine the prior likes
     close = (0.99, (1 - 0.99**2) ** 0.5)
     loss = {"e0": ProbeResult(0.60, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.70, 192)])}
-    assert AdaptiveRouter(probe_rule="supersede").decide(close, profiles, cal, tau, probes=loss).action is ReuseAction.CREATE
+    assert (
+        AdaptiveRouter(probe_rule="supersede").decide(close, profiles, cal, tau, probes=loss).action
+        is ReuseAction.CREATE
+    )
 
 
 def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
@@ -284,7 +381,9 @@ def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks(
     def spy(parent, task, policy, steps, earlier=(), as_id=None):
         before = {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()}
         out = real(parent, task, policy, steps, earlier, as_id)
-        assert {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()} == before  # nothing kept
+        assert {
+            e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()
+        } == before  # nothing kept
         trials.append((parent, task.id, steps, tuple(t.id for t in earlier)))
         return out
 
@@ -293,14 +392,20 @@ def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks(
     d = state.router.decisions
     probe = next(iter(d[1]["probes"].values()))
     assert probe["steps"] == 5 and set(probe["earlier"]) == {"sentiment"}
-    assert probe["earlier"]["sentiment"]["after"] < probe["earlier"]["sentiment"]["before"]  # the copy forgot some
-    assert probe["earlier_change"] < 0 and probe["p_probe"] < 0.5  # no gain on the new task: a net loss
+    assert (
+        probe["earlier"]["sentiment"]["after"] < probe["earlier"]["sentiment"]["before"]
+    )  # the copy forgot some
+    assert (
+        probe["earlier_change"] < 0 and probe["p_probe"] < 0.5
+    )  # no gain on the new task: a net loss
     assert (None, "topic", 5, ()) in trials and ("expert-0", "topic", 5, ("sentiment",)) in trials
     assert "trial-probe" not in fb.experts
     from adaptive_learner.adapters.reporting import routing_markdown
 
     table = "\n".join(routing_markdown(state))
-    assert "(probe 0." in table and "after 5 steps, earlier -0." in table  # every probed candidate in report.md
+    assert (
+        "(probe 0." in table and "after 5 steps, earlier -0." in table
+    )  # every probed candidate in report.md
 
 
 def test_learned_router_keys_take_train_inputs_then_dev_inputs():
@@ -313,7 +418,9 @@ def test_learned_router_keys_take_train_inputs_then_dev_inputs():
     routing.examples = Limited(seq())
     seen = []
     embed = routing.profiler.embed_inputs
-    routing.profiler.embed_inputs = lambda inputs: seen.append([x.text.split()[0] for x in inputs]) or embed(inputs)
+    routing.profiler.embed_inputs = lambda inputs: (
+        seen.append([x.text.split()[0] for x in inputs]) or embed(inputs)
+    )
     routing._task_features(seq()[0])
     assert seen == [["train"] * 3 + ["dev"] * 5]  # key_examples = 8
 
@@ -325,13 +432,18 @@ def test_a_written_out_schedule_assigns_each_task_and_bad_ones_fail_before_the_r
     fixed = FixedAssignment([0, 1, 0])
     assert fixed.decide(0, []).action is ReuseAction.CREATE
     assert fixed.decide(2, ["expert-0", "expert-1"]).expert_id == "expert-0"
-    with pytest.raises(DomainError, match=r"expert_of_task\[1\] must be an earlier task's index or 1"):
+    with pytest.raises(
+        DomainError, match=r"expert_of_task\[1\] must be an earlier task's index or 1"
+    ):
         FixedAssignment([0, 2])
     with pytest.raises(DomainError, match=r"task 1 did not make an expert of its own"):
         FixedAssignment([0, 0, 1])
     with pytest.raises(DomainError, match="has 3 entries"):
         fixed.decide(3, ["a", "b", "a"])
-    cfg = load_config("default", ["run.backbone='fake'", "data.tasks=['a', 'b']", "routing.expert_of_task=[0, 0, 2]"])
+    cfg = load_config(
+        "default",
+        ["run.backbone='fake'", "data.tasks=['a', 'b']", "routing.expert_of_task=[0, 0, 2]"],
+    )
     with pytest.raises(ConfigError, match="routing: expert_of_task has 3 entries for 2 tasks"):
         check_config(cfg)
 
@@ -340,8 +452,18 @@ def test_a_written_out_schedule_runs_on_the_fake_backbone():
     fb = FakeBackbone()
     tracker = RecordingTracker()
     tasks = seq()
-    learn = LearnTask(fb, fb, fb, RouteQuery(fb, FixedAssignment([0, 1, 0])), tracker, ConsolidationPolicy(), epochs=1)
-    state = RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker)()
+    learn = LearnTask(
+        fb,
+        fb,
+        fb,
+        RouteQuery(fb, FixedAssignment([0, 1, 0])),
+        tracker,
+        ConsolidationPolicy(),
+        epochs=1,
+    )
+    state = RunSequence(
+        StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker
+    )()
     assert [e.tasks for e in state.library] == [("sentiment", "sentiment2"), ("topic",)]
 
 
@@ -349,7 +471,12 @@ def test_pair_queries_are_routed_among_pair_tasks():
     class Pairs(Examples):
         def inputs(self, task, split, limit=None):
             rows = super().inputs(task, split, limit)
-            return [LabelledInput(r.text, "a second text" if task.id == "topic" else None, r.label, r.task_id) for r in rows]
+            return [
+                LabelledInput(
+                    r.text, "a second text" if task.id == "topic" else None, r.label, r.task_id
+                )
+                for r in rows
+            ]
 
     run, routing, _, _ = routed_run(seq(), 1.1)
     routing.examples = Pairs(seq())
@@ -384,10 +511,15 @@ def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_trai
     reuses = [e for e in d if e["action"] == "reuse"]
     assert reuses, "the sequence must reuse an expert for the test to mean anything"
     for e in reuses:
-        begin, end = marks[e["step"] - 1][1], marks[e["step"]][1]  # from the previous task's training to this one's
+        begin, end = (
+            marks[e["step"] - 1][1],
+            marks[e["step"]][1],
+        )  # from the previous task's training to this one's
         tasks = state.library.get(e["expert"]).tasks
         for t in tasks[: tasks.index(e["task"])]:  # the expert's tasks before this reuse
-            assert calls[begin:end].count((e["expert"], t, "dev")) == 1  # the probe's score, not a second pass
+            assert (
+                calls[begin:end].count((e["expert"], t, "dev")) == 1
+            )  # the probe's score, not a second pass
         assert e["forgetting_se"] > 0 and "works" in e
 
 
@@ -395,9 +527,13 @@ def test_the_probe_gap_is_measured_per_reuse():
     from adaptive_learner.domain.calibration import difference_variance
     from adaptive_learner.domain.probe import ProbeGap
 
-    gap = ProbeGap.measure({"a": 0.70, "b": 0.50}, {"a": 0.80, "b": 0.56, "c": 0.9}, {"a": 100, "b": 50})
+    gap = ProbeGap.measure(
+        {"a": 0.70, "b": 0.50}, {"a": 0.80, "b": 0.56, "c": 0.9}, {"a": 100, "b": 50}
+    )
     assert gap.tasks == 2 and gap.mean == pytest.approx(0.08)  # c was not probed: left out
-    assert gap.variance == pytest.approx((difference_variance(0.8, 0.7, 100) + difference_variance(0.56, 0.5, 50)) / 4)
+    assert gap.variance == pytest.approx(
+        (difference_variance(0.8, 0.7, 100) + difference_variance(0.56, 0.5, 50)) / 4
+    )
     assert ProbeGap.measure({"a": 0.7}, {"b": 0.8}, {"a": 10}) is None
     assert ProbeGap.from_dict(gap.to_dict()) == gap
 
@@ -407,13 +543,17 @@ def test_measured_reuses_record_their_probe_gap():
     state = run()
     d = state.router.decisions
     gaps = [e for e in d if "probe_gap" in e]
-    assert gaps and all(e["action"] == "reuse" for e in gaps), "the sequence must measure a reuse after a trained probe"
+    assert gaps and all(e["action"] == "reuse" for e in gaps), (
+        "the sequence must measure a reuse after a trained probe"
+    )
     first = gaps[0]
     probed = first["probes"][first["expert"]]["earlier"]
     assert first["probe_gap"]["tasks"] == len(probed)
     from adaptive_learner.adapters.reporting import routing_markdown
 
-    assert f"earlier tasks {first['probe_gap']['mean']:+.3f} against its probe" in "\n".join(routing_markdown(state))
+    assert f"earlier tasks {first['probe_gap']['mean']:+.3f} against its probe" in "\n".join(
+        routing_markdown(state)
+    )
 
 
 @pytest.mark.parametrize("replica", [False, True])
@@ -429,10 +569,18 @@ def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(rep
     fb.trial = spy
     d = run().router.decisions
     probed = [e for e in d if "probes" in e]
-    assert len(probed) >= 2 and all(a is None for p, _, a in asked if p is not None)  # a candidate's copy is the reuse's own
+    assert len(probed) >= 2 and all(
+        a is None for p, _, a in asked if p is not None
+    )  # a candidate's copy is the reuse's own
     fresh = [(t, a) for p, t, a in asked if p is None]
     # the id the library gives the next new expert: one per create (or fork) decided before
-    expected = [(e["task"], f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}" if replica else None) for e in probed]
+    expected = [
+        (
+            e["task"],
+            f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}" if replica else None,
+        )
+        for e in probed
+    ]
     assert fresh == expected
 
 
@@ -457,4 +605,6 @@ def test_the_probe_compares_the_configured_metric(metric):
     assert logged and len(logged) == len(fresh) and all(s.accuracy > 0 for s in fresh)
     assert [p["fresh"] for p in logged] == [getattr(s, metric) for s in fresh]
     earlier = [(e["before"], e["after"]) for p in logged for e in p.get("earlier", {}).values()]
-    assert earlier and all(0 <= b <= (1 if metric == "accuracy" else 0.5) for pair in earlier for b in pair)
+    assert earlier and all(
+        0 <= b <= (1 if metric == "accuracy" else 0.5) for pair in earlier for b in pair
+    )

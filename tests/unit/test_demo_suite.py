@@ -17,12 +17,16 @@ FILES = ("task.json", "train.jsonl", "validation.jsonl")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory) -> Path:
-    return write_demo_suite(tmp_path_factory.mktemp("demo"), train_per_task=120, validation_per_task=60)
+    return write_demo_suite(
+        tmp_path_factory.mktemp("demo"), train_per_task=120, validation_per_task=60
+    )
 
 
 def test_five_task_folders_in_the_folder_format(suite):
@@ -36,15 +40,26 @@ def test_five_task_folders_in_the_folder_format(suite):
 
 
 def test_writes_are_byte_identical_for_a_seed(suite, tmp_path):
-    assert snapshot(write_demo_suite(tmp_path / "a", train_per_task=120, validation_per_task=60)) == snapshot(suite)
+    assert snapshot(
+        write_demo_suite(tmp_path / "a", train_per_task=120, validation_per_task=60)
+    ) == snapshot(suite)
     before = snapshot(suite)
-    write_demo_suite(suite, train_per_task=120, validation_per_task=60)  # rewriting in place changes nothing
+    write_demo_suite(
+        suite, train_per_task=120, validation_per_task=60
+    )  # rewriting in place changes nothing
     assert snapshot(suite) == before
-    assert snapshot(write_demo_suite(tmp_path / "b", seed=1, train_per_task=120, validation_per_task=60)) != before
+    assert (
+        snapshot(
+            write_demo_suite(tmp_path / "b", seed=1, train_per_task=120, validation_per_task=60)
+        )
+        != before
+    )
 
 
 def test_round_trips_through_the_folder_source(suite):
-    source = FolderTaskSource(suite, list(DEMO_TASK_NAMES), train_samples=80, dev_samples=30, validation_samples=None)
+    source = FolderTaskSource(
+        suite, list(DEMO_TASK_NAMES), train_samples=80, dev_samples=30, validation_samples=None
+    )
     tasks = source.load()
     assert tasks.ids == DEMO_TASK_NAMES
     for task in tasks:
@@ -70,7 +85,9 @@ def test_texts_are_short_and_verbalizers_reuse_yes_no(suite):
     for name in DEMO_TASK_NAMES:
         task, train, _ = read_task_folder(suite / name)
         answers.update(task.answers)
-        assert all(len(e.text.split()) <= 30 and len((e.text_pair or "").split()) <= 30 for e in train)
+        assert all(
+            len(e.text.split()) <= 30 and len((e.text_pair or "").split()) <= 30 for e in train
+        )
     # Interference by design: several tasks answer with the same words but mean different things.
     assert answers["yes"] >= 3 and answers["no"] >= 3
 

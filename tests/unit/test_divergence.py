@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from adaptive_learner.domain.divergence import LOSS_GROWTH, WEIGHT_LIMIT, Health, judge_epoch, judge_outcome
+from adaptive_learner.domain.divergence import (
+    LOSS_GROWTH,
+    WEIGHT_LIMIT,
+    Health,
+    judge_epoch,
+    judge_outcome,
+)
 
 pytestmark = pytest.mark.unit
 

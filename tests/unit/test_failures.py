@@ -36,11 +36,15 @@ def test_nan_loss_stops_the_task_keeps_earlier_tasks(tmp_path, monkeypatch, caps
 
     def explode_on_third_task(self):
         if self.task.id == "mentions_animal":
-            raise AdapterError(f"task {self.task.id!r}: loss became nan at epoch 1; lower training.learning_rate")
+            raise AdapterError(
+                f"task {self.task.id!r}: loss became nan at epoch 1; lower training.learning_rate"
+            )
         return original(self)
 
     monkeypatch.setattr(FakeSession, "train_epoch", explode_on_third_task)
-    monkeypatch.setattr(sys, "argv", ["adaptive-learner", "run", "--preset", "fake", "--output-dir", str(tmp_path)])
+    monkeypatch.setattr(
+        sys, "argv", ["adaptive-learner", "run", "--preset", "fake", "--output-dir", str(tmp_path)]
+    )
     with pytest.raises(SystemExit) as exit_info:
         cli.entry()
     assert exit_info.value.code == 2

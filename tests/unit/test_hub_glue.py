@@ -18,12 +18,16 @@ class Split(list):
 
 def fake_glue(hub_id, name):
     assert hub_id == "nyu-mll/glue"
-    rows = [{"sentence": f"film {i}", "label": i % 2} for i in range(40)] + [{"sentence": "unlabelled", "label": -1}]
+    rows = [{"sentence": f"film {i}", "label": i % 2} for i in range(40)] + [
+        {"sentence": "unlabelled", "label": -1}
+    ]
     return {"train": Split(rows), "validation": Split(rows[:10])}
 
 
 def test_maps_glue_to_tasks_and_samples():
-    source = HubGlueSource(["sst2"], train_samples=20, dev_samples=5, validation_samples=None, loader=fake_glue)
+    source = HubGlueSource(
+        ["sst2"], train_samples=20, dev_samples=5, validation_samples=None, loader=fake_glue
+    )
     task = source.load()[0]
     assert task.id == "sst2" and task.labels == ("negative", "positive") and task.kind == "single"
     data = source.data("sst2")

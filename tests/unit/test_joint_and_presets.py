@@ -18,8 +18,19 @@ def test_joint_training_learns_every_task_without_interference(tasks):
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_runs_on_the_fake_backbone(name, tmp_path):
-    cfg = load_config(name, ["run.backbone='fake'", "data.source='demo'", "data.tasks=[]", "training.epochs=1", "run.tracker='null'"])
+    cfg = load_config(
+        name,
+        [
+            "run.backbone='fake'",
+            "data.source='demo'",
+            "data.tasks=[]",
+            "training.epochs=1",
+            "run.tracker='null'",
+        ],
+    )
     state = make_container(cfg, tmp_path).run_sequence()()
     assert state.completed == 5
     if cfg.consolidation.ewc_lambda > 0 or cfg.consolidation.replay != "none":
-        assert any(r.expert_id == state.reports[0].expert_id for r in state.reports[1:]), "consolidation preset without sharing"
+        assert any(r.expert_id == state.reports[0].expert_id for r in state.reports[1:]), (
+            "consolidation preset without sharing"
+        )

@@ -24,7 +24,11 @@ def lint(root: Path) -> subprocess.CompletedProcess:
 
 
 def copy_src(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "src", tmp_path / "adaptive_learner", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        REPO / "src",
+        tmp_path / "adaptive_learner",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     return tmp_path
 
 
@@ -35,7 +39,8 @@ def test_layers_are_kept(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "layer, line", [("domain", "import torch"), ("application", "from adaptive_learner.adapters import errors")]
+    "layer, line",
+    [("domain", "import torch"), ("application", "from adaptive_learner.adapters import errors")],
 )
 def test_a_forbidden_import_breaks_the_contract(tmp_path, layer, line):
     root = copy_src(tmp_path)
@@ -49,10 +54,15 @@ def test_every_source_folder_ships_in_the_one_import_package():
     """pyproject lists the packages by hand (src/ maps onto `adaptive_learner`): a new folder must be listed."""
     import tomllib
 
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     folders = {
         ".".join(("adaptive_learner", *p.relative_to(REPO / "src").parts)).rstrip(".")
         for p in [REPO / "src", *(REPO / "src").rglob("*")]
-        if p.is_dir() and p.name != "__pycache__" and not p.name.endswith(".egg-info") and any(p.glob("*.py")) | any(p.glob("*.toml"))
+        if p.is_dir()
+        and p.name != "__pycache__"
+        and not p.name.endswith(".egg-info")
+        and any(p.glob("*.py")) | any(p.glob("*.toml"))
     }
     assert folders <= listed, f"add to [tool.setuptools] packages: {sorted(folders - listed)}"

@@ -26,7 +26,9 @@ class CharTokenizer:
         return {"input_ids": [ord(c) for c in text]}
 
 
-def trim_token_by_token(first: list[int], second: list[int], budget: int) -> tuple[list[int], list[int]]:
+def trim_token_by_token(
+    first: list[int], second: list[int], budget: int
+) -> tuple[list[int], list[int]]:
     """The old loop: drop one token of the longer input (the first on a tie) until both fit."""
     while len(first) + len(second) > budget:
         if len(first) >= len(second):
@@ -50,7 +52,11 @@ def test_encoded_prompt_equals_the_old_trimming(text, pair, max_length):
     head, tail = tok(f"{task.description}\nInput:")["input_ids"], tok("\nAnswer:")["input_ids"]
     mid = tok("\nSecond:")["input_ids"] if pair is not None else []
     budget = max(max_length - len(head) - len(tail) - len(mid), 2)
-    first, second = trim_token_by_token(tok(" " + text)["input_ids"], tok(" " + pair)["input_ids"] if pair is not None else [], budget)
+    first, second = trim_token_by_token(
+        tok(" " + text)["input_ids"],
+        tok(" " + pair)["input_ids"] if pair is not None else [],
+        budget,
+    )
     assert encoded == tuple(head + first + mid + second + tail)
 
 
@@ -59,6 +65,11 @@ def test_a_100k_token_input_is_cut_to_max_length():
     text = "x" * 100_000
     encoded = encode_example(tok, PAIR, Example(text, "y" * 100_000, 0), 256)
     assert len(encoded) == 256
-    assert tuple(tok("\nAnswer:")["input_ids"]) == encoded[-len("\nAnswer:"):]  # the scored position survives
+    assert (
+        tuple(tok("\nAnswer:")["input_ids"]) == encoded[-len("\nAnswer:") :]
+    )  # the scored position survives
     single = encode_example(tok, SINGLE, Example(text, None, 0), 64)
-    assert len(single) == 64 and single.count(ord("x")) == 64 - len("rate it\nInput:") - len("\nAnswer:") - 1
+    assert (
+        len(single) == 64
+        and single.count(ord("x")) == 64 - len("rate it\nInput:") - len("\nAnswer:") - 1
+    )

@@ -34,7 +34,11 @@ def test_similarity_router_reuse_fork_create():
 
 
 def test_gamma_gain_by_hand():
-    g = GammaGain(weights={"nll": 1.0, "accuracy": 1.0}, scales={"nll": 2.0, "accuracy": 1.0}, direction="surprise")
+    g = GammaGain(
+        weights={"nll": 1.0, "accuracy": 1.0},
+        scales={"nll": 2.0, "accuracy": 1.0},
+        direction="surprise",
+    )
     hard = TrainingSignals(nll=2.0, accuracy=0.0, grad_norm=0.0, entropy=0.0)  # surprise 1
     easy = TrainingSignals(nll=0.0, accuracy=1.0, grad_norm=0.0, entropy=0.0)  # surprise 0
     assert g.gain(hard, 3.0) == pytest.approx(2.5)
@@ -45,9 +49,13 @@ def test_gamma_gain_by_hand():
 def test_gamma_competence_is_the_mirror_of_surprise():
     weights, scales = {"nll": 1.0, "accuracy": 1.0}, {"nll": 2.0, "accuracy": 1.0}
     g = GammaGain(weights=weights, scales=scales)  # default direction: competence
-    learned = TrainingSignals(nll=0.2, accuracy=0.9, grad_norm=0.0, entropy=0.0)  # surprise (0.1 + 0.1) / 2 = 0.1
+    learned = TrainingSignals(
+        nll=0.2, accuracy=0.9, grad_norm=0.0, entropy=0.0
+    )  # surprise (0.1 + 0.1) / 2 = 0.1
     assert g.gain(learned, 3.0) == pytest.approx(1 + 3 * (0.9 - 0.5))
-    assert GammaGain(weights=weights, scales=scales, direction="surprise").gain(learned, 3.0) == 0.0  # 1 - 1.2, clamped to gamma_min
+    assert (
+        GammaGain(weights=weights, scales=scales, direction="surprise").gain(learned, 3.0) == 0.0
+    )  # 1 - 1.2, clamped to gamma_min
     with pytest.raises(ValueError):
         GammaGain(direction="salience")
 
@@ -55,10 +63,16 @@ def test_gamma_competence_is_the_mirror_of_surprise():
 def test_policy_gating_and_bypass():
     s = TrainingSignals(nll=2.0, accuracy=0.0, grad_norm=10.0, entropy=1.0)
     assert ConsolidationPolicy(ewc_lambda=100).fisher_scale(s) == 1.0
-    gated = ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True, gamma=GammaGain(direction="surprise"))
+    gated = ConsolidationPolicy(
+        ewc_lambda=100, use_gamma_gating=True, gamma=GammaGain(direction="surprise")
+    )
     assert gated.fisher_scale(s) == pytest.approx(2.5)
-    assert ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True).fisher_scale(s) == pytest.approx(0.0)  # competence: 1 - 1.5, clamped
-    bypass = ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True, ewc_fixed_lambda_bypass_gamma=True)
+    assert ConsolidationPolicy(ewc_lambda=100, use_gamma_gating=True).fisher_scale(
+        s
+    ) == pytest.approx(0.0)  # competence: 1 - 1.5, clamped
+    bypass = ConsolidationPolicy(
+        ewc_lambda=100, use_gamma_gating=True, ewc_fixed_lambda_bypass_gamma=True
+    )
     assert bypass.fisher_scale(s) == 1.0
 
 
@@ -69,7 +83,9 @@ def test_gamma_rejects_unknown_signal():
 
 def test_replayed_per_step_counts_earlier_tasks():
     assert ConsolidationPolicy().replayed_per_step(3) == 1
-    assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(1) == 1  # never more than exist
+    assert (
+        ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(1) == 1
+    )  # never more than exist
     assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(5) == 2
     assert ConsolidationPolicy(replay_tasks_per_step=-1).replayed_per_step(4) == 4
     with pytest.raises(DomainError, match="replay_tasks_per_step"):

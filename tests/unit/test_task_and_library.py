@@ -8,7 +8,15 @@ pytestmark = pytest.mark.unit
 
 
 def test_task_from_spec_and_answers():
-    t = Task.from_spec({"name": "RTE", "description": "d", "labels": ["entailment", "not_entailment"], "kind": "pair"}, task_id="rte")
+    t = Task.from_spec(
+        {
+            "name": "RTE",
+            "description": "d",
+            "labels": ["entailment", "not_entailment"],
+            "kind": "pair",
+        },
+        task_id="rte",
+    )
     assert t.id == "rte" and t.is_pair and t.answers == ("entailment", "not_entailment")
     t2 = Task.from_spec({"name": "x", "labels": ["a", "b"], "verbalizers": [" yes", " no"]})
     assert t2.answers == (" yes", " no") and t2.label_index("b") == 1

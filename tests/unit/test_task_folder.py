@@ -18,14 +18,22 @@ SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SPEC = {"name": "Toy", "description": "toy task", "labels": ["neg", "pos"], "kind": "single"}
 
 
-def write_task(root: Path, name: str = "toy", spec: dict | None = None, train: list | None = None,
-               validation: list | None = None) -> Path:
+def write_task(
+    root: Path,
+    name: str = "toy",
+    spec: dict | None = None,
+    train: list | None = None,
+    validation: list | None = None,
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "task.json").write_text(json.dumps(SPEC if spec is None else spec))
     rows = [{"text": f"text {i}", "label": ("neg", "pos")[i % 2]} for i in range(20)]
     for split, lines in (("train", train), ("validation", validation)):
-        content = "\n".join(json.dumps(r) if not isinstance(r, str) else r for r in (rows if lines is None else lines))
+        content = "\n".join(
+            json.dumps(r) if not isinstance(r, str) else r
+            for r in (rows if lines is None else lines)
+        )
         (folder / f"{split}.jsonl").write_text(content + "\n")
     return folder
 
@@ -42,7 +50,9 @@ def error_of(root: Path, names: list[str] | None = None, task_id: str = "toy", *
 
 def test_reads_a_folder_with_labels_as_indices(tmp_path):
     write_task(tmp_path)
-    source = FolderTaskSource(tmp_path, None, train_samples=10, dev_samples=5, validation_samples=None)
+    source = FolderTaskSource(
+        tmp_path, None, train_samples=10, dev_samples=5, validation_samples=None
+    )
     (task,) = source.load()
     assert (task.id, task.name, task.labels, task.kind) == ("toy", "Toy", ("neg", "pos"), "single")
     data = source.data("toy")
@@ -128,8 +138,11 @@ def test_bad_rows_name_file_line_and_field(tmp_path, line, expected):
 
 
 def test_pair_task_needs_text_pair(tmp_path):
-    folder = write_task(tmp_path, spec={**SPEC, "kind": "pair"},
-                        train=[{"text": "a", "text_pair": "b", "label": "neg"}, {"text": "a", "label": "pos"}])
+    folder = write_task(
+        tmp_path,
+        spec={**SPEC, "kind": "pair"},
+        train=[{"text": "a", "text_pair": "b", "label": "neg"}, {"text": "a", "label": "pos"}],
+    )
     message = error_of(tmp_path)
     assert message.startswith(f"{folder / 'train.jsonl'}:2: missing field 'text_pair'")
 
@@ -163,8 +176,15 @@ def rows(n: int) -> list[Example]:
 
 
 def test_sampling_is_deterministic_and_dev_is_disjoint_from_train():
-    draw = lambda seed: sample_splits(toy_task(), rows(500), rows(300), train_samples=100, dev_samples=50,
-                                      validation_samples=120, seed=seed)  # noqa: E731
+    draw = lambda seed: sample_splits(
+        toy_task(),
+        rows(500),
+        rows(300),
+        train_samples=100,
+        dev_samples=50,
+        validation_samples=120,
+        seed=seed,
+    )  # noqa: E731
     first, again, other = draw(0), draw(0), draw(1)
     assert first == again and first.train != other.train
     assert (len(first.train), len(first.dev), len(first.validation)) == (100, 50, 120)
@@ -173,23 +193,65 @@ def test_sampling_is_deterministic_and_dev_is_disjoint_from_train():
 
 
 def test_validation_subset_does_not_depend_on_train_sizes():
-    a = sample_splits(toy_task(), rows(500), rows(300), train_samples=10, dev_samples=5, validation_samples=50, seed=3)
-    b = sample_splits(toy_task(), rows(500), rows(300), train_samples=200, dev_samples=90, validation_samples=50, seed=3)
+    a = sample_splits(
+        toy_task(),
+        rows(500),
+        rows(300),
+        train_samples=10,
+        dev_samples=5,
+        validation_samples=50,
+        seed=3,
+    )
+    b = sample_splits(
+        toy_task(),
+        rows(500),
+        rows(300),
+        train_samples=200,
+        dev_samples=90,
+        validation_samples=50,
+        seed=3,
+    )
     assert a.validation == b.validation
 
 
 def test_short_train_file_uses_what_there_is_and_keeps_a_dev_row():
-    data = sample_splits(toy_task(), rows(30), rows(10), train_samples=25, dev_samples=10, validation_samples=None, seed=0)
+    data = sample_splits(
+        toy_task(),
+        rows(30),
+        rows(10),
+        train_samples=25,
+        dev_samples=10,
+        validation_samples=None,
+        seed=0,
+    )
     assert (len(data.train), len(data.dev), len(data.validation)) == (25, 5, 10)
-    data = sample_splits(toy_task(), rows(8), rows(10), train_samples=25, dev_samples=10, validation_samples=None, seed=0)
+    data = sample_splits(
+        toy_task(),
+        rows(8),
+        rows(10),
+        train_samples=25,
+        dev_samples=10,
+        validation_samples=None,
+        seed=0,
+    )
     assert (len(data.train), len(data.dev)) == (7, 1)
 
 
 def test_sampling_rejects_empty_splits_and_bad_counts():
     with pytest.raises(DataError, match="train.jsonl: no examples"):
-        sample_splits(toy_task(), [], rows(3), train_samples=1, dev_samples=1, validation_samples=None, seed=0)
+        sample_splits(
+            toy_task(), [], rows(3), train_samples=1, dev_samples=1, validation_samples=None, seed=0
+        )
     with pytest.raises(DataError, match="train_samples"):
-        sample_splits(toy_task(), rows(3), rows(3), train_samples=0, dev_samples=1, validation_samples=None, seed=0)
+        sample_splits(
+            toy_task(),
+            rows(3),
+            rows(3),
+            train_samples=0,
+            dev_samples=1,
+            validation_samples=None,
+            seed=0,
+        )
 
 
 def shared(task_group: str) -> Path:
@@ -200,10 +262,16 @@ def shared(task_group: str) -> Path:
 
 
 def test_reads_real_glue_folders():
-    source = FolderTaskSource(shared("glue"), ["sst2", "rte"], train_samples=50, dev_samples=20, validation_samples=30)
+    source = FolderTaskSource(
+        shared("glue"), ["sst2", "rte"], train_samples=50, dev_samples=20, validation_samples=30
+    )
     sst2, rte = source.load()
     assert (sst2.kind, sst2.labels, rte.kind, rte.labels) == (
-        "single", ("negative", "positive"), "pair", ("entailment", "not_entailment"))
+        "single",
+        ("negative", "positive"),
+        "pair",
+        ("entailment", "not_entailment"),
+    )
     data = source.data("rte")
     assert (len(data.train), len(data.dev), len(data.validation)) == (50, 20, 30)
     assert all(e.text_pair for e in data.train + data.dev + data.validation)
@@ -212,19 +280,27 @@ def test_reads_real_glue_folders():
 
 def test_stsb_is_rejected_as_regression():
     message = error_of(shared("glue"), ["stsb"], task_id="stsb")
-    assert "stsb" in message and "task.json" in message and "regression tasks are not supported" in message
+    assert (
+        "stsb" in message
+        and "task.json" in message
+        and "regression tasks are not supported" in message
+    )
 
 
 def test_utf8_byte_order_mark_and_blank_lines_are_accepted(tmp_path):
     folder = write_task(tmp_path)
-    (folder / "train.jsonl").write_bytes(b'\xef\xbb\xbf{"text": "caf\xc3\xa9", "label": "pos"}\n\n{"text": "x", "label": "neg"}\n')
+    (folder / "train.jsonl").write_bytes(
+        b'\xef\xbb\xbf{"text": "caf\xc3\xa9", "label": "pos"}\n\n{"text": "x", "label": "neg"}\n'
+    )
     _, train, _ = read_task_folder(folder)
     assert train == [Example("café", None, 1), Example("x", None, 0)]
 
 
 def test_invalid_utf8_names_the_line(tmp_path):
     folder = write_task(tmp_path)
-    (folder / "train.jsonl").write_bytes(b'{"text": "a", "label": "pos"}\n{"text": "\xff", "label": "neg"}\n')
+    (folder / "train.jsonl").write_bytes(
+        b'{"text": "a", "label": "pos"}\n{"text": "\xff", "label": "neg"}\n'
+    )
     assert error_of(tmp_path).startswith(f"{folder / 'train.jsonl'}:2: not UTF-8 text")
 
 
@@ -235,16 +311,25 @@ def test_byte_order_mark_in_task_json_is_accepted(tmp_path):
     assert task.labels == ("neg", "pos")
 
 
-@pytest.mark.parametrize("raw, field", [
-    (b'{"text": "a \\ud800 b", "label": "pos"}', "text"),
-    (b'{"text": "\\udc00", "label": "neg"}', "text"),
-])
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        (b'{"text": "a \\ud800 b", "label": "pos"}', "text"),
+        (b'{"text": "\\udc00", "label": "neg"}', "text"),
+    ],
+)
 def test_lone_surrogate_names_file_line_and_field(tmp_path, raw, field):
     folder = write_task(tmp_path)
-    (folder / "validation.jsonl").write_bytes(b'{"text": "fine \\ud83d\\ude00", "label": "pos"}\n' + raw + b"\n")
-    assert error_of(tmp_path).startswith(f"{folder / 'validation.jsonl'}:2: field '{field}' is not valid Unicode text")
+    (folder / "validation.jsonl").write_bytes(
+        b'{"text": "fine \\ud83d\\ude00", "label": "pos"}\n' + raw + b"\n"
+    )
+    assert error_of(tmp_path).startswith(
+        f"{folder / 'validation.jsonl'}:2: field '{field}' is not valid Unicode text"
+    )
 
 
 def test_lone_surrogate_in_task_json(tmp_path):
-    write_task(tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]})  # json.dumps escapes it as \ud800
+    write_task(
+        tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]}
+    )  # json.dumps escapes it as \ud800
     assert "task.json: field 'labels' is not valid Unicode text" in error_of(tmp_path)

@@ -19,11 +19,20 @@ from adaptive_learner.domain.task import TaskSequence
 pytestmark = pytest.mark.unit
 
 
-def build(tasks, rule, policy=ConsolidationPolicy(), epochs=2, stopper=EarlyStopping(), backbone=None):
+def build(
+    tasks, rule, policy=ConsolidationPolicy(), epochs=2, stopper=EarlyStopping(), backbone=None
+):
     fb = backbone or FakeBackbone()
     tracker, store = RecordingTracker(), MemoryRunStore()
-    learn = LearnTask(fb, fb, fb, RouteQuery(fb, rule), tracker, policy, epochs=epochs, early_stopping=stopper)
-    return RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, store, tracker), tracker, store, fb
+    learn = LearnTask(
+        fb, fb, fb, RouteQuery(fb, rule), tracker, policy, epochs=epochs, early_stopping=stopper
+    )
+    return (
+        RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, store, tracker),
+        tracker,
+        store,
+        fb,
+    )
 
 
 def two_tasks():
@@ -85,7 +94,9 @@ def test_similarity_routing_creates_for_dissimilar_tasks(tasks):
 def test_route_query_for_text_picks_nearest(tasks):
     run = build(tasks, SharingSchedule(1))[0]
     state = run()
-    decision = RouteQuery(FakeBackbone(), SharingSchedule(1)).for_text("the news topic about sports and business", state)
+    decision = RouteQuery(FakeBackbone(), SharingSchedule(1)).for_text(
+        "the news topic about sports and business", state
+    )
     assert decision.expert_id == state.library.expert_for("topic").id
 
 
@@ -120,8 +131,12 @@ def test_consolidation_is_paid_only_where_a_later_task_reads_it(tasks):
     fb = FakeBackbone()
     consolidated = []
     real = fb.consolidate
-    fb.consolidate = lambda expert_id, task, policy, scale: consolidated.append((expert_id, task.id)) or real(expert_id, task, policy, scale)
-    run, tracker, _, _ = build(tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100), backbone=fb)
+    fb.consolidate = lambda expert_id, task, policy, scale: (
+        consolidated.append((expert_id, task.id)) or real(expert_id, task, policy, scale)
+    )
+    run, tracker, _, _ = build(
+        tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100), backbone=fb
+    )
     state = run()
     ids = state.task_ids
     assert consolidated == [("expert-0", ids[0])]

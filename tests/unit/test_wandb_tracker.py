@@ -54,7 +54,10 @@ def closed_port() -> int:
 
 
 def test_mode_choice():
-    up, down = (lambda url: None), (lambda url: "api.wandb.ai:443 unreachable (Network is unreachable)")
+    up, down = (
+        (lambda url: None),
+        (lambda url: "api.wandb.ai:443 unreachable (Network is unreachable)"),
+    )
     assert choose_mode({}, down) == ("offline", None)
     assert choose_mode({"WANDB_MODE": "disabled", "WANDB_API_KEY": "k"}, down) == ("disabled", None)
     assert choose_mode({"WANDB_API_KEY": "k"}, up) == ("online", None)
@@ -69,7 +72,9 @@ def test_an_unreachable_host_is_found_without_waiting_for_wandb():
     assert host_reachable("not a url") is not None
 
 
-def test_a_key_without_network_falls_back_to_offline_with_a_warning(fake_wandb, monkeypatch, tmp_path):
+def test_a_key_without_network_falls_back_to_offline_with_a_warning(
+    fake_wandb, monkeypatch, tmp_path
+):
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{closed_port()}")
     warnings = []
@@ -92,22 +97,33 @@ def test_steps_go_on_per_task_axes_and_the_global_step_is_wandbs(fake_wandb, tmp
     tracker = WandbTracker(tmp_path, "r", {})
     tracker.log_metrics({"sst2/step_loss": 0.7}, step=1, axis="sst2/step")
     tracker.log_metrics({"sst2/step_loss": 0.6}, step=2, axis="sst2/step")
-    tracker.log_metrics({"sst2/train_loss": 0.65, "sst2/dev_accuracy": 0.8}, step=1, axis="sst2/epoch")
+    tracker.log_metrics(
+        {"sst2/train_loss": 0.65, "sst2/dev_accuracy": 0.8}, step=1, axis="sst2/epoch"
+    )
     tracker.log_metrics({"rte/train_loss": 0.69}, step=1, axis="rte/epoch")
     tracker.log_metrics({"avg_acc": 0.7})
     run = fake_wandb.runs[0]
     assert run.logged == [
-        {"sst2/step_loss": 0.7, "sst2/step": 1}, {"sst2/step_loss": 0.6, "sst2/step": 2},
-        {"sst2/train_loss": 0.65, "sst2/dev_accuracy": 0.8, "sst2/epoch": 1}, {"rte/train_loss": 0.69, "rte/epoch": 1},
+        {"sst2/step_loss": 0.7, "sst2/step": 1},
+        {"sst2/step_loss": 0.6, "sst2/step": 2},
+        {"sst2/train_loss": 0.65, "sst2/dev_accuracy": 0.8, "sst2/epoch": 1},
+        {"rte/train_loss": 0.69, "rte/epoch": 1},
         {"avg_acc": 0.7},
     ]
     assert run.defined == [
-        ("sst2/step", None), ("sst2/step_loss", "sst2/step"), ("sst2/epoch", None), ("sst2/train_loss", "sst2/epoch"),
-        ("sst2/dev_accuracy", "sst2/epoch"), ("rte/epoch", None), ("rte/train_loss", "rte/epoch"),
+        ("sst2/step", None),
+        ("sst2/step_loss", "sst2/step"),
+        ("sst2/epoch", None),
+        ("sst2/train_loss", "sst2/epoch"),
+        ("sst2/dev_accuracy", "sst2/epoch"),
+        ("rte/epoch", None),
+        ("rte/train_loss", "rte/epoch"),
     ]
 
 
-def test_project_and_tags_come_from_the_preset_and_wandb_project_wins(fake_wandb, monkeypatch, tmp_path):
+def test_project_and_tags_come_from_the_preset_and_wandb_project_wins(
+    fake_wandb, monkeypatch, tmp_path
+):
     from adaptive_learner.bootstrap.config import load_config
     from adaptive_learner.bootstrap.containers import build_wandb_tracker
 
@@ -115,20 +131,40 @@ def test_project_and_tags_come_from_the_preset_and_wandb_project_wins(fake_wandb
     build_wandb_tracker(cfg, tmp_path)
     init = fake_wandb.runs[-1].init
     assert init["project"] == "adaptive-learner-cl-sharedlora"
-    assert init["tags"] == ["MVE_CL_SharedLoRA_SL_F_Rep1_Hybrid_50F", "MVE_CL_SharedLoRA_SL_F_Rep1_Hybrid_50F_seed123"]
+    assert init["tags"] == [
+        "MVE_CL_SharedLoRA_SL_F_Rep1_Hybrid_50F",
+        "MVE_CL_SharedLoRA_SL_F_Rep1_Hybrid_50F_seed123",
+    ]
     assert init["group"] == "MVE_CL_SharedLoRA_SL_F_Rep1_Hybrid_50F"
     monkeypatch.setenv("WANDB_PROJECT", "mine")
     build_wandb_tracker(load_config("default", ["run.wandb_tags=['a']"]), tmp_path)
-    assert fake_wandb.runs[-1].init["project"] == "mine" and fake_wandb.runs[-1].init["tags"] == ["a"]
+    assert fake_wandb.runs[-1].init["project"] == "mine" and fake_wandb.runs[-1].init["tags"] == [
+        "a"
+    ]
     assert fake_wandb.runs[-1].init["group"] is None
 
 
-def test_wandb_mode_online_without_network_fails_before_a_run_folder_exists(monkeypatch, capsys, tmp_path):
+def test_wandb_mode_online_without_network_fails_before_a_run_folder_exists(
+    monkeypatch, capsys, tmp_path
+):
     from adaptive_learner.bootstrap import cli
 
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{closed_port()}")
-    monkeypatch.setattr(sys, "argv", ["adaptive-learner", "run", "--preset", "fake", "--set", "run.tracker='wandb'", "--output-dir", str(tmp_path)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "adaptive-learner",
+            "run",
+            "--preset",
+            "fake",
+            "--set",
+            "run.tracker='wandb'",
+            "--output-dir",
+            str(tmp_path),
+        ],
+    )
     with pytest.raises(SystemExit) as info:
         cli.entry()
     assert info.value.code == 2

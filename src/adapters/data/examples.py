@@ -55,11 +55,15 @@ def sample_splits(
     is and dev the rest, but dev keeps at least one row when it can: an empty dev set would
     leave early stopping blind. `train_name`/`validation_name` name the files in errors.
     """
-    _check_counts(train_samples=train_samples, dev_samples=dev_samples, validation_samples=validation_samples)
+    _check_counts(
+        train_samples=train_samples, dev_samples=dev_samples, validation_samples=validation_samples
+    )
     if not train_rows:
         raise DataError(f"{train_name}: no examples (empty train split) for task {task.id!r}")
     if not validation_rows:
-        raise DataError(f"{validation_name}: no examples (empty validation split) for task {task.id!r}")
+        raise DataError(
+            f"{validation_name}: no examples (empty validation split) for task {task.id!r}"
+        )
 
     order = list(range(len(train_rows)))
     random.Random(f"{seed}:{task.id}:train").shuffle(order)
@@ -73,7 +77,9 @@ def sample_splits(
     if validation_samples is None or validation_samples >= len(validation_rows):
         validation = tuple(validation_rows)
     else:
-        picked = random.Random(f"{seed}:{task.id}:validation").sample(range(len(validation_rows)), validation_samples)
+        picked = random.Random(f"{seed}:{task.id}:validation").sample(
+            range(len(validation_rows)), validation_samples
+        )
         # Source order keeps the capped split easy to compare with the file it came from.
         validation = tuple(validation_rows[i] for i in sorted(picked))
     return TaskData(task=task, train=train, dev=dev, validation=validation)
@@ -85,4 +91,6 @@ def _check_counts(*, train_samples: int, dev_samples: int, validation_samples: i
     if dev_samples < 0:
         raise DataError(f"dev_samples must not be negative, got {dev_samples}")
     if validation_samples is not None and validation_samples < 1:
-        raise DataError(f"validation_samples must be at least 1 or None (all), got {validation_samples}")
+        raise DataError(
+            f"validation_samples must be at least 1 or None (all), got {validation_samples}"
+        )

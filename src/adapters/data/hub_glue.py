@@ -16,13 +16,48 @@ HUB_ID = "nyu-mll/glue"
 # config -> (description, first text field, second text field or None, validation split)
 GLUE = {
     "sst2": ("Classify the sentiment of the movie review.", "sentence", None, "validation"),
-    "cola": ("Decide whether the sentence is grammatically acceptable.", "sentence", None, "validation"),
-    "rte": ("Decide whether the first passage entails the second sentence.", "sentence1", "sentence2", "validation"),
-    "mrpc": ("Decide whether the two sentences are paraphrases.", "sentence1", "sentence2", "validation"),
-    "qnli": ("Decide whether the sentence answers the question.", "question", "sentence", "validation"),
-    "qqp": ("Decide whether the two questions are duplicates.", "question1", "question2", "validation"),
-    "mnli": ("Decide whether the premise entails, contradicts or is neutral to the hypothesis.", "premise", "hypothesis", "validation_matched"),
-    "wnli": ("Decide whether the first sentence entails the second.", "sentence1", "sentence2", "validation"),
+    "cola": (
+        "Decide whether the sentence is grammatically acceptable.",
+        "sentence",
+        None,
+        "validation",
+    ),
+    "rte": (
+        "Decide whether the first passage entails the second sentence.",
+        "sentence1",
+        "sentence2",
+        "validation",
+    ),
+    "mrpc": (
+        "Decide whether the two sentences are paraphrases.",
+        "sentence1",
+        "sentence2",
+        "validation",
+    ),
+    "qnli": (
+        "Decide whether the sentence answers the question.",
+        "question",
+        "sentence",
+        "validation",
+    ),
+    "qqp": (
+        "Decide whether the two questions are duplicates.",
+        "question1",
+        "question2",
+        "validation",
+    ),
+    "mnli": (
+        "Decide whether the premise entails, contradicts or is neutral to the hypothesis.",
+        "premise",
+        "hypothesis",
+        "validation_matched",
+    ),
+    "wnli": (
+        "Decide whether the first sentence entails the second.",
+        "sentence1",
+        "sentence2",
+        "validation",
+    ),
 }
 
 
@@ -43,9 +78,15 @@ class HubGlueSource:
         names = list(task_names) or ["sst2", "rte", "mrpc", "cola", "qnli"]
         unknown = [n for n in names if n not in GLUE]
         if unknown:
-            raise DataError(f"data.tasks: {unknown} are not GLUE classification configs; known: {sorted(GLUE)}")
+            raise DataError(
+                f"data.tasks: {unknown} are not GLUE classification configs; known: {sorted(GLUE)}"
+            )
         self._names, self._seed, self._verbalizers = names, seed, dict(verbalizers or {})
-        self._samples = {"train_samples": train_samples, "dev_samples": dev_samples, "validation_samples": validation_samples}
+        self._samples = {
+            "train_samples": train_samples,
+            "dev_samples": dev_samples,
+            "validation_samples": validation_samples,
+        }
         self._loader = loader
         self._raw: dict[str, object] = {}
         self._data: dict[str, TaskData] = {}
@@ -57,7 +98,9 @@ class HubGlueSource:
                 from datasets import load_dataset as loader
             try:
                 self._raw[name] = loader(HUB_ID, name)
-            except Exception as exc:  # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
+            except (
+                Exception
+            ) as exc:  # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
                 raise DataError(
                     f"cannot load {HUB_ID}/{name} from the hub ({type(exc).__name__}); offline, run the same tasks "
                     f"from task folders with --data-dir DIR (e.g. ../shared/data/glue)"
@@ -67,7 +110,14 @@ class HubGlueSource:
     def _task(self, name: str) -> Task:
         description, _, second, _ = GLUE[name]
         labels = tuple(self._load(name)["train"].features["label"].names)
-        return Task(name, name, description, labels, "pair" if second else "single", tuple(self._verbalizers.get(name, ())))
+        return Task(
+            name,
+            name,
+            description,
+            labels,
+            "pair" if second else "single",
+            tuple(self._verbalizers.get(name, ())),
+        )
 
     def files(self) -> list:
         return []  # hub data is identified by HUB_ID and config name in the manifest's config
@@ -81,7 +131,13 @@ class HubGlueSource:
             _, first, second, validation = GLUE[task_id]
 
             def rows(split):
-                return [Example(r[first], r[second] if second else None, int(r["label"])) for r in raw[split] if r["label"] >= 0]
+                return [
+                    Example(r[first], r[second] if second else None, int(r["label"]))
+                    for r in raw[split]
+                    if r["label"] >= 0
+                ]
 
-            self._data[task_id] = sample_splits(task, rows("train"), rows(validation), seed=self._seed, **self._samples)
+            self._data[task_id] = sample_splits(
+                task, rows("train"), rows(validation), seed=self._seed, **self._samples
+            )
         return self._data[task_id]

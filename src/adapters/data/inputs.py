@@ -37,7 +37,11 @@ def read_queries(path: Path) -> list[LabelledInput]:
             row = json.loads(line)
         except ValueError as exc:
             raise DataError(f"{path}:{n}: not valid JSON ({exc})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"].strip():
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("text"), str)
+            or not row["text"].strip()
+        ):
             raise DataError(f"{path}:{n}: field 'text' must be a non-empty string")
         pair, label = row.get("text_pair"), row.get("label")
         if pair is not None and not isinstance(pair, str):

@@ -11,7 +11,9 @@ from adaptive_learner.adapters.errors import DataError
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("ADAPTIVE_LEARNER_CACHE") or Path.home() / ".cache" / "adaptive-learner")  # empty = unset
+    return Path(
+        os.environ.get("ADAPTIVE_LEARNER_CACHE") or Path.home() / ".cache" / "adaptive-learner"
+    )  # empty = unset
 
 
 def build_source(cfg) -> FolderTaskSource:
@@ -27,12 +29,16 @@ def build_source(cfg) -> FolderTaskSource:
         try:
             root = write_demo_suite(cache_root() / "demo-suite-v1")
         except OSError as exc:
-            raise DataError(f"cannot write the demo suite under {cache_root()} ({exc.strerror or exc}); "
-                            "set ADAPTIVE_LEARNER_CACHE to a writable folder") from None
+            raise DataError(
+                f"cannot write the demo suite under {cache_root()} ({exc.strerror or exc}); "
+                "set ADAPTIVE_LEARNER_CACHE to a writable folder"
+            ) from None
         return FolderTaskSource(root, d.tasks or list(DEMO_TASK_NAMES), **kwargs)
     if d.source == "folder":
         if not d.data_dir:
-            raise DataError("data.source is 'folder' but no data directory was given (use --data-dir DIR)")
+            raise DataError(
+                "data.source is 'folder' but no data directory was given (use --data-dir DIR)"
+            )
         return FolderTaskSource(Path(d.data_dir), d.tasks or None, **kwargs)
     from adaptive_learner.adapters.data.hub_glue import HubGlueSource
 

@@ -36,7 +36,11 @@ class FolderTaskSource:
     ) -> None:
         self._dir = Path(data_dir)
         self._names = tuple(task_names) if task_names is not None else None
-        self._samples = {"train_samples": train_samples, "dev_samples": dev_samples, "validation_samples": validation_samples}
+        self._samples = {
+            "train_samples": train_samples,
+            "dev_samples": dev_samples,
+            "validation_samples": validation_samples,
+        }
         self._seed = seed
         self._verbalizers = dict(verbalizers or {})
         self._tasks: dict[str, Task] = {}
@@ -55,7 +59,9 @@ class FolderTaskSource:
         if task_id not in self._data:
             sequence = self.load()
             if task_id not in sequence.ids:
-                raise DataError(f"{self._dir}: task {task_id!r} is not in the sequence {list(sequence.ids)}")
+                raise DataError(
+                    f"{self._dir}: task {task_id!r} is not in the sequence {list(sequence.ids)}"
+                )
             folder = self._folders[task_id]
             task = self._tasks[task_id]
             self._data[task_id] = sample_splits(
@@ -71,13 +77,19 @@ class FolderTaskSource:
 
     def files(self) -> list[Path]:
         """The files the sequence reads, for the run manifest's data fingerprints."""
-        return [self._folders[name] / f for name in self._task_ids() for f in ("task.json", *SPLIT_FILES.values())]
+        return [
+            self._folders[name] / f
+            for name in self._task_ids()
+            for f in ("task.json", *SPLIT_FILES.values())
+        ]
 
     def _task_ids(self) -> tuple[str, ...]:
         """Task ids in order. A name may be a sub-path ("glue/sst2") to mix folder sets; its id is the last part."""
         if not self._dir.is_dir():
             raise DataError(f"data directory {self._dir} does not exist")
-        available = sorted(p.name for p in self._dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        available = sorted(
+            p.name for p in self._dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+        )
         if self._names is None:
             if not available:
                 raise DataError(f"data directory {self._dir} holds no task folders")
@@ -89,12 +101,16 @@ class FolderTaskSource:
             if not folder.is_dir():
                 raise DataError(f"task folder {folder} does not exist; available: {available}")
             if folder.name in self._folders:
-                raise DataError(f"task {folder.name!r} appears twice in data.tasks ({self._folders[folder.name]} and {folder})")
+                raise DataError(
+                    f"task {folder.name!r} appears twice in data.tasks ({self._folders[folder.name]} and {folder})"
+                )
             self._folders[folder.name] = folder
         return tuple(self._folders)
 
 
-def read_task_folder(folder: Path, verbalizers: Sequence[str] | None = None) -> tuple[Task, list[Example], list[Example]]:
+def read_task_folder(
+    folder: Path, verbalizers: Sequence[str] | None = None
+) -> tuple[Task, list[Example], list[Example]]:
     """Parse a whole task folder: its task and all its train and validation examples."""
     folder = Path(folder)
     task = read_task_spec(folder, verbalizers)
@@ -120,7 +136,9 @@ def read_task_spec(folder: Path, verbalizers: Sequence[str] | None = None) -> Ta
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+        raise DataError(
+            f"{path}: not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
+        ) from None
     except (ValueError, RecursionError) as e:
         raise DataError(f"{path}: not valid JSON: {_reason(e)}") from None
     if not isinstance(spec, dict):
@@ -134,7 +152,9 @@ def read_task_spec(folder: Path, verbalizers: Sequence[str] | None = None) -> Ta
     if not spec["labels"]:
         raise DataError(f"{path}: field 'labels' is empty (regression tasks are not supported)")
     if "kind" in spec and spec["kind"] not in TASK_KINDS:
-        raise DataError(f"{path}: field 'kind' is {spec['kind']!r}, expected one of {list(TASK_KINDS)}")
+        raise DataError(
+            f"{path}: field 'kind' is {spec['kind']!r}, expected one of {list(TASK_KINDS)}"
+        )
     if verbalizers is not None:
         spec = {**spec, "verbalizers": list(verbalizers)}
     if "verbalizers" in spec:
@@ -153,7 +173,9 @@ def read_examples(path: Path, task: Task) -> list[Example]:
     """Parse one JSONL split file of `task`, line by line."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found (each task folder needs train.jsonl and validation.jsonl)")
+        raise DataError(
+            f"{path}: file not found (each task folder needs train.jsonl and validation.jsonl)"
+        )
     with path.open("rb") as lines:
         return parse_lines(lines, task, str(path))
 
@@ -195,11 +217,17 @@ def parse_row(row: Any, task: Task, where: str) -> Example:
         raise DataError(f"{where}: missing field 'label'")
     label = row["label"]
     if isinstance(label, float):
-        raise DataError(f"{where}: field 'label' is a number ({label!r}): regression tasks are not supported")
+        raise DataError(
+            f"{where}: field 'label' is a number ({label!r}): regression tasks are not supported"
+        )
     if not isinstance(label, str):
-        raise DataError(f"{where}: field 'label' must be a label string, got {type(label).__name__} {label!r:.40}")
+        raise DataError(
+            f"{where}: field 'label' must be a label string, got {type(label).__name__} {label!r:.40}"
+        )
     if label not in task.labels:
-        raise DataError(f"{where}: field 'label': {label!r:.60} is not one of {list(task.labels)} (from task.json)")
+        raise DataError(
+            f"{where}: field 'label': {label!r:.60} is not one of {list(task.labels)} (from task.json)"
+        )
     return Example(text=text, text_pair=pair, label=task.labels.index(label))
 
 
@@ -218,7 +246,9 @@ def _check_encodable(value: str, what: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise DataError(f"{what} is not valid Unicode text ({e.reason}: {value[e.start]!r} at character {e.start})") from None
+        raise DataError(
+            f"{what} is not valid Unicode text ({e.reason}: {value[e.start]!r} at character {e.start})"
+        ) from None
 
 
 def _reason(error: BaseException) -> str:

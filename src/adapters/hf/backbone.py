@@ -16,10 +16,26 @@ from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError, BackboneError
 from adaptive_learner.adapters.hf import checkpoint, scoring
 from adaptive_learner.adapters.hf.distributed import World, world_from_env
-from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation, check_replay_point, consolidate_task
+from adaptive_learner.adapters.hf.consolidation import (
+    ExpertConsolidation,
+    check_replay_point,
+    consolidate_task,
+)
 from adaptive_learner.adapters.hf.experts import PeftExperts
-from adaptive_learner.adapters.hf.forward import AnswerForward, StepStats, first_non_finite, make_optimizer, optimise
-from adaptive_learner.adapters.hf.prompts import Encoded, encode_example, encode_split, label_token_ids, length_batches
+from adaptive_learner.adapters.hf.forward import (
+    AnswerForward,
+    StepStats,
+    first_non_finite,
+    make_optimizer,
+    optimise,
+)
+from adaptive_learner.adapters.hf.prompts import (
+    Encoded,
+    encode_example,
+    encode_split,
+    label_token_ids,
+    length_batches,
+)
 from adaptive_learner.adapters.progress import progress
 from adaptive_learner.application.ports import EpochReport
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
@@ -30,7 +46,9 @@ PROFILE_EXAMPLES = 32
 TRIAL = "trial-probe"  # the trained probe's throwaway expert (library ids are expert-<n>)
 
 
-def batch_loss(backbone: HFBackbone, split: Encoded, batch: list[int], label_ids: torch.Tensor) -> torch.Tensor:
+def batch_loss(
+    backbone: HFBackbone, split: Encoded, batch: list[int], label_ids: torch.Tensor
+) -> torch.Tensor:
     """Answer-token loss of the examples `batch` of a tokenised split, under the active expert.
 
     Under several processes each computes its shard's mean, weighted by the shard's share: the
@@ -39,7 +57,9 @@ def batch_loss(backbone: HFBackbone, split: Encoded, batch: list[int], label_ids
     mine = world.shard(batch)
     if not mine:  # fewer rows than processes: this one adds nothing
         return sum(p.sum() for p in backbone.experts.model.parameters() if p.requires_grad) * 0.0
-    logits = backbone.forward.logits(backbone.experts.model, [split.ids[i] for i in mine], backbone.pad_id)
+    logits = backbone.forward.logits(
+        backbone.experts.model, [split.ids[i] for i in mine], backbone.pad_id
+    )
     gold = torch.tensor([split.labels[i] for i in mine], device=backbone.device)
     loss = scoring.answer_loss(logits, label_ids, gold)
     return loss * world.share(batch) if world.distributed else loss
@@ -50,7 +70,9 @@ def check_finite(where: str, losses: list[float], norms: list[float], epoch: int
     bad = first_non_finite(losses)
     bad = bad if bad is not None else first_non_finite(norms)
     if bad is not None:
-        raise AdapterError(f"{where}: loss became {bad} at epoch {epoch}; lower training.learning_rate")
+        raise AdapterError(
+            f"{where}: loss became {bad} at epoch {epoch}; lower training.learning_rate"
+        )
 
 
 class HFSession:
@@ -60,7 +82,9 @@ class HFSession:
     `train_loss` and the NLL signal are the answer loss alone, so they compare across policies.
     """
 
-    def __init__(self, backbone: HFBackbone, expert_id: str, task: Task, policy: ConsolidationPolicy) -> None:
+    def __init__(
+        self, backbone: HFBackbone, expert_id: str, task: Task, policy: ConsolidationPolicy
+    ) -> None:
         self.b, self.expert_id, self.task, self.policy = backbone, expert_id, task, policy
         # LoRA dropout draws from torch's global RNG: seed it per task so a resumed run trains
         # each remaining task exactly as an uninterrupted run would.
@@ -85,7 +109,9 @@ class HFSession:
         b.experts.activate(self.expert_id)
         b.experts.model.train()
         started, stats = time.perf_counter(), StepStats()
-        batches = list(length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng))
+        batches = list(
+            length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng)
+        )
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
             if not self._step(batch, stats):
                 break
@@ -94,8 +120,19 @@ class HFSession:
         b.experts.model.eval()
         self.dev_fresh = False
         self.last_nll = sum(losses) / len(losses)
-        scale = float(torch.stack([p.detach().abs().max() for p in self.params]).max()) if self.params else None
-        return EpochReport(self.epoch, self.last_nll, len(batches), time.perf_counter() - started, tuple(losses), weight_scale=scale)
+        scale = (
+            float(torch.stack([p.detach().abs().max() for p in self.params]).max())
+            if self.params
+            else None
+        )
+        return EpochReport(
+            self.epoch,
+            self.last_nll,
+            len(batches),
+            time.perf_counter() - started,
+            tuple(losses),
+            weight_scale=scale,
+        )
 
     def _step(self, batch: list[int], stats: StepStats) -> bool:
         """One optimiser step on `batch` (answer loss + EWC penalty + replayed batch); False on a non-finite loss."""
@@ -108,13 +145,24 @@ class HFSession:
         loss = task_loss
         if self.kept:
             extra = self.kept.extra_loss(
-                b.experts.model, self.named, self.expert_id, self.task.id, self.policy, self.replay_rng,
-                self.policy.replay_rows(t.batch_size), b.pad_id,
-                forward=b.forward, world=b.world,
+                b.experts.model,
+                self.named,
+                self.expert_id,
+                self.task.id,
+                self.policy,
+                self.replay_rng,
+                self.policy.replay_rows(t.batch_size),
+                b.pad_id,
+                forward=b.forward,
+                world=b.world,
             )
             loss = loss if extra is None else loss + extra
-        if not torch.isfinite(loss):  # never step on it; the use case judges the epoch (domain.divergence)
-            stats.stop(loss)  # the one host sync left per step: the price of never stepping on a non-finite loss
+        if not torch.isfinite(
+            loss
+        ):  # never step on it; the use case judges the epoch (domain.divergence)
+            stats.stop(
+                loss
+            )  # the one host sync left per step: the price of never stepping on a non-finite loss
             return False
         stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
         return True
@@ -124,7 +172,9 @@ class HFSession:
         b, lengths, stats = self.b, [len(r) for r in self.train_split.ids], StepStats()
         if not lengths:
             return
-        epochs = itertools.chain.from_iterable(length_batches(lengths, b.training.batch_size, self.rng) for _ in itertools.count())
+        epochs = itertools.chain.from_iterable(
+            length_batches(lengths, b.training.batch_size, self.rng) for _ in itertools.count()
+        )
         b.experts.activate(self.expert_id)
         b.experts.model.train()
         for batch in itertools.islice(epochs, steps):
@@ -149,13 +199,21 @@ class HFSession:
             checkpoint.save(self.b.run_dir / "checkpoint", self, progress)
 
     def load_checkpoint(self) -> dict | None:
-        return checkpoint.load(self.b.run_dir / "checkpoint", self) if self.b.run_dir is not None else None
+        return (
+            checkpoint.load(self.b.run_dir / "checkpoint", self)
+            if self.b.run_dir is not None
+            else None
+        )
 
     def signals(self) -> TrainingSignals:
-        if not self.dev_fresh:  # no early stopping, or weights restored: measure the weights that are kept
+        if (
+            not self.dev_fresh
+        ):  # no early stopping, or weights restored: measure the weights that are kept
             self.validate()
         grad = sum(self.grad_norms) / len(self.grad_norms) if self.grad_norms else 0.0
-        return TrainingSignals(nll=self.last_nll, accuracy=self.dev_accuracy, grad_norm=grad, entropy=self.dev_entropy)
+        return TrainingSignals(
+            nll=self.last_nll, accuracy=self.dev_accuracy, grad_norm=grad, entropy=self.dev_entropy
+        )
 
 
 class HFJointSession:
@@ -176,7 +234,10 @@ class HFJointSession:
         started, stats, batches = time.perf_counter(), StepStats(), []
         for task in self.tasks:
             split = b.encoded(task, "train")
-            batches += [(task, split, batch) for batch in length_batches([len(r) for r in split.ids], t.batch_size, self.rng)]
+            batches += [
+                (task, split, batch)
+                for batch in length_batches([len(r) for r in split.ids], t.batch_size, self.rng)
+            ]
         self.rng.shuffle(batches)
         b.experts.model.train()
         for task, split, batch in progress(batches, f"joint epoch {self.epoch}"):
@@ -185,10 +246,14 @@ class HFJointSession:
         losses, norms = stats.read(b.world)
         check_finite("joint training", losses, norms, self.epoch)
         b.experts.model.eval()
-        return EpochReport(self.epoch, sum(losses) / len(losses), len(batches), time.perf_counter() - started)
+        return EpochReport(
+            self.epoch, sum(losses) / len(losses), len(batches), time.perf_counter() - started
+        )
 
     def validate(self) -> float:
-        return sum(self.b.score(self.expert_id, t, "dev").accuracy for t in self.tasks) / len(self.tasks)
+        return sum(self.b.score(self.expert_id, t, "dev").accuracy for t in self.tasks) / len(
+            self.tasks
+        )
 
     def keep_best(self) -> None:
         self.best = self.b.experts.state(self.expert_id)
@@ -203,23 +268,44 @@ class HFJointSession:
 class HFBackbone:
     """Frozen transformers model + PEFT experts; see docs/adr/0011-label-scoring.md."""
 
-    def __init__(self, model, tokenizer, source, *, lora, training, max_length: int, seed: int, run_dir: Path | None, base_name: str,
-                 world: World | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        source,
+        *,
+        lora,
+        training,
+        max_length: int,
+        seed: int,
+        run_dir: Path | None,
+        base_name: str,
+        world: World | None = None,
+    ):
         self.tokenizer, self.source, self.training = tokenizer, source, training
         self.world = world or World.single()
         self.max_length, self.seed, self.run_dir = max_length, seed, run_dir
         self.device = next(model.parameters()).device
         self.pad_id = tokenizer.pad_token_id
         self.experts = PeftExperts(
-            model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=list(lora.target_modules), base_name=base_name,
+            model,
+            r=lora.r,
+            alpha=lora.alpha,
+            dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            base_name=base_name,
             first_layer=lora.first_layer,
         )
         self._encoded: dict[tuple[str, str], Encoded] = {}
         self._labels: dict[str, torch.Tensor] = {}
         self.consolidation: dict[str, ExpertConsolidation] = {}
         self.forward = AnswerForward(
-            self.device, compile=training.compile, pad_to_multiple=training.pad_to_multiple, share_prefix=training.share_prefix,
-            autocast=training.autocast, cudnn_attention=training.cudnn_attention,
+            self.device,
+            compile=training.compile,
+            pad_to_multiple=training.pad_to_multiple,
+            share_prefix=training.share_prefix,
+            autocast=training.autocast,
+            cudnn_attention=training.cudnn_attention,
         )
         self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
 
@@ -233,34 +319,53 @@ class HFBackbone:
 
     def label_ids(self, task: Task) -> torch.Tensor:
         if task.id not in self._labels:
-            with torch.inference_mode(False):  # first asked for while scoring; training must be able to save it for backward
-                self._labels[task.id] = torch.tensor(label_token_ids(self.tokenizer, task), device=self.device)
+            with torch.inference_mode(
+                False
+            ):  # first asked for while scoring; training must be able to save it for backward
+                self._labels[task.id] = torch.tensor(
+                    label_token_ids(self.tokenizer, task), device=self.device
+                )
         return self._labels[task.id]
 
     # --- Learner -------------------------------------------------------------------------------
-    def new_expert(self, expert_id: str, parent: str | None = None, seed_as: str | None = None) -> None:
+    def new_expert(
+        self, expert_id: str, parent: str | None = None, seed_as: str | None = None
+    ) -> None:
         """`seed_as`: initialise as the expert of that id would be (the trained probe's replica, docs/adr/0048)."""
-        torch.manual_seed(zlib.crc32(f"{self.seed}:{seed_as or expert_id}".encode()))  # LoRA A init, reproducible per run
+        torch.manual_seed(
+            zlib.crc32(f"{self.seed}:{seed_as or expert_id}".encode())
+        )  # LoRA A init, reproducible per run
         self.experts.add(expert_id, parent)
         if parent is not None and parent in self.consolidation:
             self.consolidation[expert_id] = self.consolidation[parent].copy()
 
-    def start_joint(self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy) -> HFJointSession:
+    def start_joint(
+        self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy
+    ) -> HFJointSession:
         return HFJointSession(self, expert_id, tasks)
 
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> HFSession:
         check_replay_point(policy, self.experts.first_layer)  # refuse before training, not after
         return HFSession(self, expert_id, task, policy)
 
-    def consolidate(self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+    def consolidate(
+        self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
+    ) -> None:
         """Online EWC (docs/adr/0013-online-ewc.md) and/or the task's replay memory (docs/adr/0014-replay.md)."""
         consolidate_task(self, expert_id, task, policy, fisher_scale)
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
         return self.evaluate(expert_id, task, split)[0]
 
-    def trial(self, parent: str | None, task: Task, policy: ConsolidationPolicy, steps: int,
-              earlier: tuple[Task, ...] = (), as_id: str | None = None) -> dict[str, Score]:
+    def trial(
+        self,
+        parent: str | None,
+        task: Task,
+        policy: ConsolidationPolicy,
+        steps: int,
+        earlier: tuple[Task, ...] = (),
+        as_id: str | None = None,
+    ) -> dict[str, Score]:
         """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and consolidation
         state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev splits, deleted.
         Torch's global RNG is restored afterwards, so the run trains on exactly as without the probe.
@@ -282,17 +387,25 @@ class HFBackbone:
         """Score and mean predictive entropy over the labels, batched by length."""
         data, label_ids = self.encoded(task, split), self.label_ids(task)
         predictions, entropies, order = [], [], []
-        batches = self.world.shard(list(length_batches([len(r) for r in data.ids], self.training.eval_batch_size)))
+        batches = self.world.shard(
+            list(length_batches([len(r) for r in data.ids], self.training.eval_batch_size))
+        )
         with self._model_for(expert_id) as model:
             for batch in progress(batches, f"scoring {task.id} ({split})"):
-                log_probs = scoring.label_log_probs(self.forward.logits(model, [data.ids[i] for i in batch], self.pad_id), label_ids)
+                log_probs = scoring.label_log_probs(
+                    self.forward.logits(model, [data.ids[i] for i in batch], self.pad_id), label_ids
+                )
                 entropies.append(scoring.entropy(log_probs).sum())
                 predictions.append(log_probs.argmax(-1))
                 order += batch
-        found = torch.cat(predictions).tolist() if predictions else []  # one host sync per split, not per batch
+        found = (
+            torch.cat(predictions).tolist() if predictions else []
+        )  # one host sync per split, not per batch
         mine = torch.stack(entropies).sum().item() if entropies else 0.0
         by_row, entropy = [0] * len(data), 0.0
-        for part_order, part_found, part_entropy in self.world.gather((order, found, mine)):  # sharded scoring
+        for part_order, part_found, part_entropy in self.world.gather(
+            (order, found, mine)
+        ):  # sharded scoring
             for i, p in zip(part_order, part_found, strict=True):
                 by_row[i] = p
             entropy += part_entropy
@@ -329,10 +442,14 @@ class HFBackbone:
     # --- Encoder -------------------------------------------------------------------------------
     def profile(self, task: Task) -> tuple[float, ...]:
         examples = self.source.data(task.id).train[:PROFILE_EXAMPLES]
-        return self._embed_rows([encode_example(self.tokenizer, task, e, self.max_length) for e in examples])
+        return self._embed_rows(
+            [encode_example(self.tokenizer, task, e, self.max_length) for e in examples]
+        )
 
     def embed(self, text: str) -> tuple[float, ...]:
-        return self._embed_rows([tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_length])])
+        return self._embed_rows(
+            [tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_length])]
+        )
 
     @torch.inference_mode()
     def _embed_rows(self, rows) -> tuple[float, ...]:
@@ -340,7 +457,9 @@ class HFBackbone:
         with self.experts.bare() as model:
             for batch in length_batches([len(r) for r in rows], self.training.eval_batch_size):
                 ids, mask = scoring.collate([rows[i] for i in batch], self.pad_id, self.device)
-                pooled.append(scoring.mean_pool(scoring.hidden_states(model, ids, mask).float(), mask))
+                pooled.append(
+                    scoring.mean_pool(scoring.hidden_states(model, ids, mask).float(), mask)
+                )
         return tuple(torch.cat(pooled).mean(0).tolist())
 
 
@@ -352,9 +471,17 @@ def build_hf_backbone(cfg, run_dir: Path, source) -> HFBackbone:
     torch.manual_seed(cfg.run.seed)
     model, tokenizer = load_backbone(cfg.model, device)
     return HFBackbone(
-        model, tokenizer, source, lora=cfg.lora, training=cfg.training, max_length=cfg.data.max_length,
-        seed=cfg.run.seed, run_dir=run_dir if world.rank == 0 else None, world=world,
-        base_name=cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else ""),
+        model,
+        tokenizer,
+        source,
+        lora=cfg.lora,
+        training=cfg.training,
+        max_length=cfg.data.max_length,
+        seed=cfg.run.seed,
+        run_dir=run_dir if world.rank == 0 else None,
+        world=world,
+        base_name=cfg.model.name_or_path
+        + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else ""),
     )
 
 

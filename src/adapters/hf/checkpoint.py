@@ -39,7 +39,9 @@ def save(folder: Path, session, progress: dict[str, Any]) -> None:
     opt = session.optimizer.state_dict()
     for index, slots in opt["state"].items():
         for name, value in slots.items():
-            tensors[f"opt/{index}/{name}"] = value.detach().reshape(-1) if value.dim() == 0 else value.detach()
+            tensors[f"opt/{index}/{name}"] = (
+                value.detach().reshape(-1) if value.dim() == 0 else value.detach()
+            )
     tensors["rng/torch"] = torch.get_rng_state()
     name = f"epoch-{session.epoch}.safetensors"
     # Serialised in memory and written like every other run file (temporary file, fsync, rename), so
@@ -47,12 +49,22 @@ def save(folder: Path, session, progress: dict[str, Any]) -> None:
     data = save_bytes({k: v.contiguous().cpu() for k, v in tensors.items()})
     atomic_write_bytes(folder / name, data)
     meta = {
-        "task": session.task.id, "expert": eid, "epoch": session.epoch, "tensors": name, "progress": progress,
+        "task": session.task.id,
+        "expert": eid,
+        "epoch": session.epoch,
+        "tensors": name,
+        "progress": progress,
         "sha256": hashlib.sha256(data).hexdigest(),
-        "param_groups": opt["param_groups"], "rng_order": _rng_to_json(session.rng.getstate()),
+        "param_groups": opt["param_groups"],
+        "rng_order": _rng_to_json(session.rng.getstate()),
         "rng_replay": _rng_to_json(session.replay_rng.getstate()),
-        "scalars": {"last_nll": session.last_nll, "grad_norms": session.grad_norms, "dev_accuracy": session.dev_accuracy,
-                    "dev_entropy": session.dev_entropy, "dev_fresh": session.dev_fresh},
+        "scalars": {
+            "last_nll": session.last_nll,
+            "grad_norms": session.grad_norms,
+            "dev_accuracy": session.dev_accuracy,
+            "dev_entropy": session.dev_entropy,
+            "dev_fresh": session.dev_fresh,
+        },
     }
     atomic_write_json(folder / "meta.json", meta)
     for old in folder.glob("epoch-*.safetensors"):
@@ -72,21 +84,31 @@ def load(folder: Path, session) -> dict[str, Any] | None:
         tensor_path = folder / meta["tensors"]
         data = tensor_path.read_bytes()
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StorageError(f"{meta_path}: damaged checkpoint ({type(exc).__name__}: {exc}); {hint}") from None
+        raise StorageError(
+            f"{meta_path}: damaged checkpoint ({type(exc).__name__}: {exc}); {hint}"
+        ) from None
     if meta.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
-        raise StorageError(f"{tensor_path}: checksum mismatch (the file changed after it was saved); {hint}")
+        raise StorageError(
+            f"{tensor_path}: checksum mismatch (the file changed after it was saved); {hint}"
+        )
     try:
         tensors = load_bytes(data)
     except Exception as exc:  # noqa: BLE001  safetensors raises its own error type for corrupt files
         raise StorageError(f"{tensor_path}: damaged checkpoint ({exc}); {hint}") from None
     b, eid = session.b, session.expert_id
-    b.experts.load_state(eid, {k[len("current/"):]: v for k, v in tensors.items() if k.startswith("current/")})
-    session.best = {k[len("best/"):]: v.to(b.device) for k, v in tensors.items() if k.startswith("best/")}
+    b.experts.load_state(
+        eid, {k[len("current/") :]: v for k, v in tensors.items() if k.startswith("current/")}
+    )
+    session.best = {
+        k[len("best/") :]: v.to(b.device) for k, v in tensors.items() if k.startswith("best/")
+    }
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("opt/"):
             _, index, name = key.split("/")
-            state.setdefault(int(index), {})[name] = value.reshape(()) if name == "step" else value.to(b.device)
+            state.setdefault(int(index), {})[name] = (
+                value.reshape(()) if name == "step" else value.to(b.device)
+            )
     session.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     for group in session.optimizer.param_groups:  # `resume --set training.*` may have changed these
         group["lr"], group["weight_decay"] = b.training.learning_rate, b.training.weight_decay

@@ -22,7 +22,13 @@ from safetensors.torch import save as save_bytes
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 from adaptive_learner.adapters.hf import fisher as fisher_math
 from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
-from adaptive_learner.adapters.hf.replay import ExperienceReplay, LatentReplay, experience_losses, latent_losses, memory_from_tensors
+from adaptive_learner.adapters.hf.replay import (
+    ExperienceReplay,
+    LatentReplay,
+    experience_losses,
+    latent_losses,
+    memory_from_tensors,
+)
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, ReplayKind
 from adaptive_learner.domain.task import Task
 
@@ -54,15 +60,31 @@ class ExpertConsolidation:
     def copy(self) -> ExpertConsolidation:
         """An independent copy (a fork must not share tensors with its parent)."""
         clone = lambda d: {k: v.clone() for k, v in d.items()}
-        memories = {t: memory_from_tensors(_meta(m), clone(m.tensors)) for t, m in self.replay.items()}
-        return ExpertConsolidation(clone(self.fisher), clone(self.anchors), [dict(e) for e in self.fisher_log], memories)
+        memories = {
+            t: memory_from_tensors(_meta(m), clone(m.tensors)) for t, m in self.replay.items()
+        }
+        return ExpertConsolidation(
+            clone(self.fisher), clone(self.anchors), [dict(e) for e in self.fisher_log], memories
+        )
 
     def __bool__(self) -> bool:
         return bool(self.fisher or self.replay)
 
     # --- the extra loss while the expert learns a later task --------------------------------
-    def extra_loss(self, model, params: dict, expert_id: str, task_id: str, policy: ConsolidationPolicy, rng: random.Random,
-                   batch_size: int, pad_id: int, forward=None, batched: bool = True, world=None) -> torch.Tensor | None:
+    def extra_loss(
+        self,
+        model,
+        params: dict,
+        expert_id: str,
+        task_id: str,
+        policy: ConsolidationPolicy,
+        rng: random.Random,
+        batch_size: int,
+        pad_id: int,
+        forward=None,
+        batched: bool = True,
+        world=None,
+    ) -> torch.Tensor | None:
         """EWC penalty plus one replayed batch per replayed earlier task (None when nothing applies).
 
         `batched` runs the replayed batches of every chosen memory in one forward (docs/adr/0026);
@@ -71,7 +93,9 @@ class ExpertConsolidation:
         if self.fisher and policy.ewc_lambda > 0:
             named = {neutral(n, expert_id): p for n, p in params.items()}
             loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
-            if world is not None and world.distributed:  # every process adds it: its gradient is summed W times
+            if (
+                world is not None and world.distributed
+            ):  # every process adds it: its gradient is summed W times
                 loss = loss / world.size
         earlier = sorted(t for t in self.replay if t != task_id)
         if policy.uses_replay and earlier:
@@ -83,12 +107,23 @@ class ExpertConsolidation:
                 memory = self.replay[task]
                 picks.append((memory, [rng.randrange(len(memory)) for _ in range(batch_size)]))
             weight = 1.0
-            if world is not None and world.distributed:  # each process replays its shard of every drawn batch
+            if (
+                world is not None and world.distributed
+            ):  # each process replays its shard of every drawn batch
                 weight = world.share(picks[0][1])
                 picks = [(memory, world.shard(index)) for memory, index in picks]
                 picks = [p for p in picks if p[1]]
-            kw = {"pad_id": pad_id, "forward": forward, "alpha": policy.replay_alpha, "feature_alpha": policy.feature_replay_alpha}
-            terms = batched_replay(picks, model, kw) if batched else [memory.loss(model, index, **kw) for memory, index in picks]
+            kw = {
+                "pad_id": pad_id,
+                "forward": forward,
+                "alpha": policy.replay_alpha,
+                "feature_alpha": policy.feature_replay_alpha,
+            }
+            terms = (
+                batched_replay(picks, model, kw)
+                if batched
+                else [memory.loss(model, index, **kw) for memory, index in picks]
+            )
             for term in terms if picks else []:
                 term = term * weight if weight != 1.0 else term
                 loss = term if loss is None else loss + term
@@ -96,14 +131,19 @@ class ExpertConsolidation:
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        tensors = {f"fisher/{k}": v for k, v in self.fisher.items()} | {f"anchor/{k}": v for k, v in self.anchors.items()}
+        tensors = {f"fisher/{k}": v for k, v in self.fisher.items()} | {
+            f"anchor/{k}": v for k, v in self.anchors.items()
+        }
         memories = []
         for i, (task_id, memory) in enumerate(sorted(self.replay.items())):
             memories.append({"task": task_id, **_meta(memory), "bytes": memory.nbytes()})
             tensors |= {f"replay/{i}/{k}": v for k, v in memory.tensors.items()}
         meta = {"version": 1, "fisher_log": self.fisher_log, "replay": memories}
         # In-memory serialisation + the run's atomic writer: a full disk is a one-line StorageError.
-        atomic_write_bytes(folder / TENSORS, save_bytes({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+        atomic_write_bytes(
+            folder / TENSORS,
+            save_bytes({k: v.detach().contiguous().cpu() for k, v in tensors.items()}),
+        )
         atomic_write_json(folder / META, meta)
 
     @classmethod
@@ -113,13 +153,22 @@ class ExpertConsolidation:
         try:
             meta = json.loads((folder / META).read_text())
         except (OSError, ValueError) as exc:
-            raise StorageError(f"{folder / META}: cannot read consolidation metadata ({exc})") from None
+            raise StorageError(
+                f"{folder / META}: cannot read consolidation metadata ({exc})"
+            ) from None
         try:
             tensors = load_file(str(folder / TENSORS), device=str(device))
         except Exception as exc:  # noqa: BLE001  safetensors raises its own error types for corrupt files
-            raise StorageError(f"{folder / TENSORS}: cannot load consolidation state ({exc})") from None
-        part = lambda prefix: {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-        replay = {m["task"]: memory_from_tensors(m, part(f"replay/{i}/")) for i, m in enumerate(meta["replay"])}
+            raise StorageError(
+                f"{folder / TENSORS}: cannot load consolidation state ({exc})"
+            ) from None
+        part = lambda prefix: {
+            k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)
+        }
+        replay = {
+            m["task"]: memory_from_tensors(m, part(f"replay/{i}/"))
+            for i, m in enumerate(meta["replay"])
+        }
         return cls(part("fisher/"), part("anchor/"), meta["fisher_log"], replay)
 
 
@@ -127,11 +176,17 @@ def batched_replay(picks: list, model, kw: dict) -> list[torch.Tensor]:
     """One forward for all chosen experience memories, one for all latent ones; anything else alone."""
     experience = [p for p in picks if isinstance(p[0], ExperienceReplay)]
     latent = [p for p in picks if isinstance(p[0], LatentReplay)]
-    terms = [memory.loss(model, index, **kw) for memory, index in picks if not isinstance(memory, ExperienceReplay | LatentReplay)]
+    terms = [
+        memory.loss(model, index, **kw)
+        for memory, index in picks
+        if not isinstance(memory, ExperienceReplay | LatentReplay)
+    ]
     if experience:
         terms.append(experience_losses(experience, model, kw["pad_id"], kw["forward"]))
     if latent:
-        terms.append(latent_losses(latent, model, alpha=kw["alpha"], feature_alpha=kw["feature_alpha"]))
+        terms.append(
+            latent_losses(latent, model, alpha=kw["alpha"], feature_alpha=kw["feature_alpha"])
+        )
     return terms
 
 
@@ -139,34 +194,69 @@ def _meta(memory: ExperienceReplay | LatentReplay) -> dict:
     return {"kind": memory.kind, "layer": getattr(memory, "layer", None)}
 
 
-def consolidate_task(backbone, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float) -> None:
+def consolidate_task(
+    backbone, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
+) -> None:
     """After `task` was learned: accumulate its Fisher and move the anchors, and/or store its replay memory."""
     state = backbone.consolidation.setdefault(expert_id, ExpertConsolidation())
-    experts, data, label_ids = backbone.experts, backbone.encoded(task, "train"), backbone.label_ids(task)
+    experts, data, label_ids = (
+        backbone.experts,
+        backbone.encoded(task, "train"),
+        backbone.label_ids(task),
+    )
     experts.activate(expert_id)
-    model = experts.model.eval()  # dropout off: Fisher and teacher targets are of the trained expert itself
+    model = (
+        experts.model.eval()
+    )  # dropout off: Fisher and teacher targets are of the trained expert itself
     seed = zlib.crc32(f"{backbone.seed}:{expert_id}:{task.id}".encode())
     if policy.uses_ewc:
         rng = random.Random(seed)
-        pick = sorted(rng.sample(range(len(data)), min(policy.ewc_data_loader_num_samples, len(data))))
+        pick = sorted(
+            rng.sample(range(len(data)), min(policy.ewc_data_loader_num_samples, len(data)))
+        )
         params = experts.parameters(expert_id)
         with backbone.forward.gradients():
             new = fisher_math.diagonal_fisher(
-                model, params, [data.ids[i] for i in pick], label_ids, gold=[data.labels[i] for i in pick], kind=str(policy.fisher),
-                batch_size=policy.ewc_batch_size, pad_id=backbone.pad_id, device=backbone.device,
-                generator=torch.Generator().manual_seed(seed), method=backbone.fisher_method,
+                model,
+                params,
+                [data.ids[i] for i in pick],
+                label_ids,
+                gold=[data.labels[i] for i in pick],
+                kind=str(policy.fisher),
+                batch_size=policy.ewc_batch_size,
+                pad_id=backbone.pad_id,
+                device=backbone.device,
+                generator=torch.Generator().manual_seed(seed),
+                method=backbone.fisher_method,
             )
-        state.fisher = fisher_math.accumulate(state.fisher, {neutral(n, expert_id): f for n, f in new.items()}, fisher_scale)
+        state.fisher = fisher_math.accumulate(
+            state.fisher, {neutral(n, expert_id): f for n, f in new.items()}, fisher_scale
+        )
         state.anchors = experts.state(expert_id)
         state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})
     if policy.uses_replay:
         check_replay_point(policy, experts.first_layer)
         if policy.replay is ReplayKind.EXPERIENCE:
-            memory = ExperienceReplay.build(task.id, data.ids, data.labels, label_ids, policy.replay_budget_bytes, random.Random(seed))
+            memory = ExperienceReplay.build(
+                task.id,
+                data.ids,
+                data.labels,
+                label_ids,
+                policy.replay_budget_bytes,
+                random.Random(seed),
+            )
         else:
             memory = LatentReplay.build(
-                str(policy.replay), task.id, model, data.ids, data.labels, label_ids, layer=experts.first_layer,
-                budget=policy.replay_budget_bytes, batch_size=policy.replay_backbone_encoding_batch_size,
-                pad_id=backbone.pad_id, generator=torch.Generator().manual_seed(seed),
+                str(policy.replay),
+                task.id,
+                model,
+                data.ids,
+                data.labels,
+                label_ids,
+                layer=experts.first_layer,
+                budget=policy.replay_budget_bytes,
+                batch_size=policy.replay_backbone_encoding_batch_size,
+                pad_id=backbone.pad_id,
+                generator=torch.Generator().manual_seed(seed),
             )
         state.replay[task.id] = memory.to(backbone.device)

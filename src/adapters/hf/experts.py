@@ -23,7 +23,10 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 
-CONFIG_FILE, WEIGHT_FILES = "adapter_config.json", ("adapter_model.safetensors", "adapter_model.bin")
+CONFIG_FILE, WEIGHT_FILES = (
+    "adapter_config.json",
+    ("adapter_model.safetensors", "adapter_model.bin"),
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -38,20 +41,41 @@ def verify_checksums(folder: Path, meta: dict) -> None:
     """Each file expert.json lists must still have the bytes it was saved with."""
     sums = meta.get("sha256", {})  # experts saved before checksums existed have none
     if not isinstance(sums, dict):
-        raise StorageError(f"{folder / 'expert.json'}: field 'sha256' must map file names to digests")
+        raise StorageError(
+            f"{folder / 'expert.json'}: field 'sha256' must map file names to digests"
+        )
     for name, expected in sorted(sums.items()):
         path = folder / name
         try:
             actual = sha256_file(path)
         except OSError as exc:
-            raise StorageError(f"{path}: cannot read saved expert file ({exc.strerror or exc})") from None
+            raise StorageError(
+                f"{path}: cannot read saved expert file ({exc.strerror or exc})"
+            ) from None
         if actual != expected:
-            raise StorageError(f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved")
+            raise StorageError(
+                f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved"
+            )
+
 
 # Attention projections per architecture; PEFT's own table (q and v only) is the fallback.
 ATTENTION_TARGETS = {
     **dict.fromkeys(
-        ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo", "olmo2", "granite", "smollm3"],
+        [
+            "llama",
+            "mistral",
+            "mixtral",
+            "qwen2",
+            "qwen3",
+            "gemma",
+            "gemma2",
+            "gemma3",
+            "gemma3_text",
+            "olmo",
+            "olmo2",
+            "granite",
+            "smollm3",
+        ],
         ["q_proj", "k_proj", "v_proj", "o_proj"],
     ),
     "phi3": ["qkv_proj", "o_proj"],
@@ -68,23 +92,41 @@ def default_targets(model_type: str) -> list[str]:
 
     if model_type in PEFT_TARGETS:
         return list(PEFT_TARGETS[model_type])
-    raise BackboneError(f"no default LoRA target modules for architecture {model_type!r}; set lora.target_modules")
+    raise BackboneError(
+        f"no default LoRA target modules for architecture {model_type!r}; set lora.target_modules"
+    )
 
 
 class PeftExperts:
     """Creates, switches, snapshots, saves and loads the LoRA experts of one backbone."""
 
     def __init__(
-        self, model, *, r: int, alpha: int, dropout: float, target_modules: list[str], base_name: str, first_layer: int = 0
+        self,
+        model,
+        *,
+        r: int,
+        alpha: int,
+        dropout: float,
+        target_modules: list[str],
+        base_name: str,
+        first_layer: int = 0,
     ) -> None:
         self.base, self.peft, self.first_layer = model, None, first_layer
         targets = target_modules or default_targets(model.config.model_type)
         n_layers = model.config.num_hidden_layers
         if not 0 <= first_layer < n_layers:
-            raise BackboneError(f"lora.first_layer {first_layer} is outside the model's {n_layers} layers")
+            raise BackboneError(
+                f"lora.first_layer {first_layer} is outside the model's {n_layers} layers"
+            )
         layers = list(range(first_layer, n_layers)) if first_layer else None
         self.lora = LoraConfig(
-            r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, layers_to_transform=layers, bias="none", task_type="CAUSAL_LM"
+            r=r,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=targets,
+            layers_to_transform=layers,
+            bias="none",
+            task_type="CAUSAL_LM",
         )
         self.base_name = base_name
 
@@ -107,7 +149,9 @@ class PeftExperts:
     def remove(self, expert_id: str) -> None:
         """Delete an expert's adapter (the trained probe's throwaway copy)."""
         if expert_id in self.names():
-            with warnings.catch_warnings():  # "was active which is now deleted": every caller activates its expert first
+            with (
+                warnings.catch_warnings()
+            ):  # "was active which is now deleted": every caller activates its expert first
                 warnings.filterwarnings("ignore", message=".*was active which is now deleted.*")
                 self.peft.delete_adapter(expert_id)
 
@@ -122,7 +166,10 @@ class PeftExperts:
 
     def state(self, expert_id: str) -> dict[str, torch.Tensor]:
         """A detached copy of the expert's weights, keyed without the adapter name."""
-        return {n.replace(f".{expert_id}.", ".{}."): p.detach().clone() for n, p in self.parameters(expert_id).items()}
+        return {
+            n.replace(f".{expert_id}.", ".{}."): p.detach().clone()
+            for n, p in self.parameters(expert_id).items()
+        }
 
     def load_state(self, expert_id: str, state: dict[str, torch.Tensor]) -> None:
         params = self.parameters(expert_id)
@@ -139,7 +186,13 @@ class PeftExperts:
             with self.peft.disable_adapter():
                 yield self.peft
 
-    def save(self, expert_id: str, folder: Path, metadata: dict, extra: Callable[[Path], None] | None = None) -> None:
+    def save(
+        self,
+        expert_id: str,
+        folder: Path,
+        metadata: dict,
+        extra: Callable[[Path], None] | None = None,
+    ) -> None:
         """Write the expert as a PEFT folder (plus `extra(staging)` files), checksummed, renamed into place."""
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +202,11 @@ class PeftExperts:
             saved = tmp / expert_id if (tmp / expert_id).is_dir() else tmp
             if extra is not None:
                 extra(saved)
-            sums = {f.name: sha256_file(f) for f in sorted(saved.iterdir()) if f.is_file() and f.name != "expert.json"}
+            sums = {
+                f.name: sha256_file(f)
+                for f in sorted(saved.iterdir())
+                if f.is_file() and f.name != "expert.json"
+            }
             meta = {**metadata, "base_model": self.base_name, "sha256": sums}
             (saved / "expert.json").write_text(json.dumps(meta, indent=2))
             for f in saved.iterdir():
@@ -161,7 +218,9 @@ class PeftExperts:
         except StorageError:
             raise
         except Exception as exc:  # noqa: BLE001  OSError, or safetensors' own error type on a full disk
-            raise StorageError(f"{folder}: cannot save expert {expert_id!r} ({_one_line(exc)})") from None
+            raise StorageError(
+                f"{folder}: cannot save expert {expert_id!r} ({_one_line(exc)})"
+            ) from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -176,26 +235,36 @@ class PeftExperts:
         if not isinstance(meta, dict):
             raise StorageError(f"{meta_path}: expected a JSON object")
         if meta.get("base_model") != self.base_name:
-            raise StorageError(f"{folder}: expert was saved for base model {meta.get('base_model')!r}, not {self.base_name!r}")
+            raise StorageError(
+                f"{folder}: expert was saved for base model {meta.get('base_model')!r}, not {self.base_name!r}"
+            )
         verify_checksums(folder, meta)
         from peft import PeftConfig
 
         try:
             PeftConfig.from_pretrained(str(folder))
         except Exception as exc:  # noqa: BLE001  missing file, bad JSON or unknown fields
-            raise StorageError(f"{folder / CONFIG_FILE}: cannot read the adapter config ({_one_line(exc)})") from None
+            raise StorageError(
+                f"{folder / CONFIG_FILE}: cannot read the adapter config ({_one_line(exc)})"
+            ) from None
         weights = next((folder / n for n in WEIGHT_FILES if (folder / n).exists()), None)
         if weights is None:
             raise StorageError(f"{folder}: no adapter weights ({' or '.join(WEIGHT_FILES)})")
         try:
             if self.peft is None:
-                self.peft = PeftModel.from_pretrained(self.base, folder, adapter_name=expert_id, is_trainable=True)
+                self.peft = PeftModel.from_pretrained(
+                    self.base, folder, adapter_name=expert_id, is_trainable=True
+                )
             else:
                 if expert_id in self.names():
                     self.peft.delete_adapter(expert_id)
                 self.peft.load_adapter(folder, adapter_name=expert_id, is_trainable=True)
-        except Exception as exc:  # safetensors and torch raise their own error types for corrupt files
-            raise StorageError(f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})") from None
+        except (
+            Exception
+        ) as exc:  # safetensors and torch raise their own error types for corrupt files
+            raise StorageError(
+                f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})"
+            ) from None
         return meta
 
 

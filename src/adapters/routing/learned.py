@@ -30,7 +30,9 @@ KINDS = ("linear", "mlp")
 def _network(kind: str, input_dim: int, n_keys: int, hidden: int) -> torch.nn.Module:
     if kind == "linear":
         return torch.nn.Linear(input_dim, n_keys)
-    return torch.nn.Sequential(torch.nn.Linear(input_dim, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, n_keys))
+    return torch.nn.Sequential(
+        torch.nn.Linear(input_dim, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, n_keys)
+    )
 
 
 def _matrix(features: Sequence[Sequence[float]], what: str) -> torch.Tensor:
@@ -50,22 +52,37 @@ class LearnedRouter:
     """
 
     def __init__(
-        self, kind: str, base_model: str, *, hidden: int = 128, epochs: int = 100, learning_rate: float = 1e-2,
+        self,
+        kind: str,
+        base_model: str,
+        *,
+        hidden: int = 128,
+        epochs: int = 100,
+        learning_rate: float = 1e-2,
         weight_decay: float = 0.03,
     ) -> None:
         if kind not in KINDS:
             raise RoutingError(f"router kind must be one of {', '.join(KINDS)}, got {kind!r}")
         self.kind, self.base_model = kind, base_model
-        self.options = {"hidden": hidden, "epochs": epochs, "learning_rate": learning_rate, "weight_decay": weight_decay}
+        self.options = {
+            "hidden": hidden,
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "weight_decay": weight_decay,
+        }
         self.keys: tuple[str, ...] = ()
         self.input_dim: int | None = None
         self._net: torch.nn.Module | None = None
         self._mean = self._std = torch.zeros(0)
 
-    def fit(self, features: list[Sequence[float]], labels: list[str], seed: int = 0) -> dict[str, float]:
+    def fit(
+        self, features: list[Sequence[float]], labels: list[str], seed: int = 0
+    ) -> dict[str, float]:
         """Fit on (feature, key) pairs from scratch; the same data, seed and options give the same weights."""
         if not features or len(features) != len(labels):
-            raise RoutingError(f"a router needs as many labels as feature vectors, at least one: got {len(features)} and {len(labels)}")
+            raise RoutingError(
+                f"a router needs as many labels as feature vectors, at least one: got {len(features)} and {len(labels)}"
+            )
         x = _matrix(features, "training")
         self.keys = tuple(sorted(set(labels)))
         index = {key: i for i, key in enumerate(self.keys)}
@@ -79,7 +96,11 @@ class LearnedRouter:
             self._net = _network(self.kind, self.input_dim, len(self.keys), self.options["hidden"])
         finally:
             torch.random.set_rng_state(generator_state)
-        opt = torch.optim.Adam(self._net.parameters(), lr=self.options["learning_rate"], weight_decay=self.options["weight_decay"])
+        opt = torch.optim.Adam(
+            self._net.parameters(),
+            lr=self.options["learning_rate"],
+            weight_decay=self.options["weight_decay"],
+        )
         z = (x - self._mean) / self._std
         self._net.train()
         for _ in range(self.options["epochs"]):
@@ -91,20 +112,28 @@ class LearnedRouter:
         with torch.no_grad():
             accuracy = (self._net(z).argmax(1) == y).float().mean().item()
         return {
-            "train_accuracy": accuracy, "final_loss": loss.item(), "epochs": float(self.options["epochs"]),
-            "examples": float(len(labels)), "keys": float(len(self.keys)), "input_dim": float(self.input_dim),
+            "train_accuracy": accuracy,
+            "final_loss": loss.item(),
+            "epochs": float(self.options["epochs"]),
+            "examples": float(len(labels)),
+            "keys": float(len(self.keys)),
+            "input_dim": float(self.input_dim),
             "seconds": time.perf_counter() - start,
         }
 
     def predict_proba(self, features: list[Sequence[float]]) -> list[dict[str, float]]:
         """For each vector, a probability per known key (they sum to 1)."""
         if self._net is None:
-            raise RoutingError(f"the {self.kind} router is not fitted or loaded: call fit() or load() first")
+            raise RoutingError(
+                f"the {self.kind} router is not fitted or loaded: call fit() or load() first"
+            )
         if not features:
             return []
         x = _matrix(features, "query")
         if x.shape[1] != self.input_dim:
-            raise RoutingError(f"the {self.kind} router expects vectors of dimension {self.input_dim}, got {x.shape[1]}")
+            raise RoutingError(
+                f"the {self.kind} router expects vectors of dimension {self.input_dim}, got {x.shape[1]}"
+            )
         with torch.no_grad():
             p = torch.softmax(self._net((x - self._mean) / self._std).double(), dim=1)
         return [dict(zip(self.keys, row, strict=True)) for row in p.tolist()]
@@ -118,8 +147,13 @@ class LearnedRouter:
         tensors = {f"net.{k}": v.detach().contiguous() for k, v in self._net.state_dict().items()}
         tensors |= {"norm.mean": self._mean.contiguous(), "norm.std": self._std.contiguous()}
         header = {
-            "schema_version": SCHEMA_VERSION, "kind": self.kind, "base_model": self.base_model, "input_dim": self.input_dim,
-            "keys": list(self.keys), "options": self.options, "weights": WEIGHTS_FILE,
+            "schema_version": SCHEMA_VERSION,
+            "kind": self.kind,
+            "base_model": self.base_model,
+            "input_dim": self.input_dim,
+            "keys": list(self.keys),
+            "options": self.options,
+            "weights": WEIGHTS_FILE,
             "normalisation": {"kind": "standardise", "mean": "norm.mean", "std": "norm.std"},
         }
         tmp = target / f".{WEIGHTS_FILE}.tmp"
@@ -143,35 +177,59 @@ class LearnedRouter:
         return self.keys
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, base_model: str, input_dim: int | None = None, kind: str | None = None) -> LearnedRouter:
+    def load(
+        cls,
+        folder: str | os.PathLike,
+        base_model: str,
+        input_dim: int | None = None,
+        kind: str | None = None,
+    ) -> LearnedRouter:
         """A router saved by `save`, checked against `base_model`, this code's schema version and (if given) `input_dim`, `kind`."""
         head_path, weights_path = Path(folder) / HEADER_FILE, Path(folder) / WEIGHTS_FILE
         try:
             header = json.loads(head_path.read_text())
         except (OSError, ValueError) as exc:
-            raise RoutingError(f"{head_path}: cannot read the router header ({type(exc).__name__})") from None
+            raise RoutingError(
+                f"{head_path}: cannot read the router header ({type(exc).__name__})"
+            ) from None
         if header.get("schema_version") != SCHEMA_VERSION:
-            raise RoutingError(f"{head_path}: schema_version {header.get('schema_version')!r}, this version reads {SCHEMA_VERSION}")
+            raise RoutingError(
+                f"{head_path}: schema_version {header.get('schema_version')!r}, this version reads {SCHEMA_VERSION}"
+            )
         if header.get("base_model") != base_model:
-            raise RoutingError(f"{head_path}: base_model {header.get('base_model')!r} does not match the run's {base_model!r}")
+            raise RoutingError(
+                f"{head_path}: base_model {header.get('base_model')!r} does not match the run's {base_model!r}"
+            )
         if header.get("kind") not in KINDS:
-            raise RoutingError(f"{head_path}: kind {header.get('kind')!r} is not one of {', '.join(KINDS)}")
+            raise RoutingError(
+                f"{head_path}: kind {header.get('kind')!r} is not one of {', '.join(KINDS)}"
+            )
         if kind is not None and header["kind"] != kind:
-            raise RoutingError(f"{head_path}: kind {header['kind']!r} does not match the run's routing.router_model {kind!r}")
+            raise RoutingError(
+                f"{head_path}: kind {header['kind']!r} does not match the run's routing.router_model {kind!r}"
+            )
         if input_dim is not None and header.get("input_dim") != input_dim:
-            raise RoutingError(f"{head_path}: input_dim {header.get('input_dim')!r} does not match the profiles' dimension {input_dim}")
+            raise RoutingError(
+                f"{head_path}: input_dim {header.get('input_dim')!r} does not match the profiles' dimension {input_dim}"
+            )
         router = cls(header["kind"], base_model, **header.get("options", {}))
         try:
             tensors = load_file(str(weights_path))
             router.keys, router.input_dim = tuple(header["keys"]), int(header["input_dim"])
             router._mean, router._std = tensors.pop("norm.mean"), tensors.pop("norm.std")
-            net = _network(router.kind, router.input_dim, len(router.keys), router.options["hidden"])
+            net = _network(
+                router.kind, router.input_dim, len(router.keys), router.options["hidden"]
+            )
             net.load_state_dict({k.removeprefix("net."): v for k, v in tensors.items()})
         except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
             reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-            raise RoutingError(f"{weights_path}: does not fit {head_path.name} ({reason})") from None
+            raise RoutingError(
+                f"{weights_path}: does not fit {head_path.name} ({reason})"
+            ) from None
         if router._mean.shape != (router.input_dim,):
-            raise RoutingError(f"{weights_path}: normalisation has dimension {tuple(router._mean.shape)}, header input_dim {router.input_dim}")
+            raise RoutingError(
+                f"{weights_path}: normalisation has dimension {tuple(router._mean.shape)}, header input_dim {router.input_dim}"
+            )
         router._net = net.eval()
         return router
 

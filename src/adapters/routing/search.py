@@ -19,10 +19,14 @@ DEFAULT_EXACT_LIMIT = 2048
 
 def _unit_rows(matrix: np.ndarray, names: Sequence[str], what: str) -> np.ndarray:
     """L2-normalise float32 rows in place; a zero or non-finite row has no cosine, so it is an error naming the row."""
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))  # einsum: ~15x faster than linalg.norm on 100k rows
+    norms = np.sqrt(
+        np.einsum("ij,ij->i", matrix, matrix)
+    )  # einsum: ~15x faster than linalg.norm on 100k rows
     bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
     if bad.size:
-        raise RoutingError(f"{what} {names[bad[0]]!r} is zero or not finite: it has no cosine similarity")
+        raise RoutingError(
+            f"{what} {names[bad[0]]!r} is zero or not finite: it has no cosine similarity"
+        )
     matrix /= norms[:, None]
     return matrix
 
@@ -38,13 +42,21 @@ class ProfileIndex:
     """
 
     def __init__(
-        self, exact_limit: int = DEFAULT_EXACT_LIMIT, *, connectivity: int = 16, expansion_add: int = 128,
+        self,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+        *,
+        connectivity: int = 16,
+        expansion_add: int = 128,
         expansion_search: int = 128,
     ) -> None:
         if exact_limit < 0:
             raise RoutingError(f"exact_limit must be >= 0, got {exact_limit}")
         self.exact_limit = exact_limit
-        self._graph_options = {"connectivity": connectivity, "expansion_add": expansion_add, "expansion_search": expansion_search}
+        self._graph_options = {
+            "connectivity": connectivity,
+            "expansion_add": expansion_add,
+            "expansion_search": expansion_search,
+        }
         self._keys: list[str] = []
         self._matrix = np.zeros((0, 0), dtype=np.float32)  # unit rows, in `_keys` order
         self._graph = None  # usearch Index over row positions' labels in `_labels`
@@ -76,9 +88,17 @@ class ProfileIndex:
             shown = ", ".join(f"{first[d]!r} has {d}" for d in sorted(dims))
             raise RoutingError(f"profiles of different dimensions cannot share one index: {shown}")
         dim = dims.pop() if dims else 0
-        matrix = _unit_rows(np.array([items[k] for k in keys], dtype=np.float32).reshape(len(keys), dim), keys, "profile")
+        matrix = _unit_rows(
+            np.array([items[k] for k in keys], dtype=np.float32).reshape(len(keys), dim),
+            keys,
+            "profile",
+        )
         same_dim = bool(self._keys) and self._matrix.shape[1] == dim
-        before = ({k: i for i, k in enumerate(self._keys)}, self._matrix) if same_dim else ({}, self._matrix)
+        before = (
+            ({k: i for i, k in enumerate(self._keys)}, self._matrix)
+            if same_dim
+            else ({}, self._matrix)
+        )
         self._keys, self._matrix = keys, matrix
         if len(keys) <= self.exact_limit:
             self._drop_graph()
@@ -102,7 +122,9 @@ class ProfileIndex:
         unchanged: set[str] = set()
         if kept:
             before, after = [old_rows[k] for k in kept], [rows[k] for k in kept]
-            if before == after == list(range(len(kept))):  # the usual case, keys appended: compare views, no copies
+            if (
+                before == after == list(range(len(kept)))
+            ):  # the usual case, keys appended: compare views, no copies
                 same = np.all(old_matrix[: len(kept)] == self._matrix[: len(kept)], axis=1)
             else:
                 same = np.all(old_matrix[before] == self._matrix[after], axis=1)
@@ -127,7 +149,9 @@ class ProfileIndex:
             return []
         dim = self._matrix.shape[1]
         if len(query) != dim:
-            raise RoutingError(f"query has dimension {len(query)} but the index holds profiles of dimension {dim}")
+            raise RoutingError(
+                f"query has dimension {len(query)} but the index holds profiles of dimension {dim}"
+            )
         q = _unit_rows(np.array(query, dtype=np.float32).reshape(1, dim), ["query"], "the")[0]
         rows = self._candidates(q, min(k, len(self._keys)))
         scores = self._matrix[rows] @ q
@@ -148,4 +172,6 @@ def recall_at_k(found: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) 
     """Mean fraction of each true top-k that was found (the benchmark's recall@k)."""
     if not truth:
         return math.nan
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True) if t]))
+    return float(
+        np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True) if t])
+    )
