@@ -191,11 +191,14 @@ def evaluate_representations(cfg, run_dir: Path, state) -> dict:
     """
     import attrs
 
+    from adaptive_learner.application.evaluate_routing import EvaluateRouting
+    from adaptive_learner.application.input_router import InputRouter, TaskKeys
+    from adaptive_learner.application.route_query import RouteQuery
+
     container = make_container(cfg, run_dir)
-    routing = container.adaptive()
     for expert in state.library:
         container.backbone().load_expert(expert.id, expert.adapter_ref)
-    profiler, vectors, answers = routing.profiler, {}, {}
+    profiler, vectors, answers = container.profiler(), {}, {}
     embed, answer = profiler.embed_inputs, profiler.answer
 
     def embed_cached(inputs):
@@ -210,19 +213,27 @@ def evaluate_representations(cfg, run_dir: Path, state) -> dict:
         return [answers[(expert_id, task.id, x)] for x in inputs]
 
     profiler.embed_inputs, profiler.answer = embed_cached, answer_cached
-    base = routing.settings
-    rows = {}
+    base, catalog, examples = (
+        container.routing_settings(),
+        container.catalog(),
+        container.examples(),
+    )
+    tracker, rows = container.tracker(), {}
     for name, blocks, learned in (
         ("description-only", ("description",), False),
         ("triple-signal (prototype keys)", base.blocks, False),
         ("learned router (LinearRouter)", base.blocks, True),
     ):
-        routing.settings = attrs.evolve(base, blocks=blocks)
-        routing.router_model = LinearRouter(base.base_model) if learned else None
-        routing._fitted_on = ()
+        settings = attrs.evolve(base, blocks=blocks)
+        model = LinearRouter(base.base_model) if learned else None
+        keys = TaskKeys(profiler, examples, catalog, settings)
+        router = InputRouter(keys, settings, tracker, model, container.index())
+        evaluate = EvaluateRouting(
+            RouteQuery(profiler, router, profiler, catalog), examples, tracker
+        )
         state.router.task_keys, state.router.evaluation = {}, {}
         started = time.perf_counter()
-        ev = routing.evaluate(state)
+        ev = evaluate(state)
         rows[name] = {**ev, "seconds": time.perf_counter() - started}
         print(name, {k: v for k, v in ev.items() if k != "per_task"}, flush=True)
     return rows
@@ -311,10 +322,10 @@ def item3(seed: int, tau: float) -> None:
     )
     cfg, run_dir, state, wall = run_sequence("item3", seed, "sl-f", sets)
     # Cost (evidence item 4, first half): seconds to build one triple-signal profile on this CPU, bare backbone.
-    routing = make_container(cfg, run_dir).adaptive()
+    profiles = make_container(cfg, run_dir).task_profiles()
     task = build_task_source(cfg).load()[0]
     started = time.perf_counter()
-    _, dims = routing.profile(task)
+    _, dims = profiles.profile(task)
     cost = {"profile_seconds": time.perf_counter() - started, "profile_dims": dims}
     save(
         path,
@@ -339,7 +350,9 @@ def item4(seed: int, repeats: int = 3) -> None:
         return
     cfg = load_config("cl-learnable", overrides(seed, SIX, 1.1))
     started = time.perf_counter()
-    routing = make_container(cfg, new_run_dir(cfg)).adaptive()
+    container = make_container(cfg, new_run_dir(cfg))
+    profiles, settings = container.task_profiles(), container.routing_settings()
+    inputs, profiler = container.examples(), container.profiler()
     tasks = build_task_source(cfg).load()
     load_seconds = time.perf_counter() - started
     per_task, per_block, dims = {}, {}, {}
@@ -347,7 +360,7 @@ def item4(seed: int, repeats: int = 3) -> None:
         times = []
         for _ in range(repeats):  # the first call of the first task also draws the sketch hashes
             started = time.perf_counter()
-            _, dims = routing.profile(task)
+            _, dims = profiles.profile(task)
             times.append(time.perf_counter() - started)
         per_task[task.id] = {
             "first": times[0],
@@ -357,16 +370,16 @@ def item4(seed: int, repeats: int = 3) -> None:
         }
         print(task.id, per_task[task.id], flush=True)
         if i == 0:
-            examples = routing.examples.inputs(task, "train", routing.settings.profile_examples)
-            for block in routing.settings.blocks:
+            examples = inputs.inputs(task, "train", settings.profile_examples)
+            for block in settings.blocks:
                 started = time.perf_counter()
-                routing.profiler.task_blocks(task, examples, (block,), None)
+                profiler.task_blocks(task, examples, (block,), None)
                 per_block[block] = time.perf_counter() - started
-    query = routing.examples.inputs(tasks[0], "validation", 1)
+    query = inputs.inputs(tasks[0], "validation", 1)
     query_times = []
     for _ in range(10):
         started = time.perf_counter()
-        routing.profiler.embed_inputs(query)
+        profiler.embed_inputs(query)
         query_times.append(time.perf_counter() - started)
     medians = [t["median"] for t in per_task.values()]
     save(
@@ -374,8 +387,8 @@ def item4(seed: int, repeats: int = 3) -> None:
         {
             "stage": "item4",
             "seed": seed,
-            "profile_examples": routing.settings.profile_examples,
-            "blocks": list(routing.settings.blocks),
+            "profile_examples": settings.profile_examples,
+            "blocks": list(settings.blocks),
             "profile_dims": dims,
             "backbone_load_seconds": load_seconds,
             "per_task": per_task,

@@ -6,14 +6,15 @@ import time
 
 from attrs import asdict
 
-from adaptive_learner.application.ports import AdapterStore, Encoder, Learner, Tracker
-from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.ports import AdapterStore, Learner, Tracker
+from adaptive_learner.application.record_outcome import OutcomeRecord
+from adaptive_learner.application.reuse import ReuseRule
 from adaptive_learner.application.state import RunState, TaskReport
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.divergence import TrainingDiverged, judge_epoch
 from adaptive_learner.domain.early_stopping import EarlyStopping
 from adaptive_learner.domain.expert import Expert
-from adaptive_learner.domain.routing import ReuseAction, ReuseDecision
+from adaptive_learner.domain.reuse import ReuseAction, ReuseDecision
 from adaptive_learner.domain.task import Task
 
 
@@ -28,24 +29,21 @@ class LearnTask:
         self,
         learner: Learner,
         store: AdapterStore,
-        encoder: Encoder,
-        route: RouteQuery,
+        rule: ReuseRule,
+        outcome: OutcomeRecord,
         tracker: Tracker,
         policy: ConsolidationPolicy,
         epochs: int,
         early_stopping: EarlyStopping | None = None,
     ) -> None:
-        self.learner, self.store, self.encoder, self.route = learner, store, encoder, route
-        self.tracker, self.policy, self.epochs, self.early_stopping = (
-            tracker,
-            policy,
-            epochs,
-            early_stopping,
-        )
+        self.learner, self.store, self.rule, self.outcome = learner, store, rule, outcome
+        self.tracker, self.policy, self.epochs = tracker, policy, epochs
+        self.early_stopping = early_stopping
 
     def __call__(self, state: RunState, step: int, task: Task) -> TaskReport:
         started = time.perf_counter()
-        decision = self.route.for_task(task, step, state)
+        choice = self.rule.decide(task, step, state)
+        decision = choice.decision
         expert = self._materialise(state, step, decision)
         self.tracker.log_event(
             "routed",
@@ -56,8 +54,7 @@ class LearnTask:
         )
         if step > 0:
             self._record_before(state, step, task, expert.id, decision)
-        routing = self.route.adaptive
-        before = routing.before_training(state, task, decision) if routing is not None else {}
+        pending = self.outcome.before(state, step, task, choice)  # a reuse's cost is measured on it
 
         session = self.learner.start(expert.id, task, self.policy)
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
@@ -121,7 +118,7 @@ class LearnTask:
         # Signals cost a dev pass on the HF backbone; only gamma gating needs them.
         fisher_scale = self.policy.fisher_scale(session.signals()) if self.policy.gated else 1.0
         if self.policy.uses_ewc or self.policy.uses_replay:
-            if self.route.learns_again(step, state):
+            if self.rule.learns_again(step, len(state.task_ids)):
                 self.learner.consolidate(expert.id, task, self.policy, fisher_scale)
             else:  # docs/adr/0041: nothing later would read it
                 self.tracker.log_event(
@@ -131,12 +128,8 @@ class LearnTask:
                     reason="the expert learns no later task",
                 )
         expert = state.library.assign(task.id, expert.id)
-        if (
-            routing is not None
-        ):  # after early stopping and consolidation, before saving (docs/adr/0032)
-            routing.after_training(state, step, task, expert.id, decision, before)
-        else:
-            state.task_profiles[task.id] = self.encoder.profile(task)
+        # after early stopping and consolidation, before saving (docs/adr/0032)
+        self.outcome.after(state, expert.id, pending)
         expert = state.library.set_adapter_ref(
             expert.id, self.store.save_expert(expert.id, expert.tasks)
         )

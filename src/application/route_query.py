@@ -1,76 +1,76 @@
-"""RouteQuery: which expert a new task, or a single input, should go to."""
+"""RouteQuery: answer inputs that come without a task id (docs/adr/0033).
+
+`predict`, `route --text` and the end-of-run routing evaluation all go through this use case:
+each input is routed to a learned task (InputRouter), gated by its form (one text or a pair),
+and answered by that task's expert in that task's label space.
+"""
 
 from __future__ import annotations
 
-from adaptive_learner.application.adaptive_routing import AdaptiveRouting
-from adaptive_learner.application.ports import Encoder, LabelledInput
+from adaptive_learner.application.catalog import TaskCatalog
+from adaptive_learner.application.input_router import InputRouter
+from adaptive_learner.application.ports import Answerer, LabelledInput, Profiler
 from adaptive_learner.application.state import RunState
-from adaptive_learner.domain.routing import (
-    FixedAssignment,
-    ReuseAction,
-    ReuseDecision,
-    SharingSchedule,
-    SimilarityRouter,
-    decided_later,
-)
-from adaptive_learner.domain.task import Task
+from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.task_free import gate_by_form, mixture
 
 
 class RouteQuery:
-    """Decide reuse / create / fork for a task, or pick the expert for a text.
-
-    With a `SharingSchedule` the decision depends only on the task's position; with `adaptive`
-    (strategies 'similarity' and 'adaptive') the profiles, calibrated p_reuse, UCB and tau of
-    `AdaptiveRouting` decide, and a text is routed in the representation of the stored task keys.
-    """
+    """Route inputs to learned tasks, and answer them with those tasks' experts."""
 
     def __init__(
         self,
-        encoder: Encoder,
-        rule: SharingSchedule | SimilarityRouter | FixedAssignment,
-        adaptive: AdaptiveRouting | None = None,
+        profiler: Profiler,
+        router: InputRouter,
+        answerer: Answerer,
+        catalog: TaskCatalog,
     ) -> None:
-        self.encoder = encoder
-        self.rule = rule
-        self.adaptive = adaptive
+        self.profiler, self.router, self.answerer, self.catalog = (
+            profiler, router, answerer, catalog,
+        )  # fmt: skip
 
-    def for_task(self, task: Task, step: int, state: RunState) -> ReuseDecision:
-        if self.adaptive is not None:
-            return self.adaptive.decide(task, state)
-        if isinstance(self.rule, FixedAssignment):
-            return self.rule.decide(
-                step, [state.library.expert_for(t).id for t in state.task_ids[:step]]
-            )
-        if isinstance(self.rule, SharingSchedule):
-            previous = state.library.expert_for(state.task_ids[step - 1]).id if step > 0 else None
-            return self.rule.decide(step, previous)
-        return self.rule.decide(self.encoder.profile(task), state.expert_profiles())
+    def route(
+        self, inputs: list[LabelledInput], state: RunState, k: int = 1
+    ) -> list[list[tuple[str, float]]]:
+        """For each input, up to `k` (task id, probability) pairs, best first."""
+        memory = self.router.settings.memory(state)
+        if not state.library.learned_tasks():
+            raise DomainError("the run has no expert yet: learn a task before routing inputs")
+        for task_id in state.library.learned_tasks():
+            if task_id not in memory.task_keys:  # a run whose router was off, or an older run
+                memory.task_keys[task_id] = self.router.key(self.catalog.task(task_id))
+        vectors = self.profiler.embed_inputs(inputs)
+        forms = self.router.keys.pair_forms(list(memory.task_keys))
+        dists = self.router.distributions(vectors, state)
+        gated = [
+            gate_by_form(p, forms, x.text_pair is not None)
+            for p, x in zip(dists, inputs, strict=True)
+        ]
+        return [sorted(p.items(), key=lambda kv: (-kv[1], kv[0]))[:k] for p in gated]
 
-    def learns_again(self, step: int, state: RunState) -> bool:
-        """Whether the expert of task `step` can learn (or be forked for) a later task of the run.
-
-        Fixed schedules know; a router that decides from evidence may pick any expert for any later
-        task. Consolidation for an expert that never learns again is work nothing uses (docs/adr/0041)."""
-        total = len(state.task_ids)
-        return (
-            decided_later(step, total)
-            if self.adaptive is not None
-            else self.rule.learns_again(step, total)
-        )
-
-    def for_text(self, text: str, state: RunState) -> ReuseDecision:
-        if self.adaptive is not None:
-            ranked = self.adaptive.route_inputs([LabelledInput(text)], state, k=3)[0]
-            task_id, p = ranked[0]
+    def answer(self, inputs: list[LabelledInput], state: RunState, k: int = 1) -> list[dict]:
+        """Task-free answers: routed task and expert, label and probability (a mixture of the
+        top `k` tasks' answers when k > 1)."""
+        routes = self.route(inputs, state, k)
+        dists: dict[int, list[tuple[float, dict[str, float]]]] = {i: [] for i in range(len(inputs))}
+        by_task: dict[str, list[int]] = {}
+        for i, ranked in enumerate(routes):
+            for task_id, _ in ranked:
+                by_task.setdefault(task_id, []).append(i)
+        for task_id, rows in by_task.items():
             expert = state.library.expert_for(task_id).id
-            others = ", ".join(f"{t} {q:.2f}" for t, q in ranked[1:])
-            return ReuseDecision(
-                ReuseAction.REUSE,
-                expert,
-                p,
-                p,
-                f"nearest task {task_id}" + (f" (next: {others})" if others else ""),
-                probabilities=dict(ranked),
-            )
-        router = self.rule if isinstance(self.rule, SimilarityRouter) else SimilarityRouter()
-        return router.nearest(self.encoder.embed(text), state.expert_profiles())
+            task = self.catalog.task(task_id)
+            answers = self.answerer.answer(expert, task, [inputs[i] for i in rows])
+            for i, dist in zip(rows, answers, strict=True):
+                dists[i].append((dict(routes[i])[task_id], dist))
+        out = []
+        for i, ranked in enumerate(routes):
+            top_task, route_p = ranked[0]
+            dist = dists[i][0][1] if k == 1 else mixture(dists[i])
+            label = max(dist, key=lambda lab: (dist[lab], lab))
+            out.append({
+                "task": top_task, "expert": state.library.expert_for(top_task).id,
+                "route_probability": route_p, "label": label, "probability": dist[label],
+                "candidates": [t for t, _ in ranked],
+            })  # fmt: skip
+        return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adaptive_learner.application.evaluate_routing import EvaluateRouting
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.ports import AdapterStore, RunStore, TaskSource, Tracker
@@ -28,7 +29,7 @@ class RunSequence:
         run_store: RunStore,
         tracker: Tracker,
         keep_checkpoints: bool = True,
-        evaluate_routing: bool = True,
+        evaluate_routing: EvaluateRouting | None = None,
     ) -> None:
         self.source, self.learn, self.evaluate = source, learn, evaluate
         self.store, self.run_store, self.tracker = store, run_store, tracker
@@ -84,14 +85,9 @@ class RunSequence:
                 accuracy=state.accuracy[step, step],
                 seconds=round(report.seconds, 2),
             )
-        routing = self.learn.route.adaptive
-        if (
-            routing is not None
-            and self.evaluate_routing
-            and state.router is not None
-            and not state.router.evaluation
-        ):
-            routing.evaluate(state)  # routing and task-free accuracy beside the task-given matrix
+        routing = self.evaluate_routing
+        if routing is not None and state.router is not None and not state.router.evaluation:
+            routing(state)  # routing and task-free accuracy beside the task-given matrix
             self.run_store.save_state(state.to_dict())
         self.tracker.log_metrics(
             {k: v for k, v in state.accuracy.summary().items() if v is not None}

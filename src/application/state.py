@@ -10,8 +10,8 @@ from attrs.validators import deep_iterable, instance_of
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.expert import ExpertLibrary
 from adaptive_learner.domain.metrics import AccuracyMatrix
-from adaptive_learner.domain.router import RouterMemory
-from adaptive_learner.domain.routing import ReuseDecision
+from adaptive_learner.domain.router_memory import RouterMemory
+from adaptive_learner.domain.reuse import ReuseDecision
 from adaptive_learner.domain.task import TaskSequence
 
 Vector = tuple[float, ...]

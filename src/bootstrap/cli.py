@@ -13,6 +13,7 @@ from rich.text import Text
 
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.reporting import write_report
+from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.bootstrap import logging_setup, render
 from adaptive_learner.bootstrap.config import (
     ConfigError,
@@ -341,34 +342,24 @@ def route(
         )  # a lone surrogate (undecodable bytes in argv) would reach the tokenizer
         if not text.strip():
             raise ConfigError("--text: empty; give the input to route")
+    state, container = run_state(run_dir), make_container(run_config(run_dir), run_dir)
+    if text is not None:  # routing reads task keys, not experts: none is loaded
+        ranked = container.route_query().route([LabelledInput(text)], state, k=3)[0]
+        console.print(render.route_text(ranked, state.library.expert_for(ranked[0][0]).id))
+        return
+    tasks = container.task_source().load()
+    choice = container.reuse_rule().decide(tasks[tasks.index_of(task)], len(state.reports), state)
+    console.print(render.decision_text(choice.decision))
+
+
+def _route_query(run_dir: Path, state):
+    """The run's query use case (routing over task keys, whatever rule the run learned under),
+    with its experts loaded."""
     container = make_container(run_config(run_dir), run_dir)
-    state = run_state(run_dir)
-    query = container.route()
-    if text is not None:
-        if (
-            query.adaptive is None
-        ):  # a schedule run: route in the task keys' representation all the same
-            query.adaptive = _routing(run_dir, state)
-        decision = query.for_text(text, state)
-    else:
-        tasks = container.task_source().load()
-        decision = query.for_task(tasks[tasks.index_of(task)], len(state.reports), state)
-    console.print(render.decision_text(decision))
-
-
-def _routing(run_dir: Path, state):
-    """The run's router (a cosine router over task keys when the run routed by schedule), experts loaded."""
-    import attrs
-
-    cfg = run_config(run_dir)
-    if cfg.routing.strategy == "schedule":
-        cfg = attrs.evolve(cfg, routing=attrs.evolve(cfg.routing, strategy="similarity"))
-    container = make_container(cfg, run_dir)
-    routing = container.adaptive()
     backbone = container.backbone()
     for expert in state.library:
         backbone.load_expert(expert.id, expert.adapter_ref)
-    return routing
+    return container.route_query()
 
 
 @app.command()
@@ -418,7 +409,7 @@ def predict(
             f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task"
         )
     inputs = [LabelledInput(text, text_pair)] if text is not None else read_queries(file)
-    routing = _routing(run_dir, state)
+    routing = _route_query(run_dir, state)
     answers = []
     for start in progress(range(0, len(inputs), batch_size), "predict"):
         answers += routing.answer(inputs[start : start + batch_size], state, k=top_k)

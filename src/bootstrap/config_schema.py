@@ -27,7 +27,7 @@ from adaptive_learner.bootstrap.config_fields import (
     doc,
     within,
 )
-from adaptive_learner.domain.router import PROBE_RULES
+from adaptive_learner.domain.adaptive_reuse import PROBE_RULES
 
 
 @frozen
@@ -261,8 +261,7 @@ class RoutingConfig:
     )
     embedding_layer: int = doc(
         -1,
-        "One hidden-state layer mean-pooled into embeddings (0 = token embeddings); -1 = not set: "
-        "embedding_layers decides.",
+        "One hidden-state layer mean-pooled into embeddings (0 = token embeddings); -1 = not set: embedding_layers decides.",
         validator=within(-1, 4096),
     )
     embedding_layers: list[int] = doc(

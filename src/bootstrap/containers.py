@@ -7,8 +7,10 @@ imported inside their builder functions so `--backbone fake` never imports torch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from attrs import frozen
 from dependency_injector import containers, providers
 
 from adaptive_learner.adapters.data.inputs import SourceInputs
@@ -16,22 +18,29 @@ from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.fake_profiler import FakeProfiler
 from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.adapters.trackers import FanoutTracker, JsonlTracker, LogTracker, NullTracker
-from adaptive_learner.application.adaptive_routing import (
-    AdaptiveRouting,
-    RoutingSettings,
-    default_memory,
-)
+from adaptive_learner.application.catalog import TaskCatalog
+from adaptive_learner.application.evaluate_routing import EvaluateRouting
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
+from adaptive_learner.application.input_router import InputRouter, TaskKeys
+from adaptive_learner.application.profiling import TaskProfiles
+from adaptive_learner.application.record_outcome import KeepProfile, RecordOutcome
+from adaptive_learner.application.reuse import ReuseRule
+from adaptive_learner.application.reuse.adaptive import AdaptiveRule
+from adaptive_learner.application.reuse.fixed import FixedRule
+from adaptive_learner.application.reuse.probe import TransferProbe
+from adaptive_learner.application.reuse.schedule import ScheduleRule
+from adaptive_learner.application.reuse.similarity import SimilarityRule
 from adaptive_learner.application.route_query import RouteQuery
 from adaptive_learner.application.run_sequence import RunSequence
+from adaptive_learner.application.settings import RoutingSettings
 from adaptive_learner.application.train_jointly import TrainJointly
 from adaptive_learner.bootstrap.config import Config
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
-from adaptive_learner.domain.router import AdaptiveRouter
-from adaptive_learner.domain.routing import FixedAssignment, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter
+from adaptive_learner.domain.reuse import FixedAssignment, SharingSchedule, SimilarityRouter
 
 
 def build_policy(cfg: Config) -> ConsolidationPolicy:
@@ -57,21 +66,90 @@ def build_policy(cfg: Config) -> ConsolidationPolicy:
     )
 
 
-def build_rule(cfg: Config) -> SharingSchedule | SimilarityRouter | FixedAssignment:
+def build_assignment(cfg: Config) -> FixedAssignment:
     r = cfg.routing
-    if r.strategy == "similarity":
-        return SimilarityRouter(
-            reuse_threshold=r.reuse_threshold,
-            fork_threshold=r.fork_threshold,
-            temperature=r.temperature,
+    if cfg.data.tasks and len(r.expert_of_task) != len(cfg.data.tasks):
+        raise ValueError(
+            f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks"
         )
-    if r.expert_of_task:
-        if cfg.data.tasks and len(r.expert_of_task) != len(cfg.data.tasks):
-            raise ValueError(
-                f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks"
-            )
-        return FixedAssignment(r.expert_of_task)
-    return SharingSchedule(r.num_tasks_to_share_lora)
+    return FixedAssignment(r.expert_of_task)
+
+
+def build_similarity(cfg: Config) -> SimilarityRouter:
+    r = cfg.routing
+    return SimilarityRouter(r.reuse_threshold, r.fork_threshold, r.temperature)
+
+
+def build_adaptive_router(cfg: Config) -> AdaptiveRouter:
+    r = cfg.routing
+    return AdaptiveRouter(
+        ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits
+    )
+
+
+@frozen
+class Strategy:
+    """One row of the reuse-rule table: how to build the rule, and whether the run measures
+    (keeps a router memory: outcomes, profiles, routing evaluation) or follows a schedule."""
+
+    check: Callable[[Config], object]  # the rule's domain math: its own checks fire in preflight
+    build: Callable[[Config, TaskProfiles, TransferProbe], ReuseRule]
+    measured: bool
+
+
+# The one table of reuse rules (docs/adr/0049): `routing.strategy` is decoded here and nowhere else.
+STRATEGIES = {
+    "schedule": Strategy(
+        lambda cfg: SharingSchedule(cfg.routing.num_tasks_to_share_lora),
+        lambda cfg, profiles, probe: ScheduleRule(
+            SharingSchedule(cfg.routing.num_tasks_to_share_lora)
+        ),
+        measured=False,
+    ),
+    "fixed": Strategy(
+        build_assignment,
+        lambda cfg, profiles, probe: FixedRule(build_assignment(cfg)),
+        measured=False,
+    ),
+    "similarity": Strategy(
+        build_similarity,
+        lambda cfg, profiles, probe: SimilarityRule(profiles, build_similarity(cfg)),
+        measured=True,
+    ),
+    "adaptive": Strategy(
+        build_adaptive_router,
+        lambda cfg, profiles, probe: AdaptiveRule(profiles, probe, build_adaptive_router(cfg)),
+        measured=True,
+    ),
+}
+
+
+def strategy_of(cfg: Config) -> Strategy:
+    """The table's row for this config: a schedule written out (`expert_of_task`) is 'fixed'."""
+    r = cfg.routing
+    return STRATEGIES["fixed" if r.strategy == "schedule" and r.expert_of_task else r.strategy]
+
+
+def build_rule(cfg: Config) -> object:
+    """The chosen rule's domain object, so its checks fire before a run folder exists."""
+    return strategy_of(cfg).check(cfg)
+
+
+def build_reuse_rule(cfg: Config, profiles: TaskProfiles, probe: TransferProbe) -> ReuseRule:
+    return strategy_of(cfg).build(cfg, profiles, probe)
+
+
+def build_outcome_record(cfg: Config, learner, catalog, profiles, router, tracker):
+    if not strategy_of(cfg).measured:
+        return KeepProfile(learner)
+    return RecordOutcome(learner, catalog, profiles, router, tracker)
+
+
+def build_evaluate_routing(cfg: Config, query: RouteQuery, examples, tracker):
+    """End-of-run routing and task-free accuracy, for runs that keep a router memory."""
+    if not (strategy_of(cfg).measured and cfg.routing.evaluate_routing):
+        return None
+    return EvaluateRouting(query, examples, tracker)
 
 
 def base_model_name(cfg: Config) -> str:
@@ -80,7 +158,7 @@ def base_model_name(cfg: Config) -> str:
     return cfg.model.name_or_path + (f"/{cfg.model.gguf_file}" if cfg.model.gguf_file else "")
 
 
-def build_routing_settings(cfg: Config) -> RoutingSettings:
+def build_routing_settings(cfg: Config, run_dir: Path | None = None) -> RoutingSettings:
     r = cfg.routing
     blocks = ["description"] + (["prototype"] if r.k_examples_for_prototype > 0 else [])
     blocks += ["gradient", "context"] if r.use_advanced_embeddings else []
@@ -92,46 +170,22 @@ def build_routing_settings(cfg: Config) -> RoutingSettings:
         profile_examples=n,
         key_examples=r.router_examples_per_task,
         dynamic_profiles=r.dynamic_profiles,
+        top_k=r.top_k,
+        temperature=r.temperature,
         tol_forget=r.tol_forget,
         tol_new=r.tol_new,
-        temperature=r.temperature,
-        adaptive=r.strategy == "adaptive",
+        outcome_z=r.outcome_z,
         probe_candidates=r.probe_candidates,
         probe_steps=r.probe_steps,
-        outcome_z=r.outcome_z,
         probe_replica=r.probe_replica,
         probe_metric=r.probe_metric,
-    )
-
-
-def build_adaptive_routing(
-    cfg: Config, run_dir: Path, source, profiler, learner, answerer, tracker, router_model
-):
-    """The adaptive router's use case, or None when routing follows the fixed schedule."""
-    r = cfg.routing
-    if r.strategy == "schedule":
-        return None
-    settings = build_routing_settings(cfg)
-    calibrator = ReuseCalibrator(r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength)
-    return AdaptiveRouting(
-        source,
-        profiler,
-        SourceInputs(source),
-        learner,
-        answerer,
-        tracker,
-        settings,
-        router=AdaptiveRouter(
-            ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits
+        tau=r.router_confidence_threshold,
+        tau_step=r.tau_step,
+        target_regret=r.target_regret,
+        calibrator=ReuseCalibrator(
+            r.calibration, r.prior_midpoint, r.prior_slope, r.prior_strength
         ),
-        new_memory=lambda: default_memory(
-            settings, r.router_confidence_threshold, calibrator, r.tau_step, r.target_regret
-        ),
-        similarity=build_rule(cfg) if r.strategy == "similarity" else None,
-        router_model=router_model,
-        router_dir=str(Path(run_dir) / "router"),
-        index=build_vector_index(),
-        policy=build_policy(cfg),
+        router_dir=None if run_dir is None else str(Path(run_dir) / "router"),
     )
 
 
@@ -247,31 +301,42 @@ class Container(containers.DeclarativeContainer):
         hf=providers.Singleton(build_hf_profiler, settings, backbone),
     )
     router_model = providers.Singleton(build_router_model, settings)
-    adaptive = providers.Singleton(
-        build_adaptive_routing,
-        settings,
-        run_dir,
-        task_source,
-        profiler,
-        backbone,
-        profiler,
+    policy = providers.Singleton(build_policy, settings)
+
+    # Routing: one piece a job (docs/adr/0049); the reuse rule comes from the STRATEGIES table.
+    examples = providers.Singleton(SourceInputs, task_source)
+    catalog = providers.Singleton(TaskCatalog, task_source, examples)
+    routing_settings = providers.Singleton(build_routing_settings, settings, run_dir)
+    index = providers.Singleton(build_vector_index)
+    task_profiles = providers.Singleton(
+        TaskProfiles, profiler, examples, catalog, routing_settings, index
+    )
+    input_router = providers.Singleton(
+        InputRouter,
+        providers.Singleton(TaskKeys, profiler, examples, catalog, routing_settings),
+        routing_settings,
         tracker,
         router_model,
+        index,
     )
-    route = providers.Singleton(
-        RouteQuery,
-        encoder=backbone,
-        rule=providers.Callable(build_rule, settings),
-        adaptive=adaptive,
+    probe = providers.Singleton(TransferProbe, backbone, catalog, routing_settings, policy)
+    reuse_rule = providers.Singleton(build_reuse_rule, settings, task_profiles, probe)
+    outcome = providers.Singleton(
+        build_outcome_record, settings, backbone, catalog, task_profiles, input_router, tracker
     )
+    route_query = providers.Singleton(RouteQuery, profiler, input_router, profiler, catalog)
+    evaluate_routing = providers.Singleton(
+        build_evaluate_routing, settings, route_query, examples, tracker
+    )
+
     learn_task = providers.Factory(
         LearnTask,
         learner=backbone,
         store=backbone,
-        encoder=backbone,
-        route=route,
+        rule=reuse_rule,
+        outcome=outcome,
         tracker=tracker,
-        policy=providers.Callable(build_policy, settings),
+        policy=policy,
         epochs=config.training.epochs,
         early_stopping=providers.Callable(build_early_stopping, settings),
     )
@@ -292,7 +357,7 @@ class Container(containers.DeclarativeContainer):
         run_store=run_store,
         tracker=tracker,
         keep_checkpoints=config.run.keep_checkpoints,
-        evaluate_routing=config.routing.evaluate_routing,
+        evaluate_routing=evaluate_routing,
     )
 
 

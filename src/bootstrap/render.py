@@ -10,7 +10,7 @@ from rich.table import Table
 from adaptive_learner.adapters.reporting import reference_rows
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.metrics import mean_std
-from adaptive_learner.domain.routing import ReuseDecision
+from adaptive_learner.domain.reuse import ReuseAction, ReuseDecision
 
 # Run keys that do not change a run's numbers: runs differing only in these are seeds of one config.
 NOT_RESULT_KEYS = (
@@ -155,6 +155,13 @@ def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
 def decision_text(decision: ReuseDecision) -> str:
     target = decision.expert_id or "a new expert"
     return f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) — {decision.reason}"
+
+
+def route_text(ranked: list[tuple[str, float]], expert_id: str) -> str:
+    """Where a single input goes: the nearest task's expert, with the runners-up."""
+    (task_id, p), others = ranked[0], ", ".join(f"{t} {q:.2f}" for t, q in ranked[1:])
+    reason = f"nearest task {task_id}" + (f" (next: {others})" if others else "")
+    return decision_text(ReuseDecision(ReuseAction.REUSE, expert_id, p, p, reason))
 
 
 def experts_table(state: RunState) -> Table:

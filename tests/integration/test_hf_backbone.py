@@ -11,10 +11,11 @@ from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.record_outcome import KeepProfile
+from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
-from adaptive_learner.domain.routing import SharingSchedule
+from adaptive_learner.domain.reuse import SharingSchedule
 from adaptive_learner.domain.task import Task
 
 pytestmark = pytest.mark.integration
@@ -110,7 +111,13 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
     model_id = id(b.experts.base)
     tracker = RecordingTracker()
     learn = LearnTask(
-        b, b, b, RouteQuery(b, SharingSchedule(share)), tracker, ConsolidationPolicy(), epochs=1
+        b,
+        b,
+        ScheduleRule(SharingSchedule(share)),
+        KeepProfile(b),
+        tracker,
+        ConsolidationPolicy(),
+        epochs=1,
     )
     state = RunSequence(
         demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker

@@ -114,56 +114,27 @@ def test_default_embedding_layers_follow_the_depth():
 
 
 def test_adaptive_run_end_to_end_on_a_tiny_model(tokenizer, demo_source, tmp_path):
-    from adaptive_learner.adapters.storage import MemoryRunStore
-    from adaptive_learner.adapters.trackers import RecordingTracker
-    from adaptive_learner.application.adaptive_routing import (
-        AdaptiveRouting,
-        RoutingSettings,
-        default_memory,
-    )
-    from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-    from adaptive_learner.application.learn_task import LearnTask
+    from tests.wiring import fake_container
+
     from adaptive_learner.application.ports import LabelledInput
-    from adaptive_learner.application.route_query import RouteQuery
-    from adaptive_learner.application.run_sequence import RunSequence
     from adaptive_learner.application.state import RunState
-    from adaptive_learner.domain.calibration import ReuseCalibrator
-    from adaptive_learner.domain.consolidation import ConsolidationPolicy
-    from adaptive_learner.domain.router import AdaptiveRouter
-    from adaptive_learner.domain.routing import SharingSchedule
 
     backbone = make_backbone(tokenizer, demo_source, run_dir=tmp_path, epochs=1)
-    profiler = HFProfiler(
-        backbone,
-        RoutingConfig(k_examples_for_prototype=4, grad_sketch_dim=16, grad_sketch_examples=3),
-    )
-    settings = RoutingSettings(
-        base_model="tiny-llama", blocks=ALL, profile_examples=4, key_examples=8
-    )
-    tracker, store = RecordingTracker(), MemoryRunStore()
-    routing = AdaptiveRouting(
-        demo_source,
-        profiler,
-        SourceInputs(demo_source),
-        backbone,
-        profiler,
-        tracker,
-        settings,
-        AdaptiveRouter(),
-        lambda: default_memory(settings, 1.1, ReuseCalibrator(), 0.05, 0.1),
-    )
-    learn = LearnTask(
-        backbone,
-        backbone,
-        backbone,
-        RouteQuery(backbone, SharingSchedule(1), routing),
-        tracker,
-        ConsolidationPolicy(),
-        epochs=1,
-    )
-    state = RunSequence(
-        demo_source, learn, EvaluateSequence(backbone, tracker), backbone, store, tracker
-    )()
+    sets = [
+        "run.backbone='hf'",
+        "routing.strategy='adaptive'",
+        "routing.router_confidence_threshold=1.1",
+        "routing.k_examples_for_prototype=4",
+        "routing.use_advanced_embeddings=true",
+        "routing.grad_sketch_dim=16",
+        "routing.grad_sketch_examples=3",
+        "routing.router_examples_per_task=8",
+        "training.epochs=1",
+        "training.early_stopping=false",
+    ]
+    container = fake_container(demo_source, sets, backbone=backbone, run_dir=tmp_path)
+    state = container.run_sequence()()
+    store, routing = container.run_store(), container.route_query()
     memory = state.router
     assert len(state.library) == 3 and all(d["action"] == "create" for d in memory.decisions)
     hidden = 2 * backbone.experts.model.config.hidden_size  # default layers 1 and 2, side by side

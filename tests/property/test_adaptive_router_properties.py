@@ -9,14 +9,14 @@ from hypothesis import strategies as st
 
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.profiles import assemble_profile, block_dims
-from adaptive_learner.domain.router import (
+from adaptive_learner.domain.adaptive_reuse import (
     AdaptiveRouter,
     AdaptiveThreshold,
     ArmStats,
-    RouterMemory,
     ucb_bonus,
 )
-from adaptive_learner.domain.routing import ReuseAction
+from adaptive_learner.domain.router_memory import RouterMemory
+from adaptive_learner.domain.reuse import ReuseAction
 
 pytestmark = pytest.mark.property
 
@@ -183,7 +183,7 @@ def test_a_probe_in_favour_never_turns_a_reuse_into_new(
 
 
 # --- the input-form gate of task-free routing (docs/adr/0039) ------------------------------------
-from adaptive_learner.domain.router import gate_by_form  # noqa: E402
+from adaptive_learner.domain.task_free import gate_by_form  # noqa: E402
 
 tasks_ = st.sampled_from(["t0", "t1", "t2", "t3"])
 

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adaptive_learner.domain.routing import ReuseAction, SharingSchedule, SimilarityRouter, cosine
+from adaptive_learner.domain.reuse import ReuseAction, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.vectors import cosine
 
 pytestmark = pytest.mark.property
 
@@ -32,7 +33,7 @@ def test_schedule_creates_exactly_the_expected_experts(n, tasks):
 
 
 # --- which experts learn again (docs/adr/0041: consolidation only where a later task reads it) -----
-from adaptive_learner.domain.routing import FixedAssignment  # noqa: E402
+from adaptive_learner.domain.reuse import FixedAssignment  # noqa: E402
 
 
 def _experts_of(rule, total: int) -> list[str]:

@@ -1,36 +1,21 @@
 """The adaptive router by hand: calibration prior, outcomes, fork, tau, persistence errors, and
 the whole loop on the fake backbone (profiles, decisions, task-free answers)."""
 
+import attrs
 import pytest
-from tests.conftest import StaticSource
+from tests.wiring import fake_container
 
 from adaptive_learner.adapters.fake_backbone import FakeBackbone
-from adaptive_learner.adapters.fake_profiler import FakeProfiler
-from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
-from adaptive_learner.application.adaptive_routing import (
-    AdaptiveRouting,
-    RoutingSettings,
-    default_memory,
-)
-from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.ports import LabelledInput
-from adaptive_learner.application.route_query import RouteQuery
-from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, sigmoid
-from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.profiles import assemble_profile, block_slice
-from adaptive_learner.domain.router import (
-    AdaptiveRouter,
-    AdaptiveThreshold,
-    ArmStats,
-    RouterMemory,
-    mixture,
-)
-from adaptive_learner.domain.routing import FixedAssignment, ReuseAction, SharingSchedule
+from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter, AdaptiveThreshold, ArmStats
+from adaptive_learner.domain.router_memory import RouterMemory
+from adaptive_learner.domain.task_free import mixture
+from adaptive_learner.domain.reuse import FixedAssignment, ReuseAction
 from adaptive_learner.domain.task import Task, TaskSequence
 
 pytestmark = pytest.mark.unit
@@ -169,6 +154,19 @@ class Examples:
         return rows[:limit] if limit is not None else rows
 
 
+@attrs.define
+class Routed:
+    """The pieces of a routed run on the fake backbone that the tests look into."""
+
+    run: object
+    learner: FakeBackbone
+    profiler: object
+    query: object
+    keys: object
+    examples: object
+    tracker: RecordingTracker
+
+
 def routed_run(
     tasks,
     tau,
@@ -177,44 +175,31 @@ def routed_run(
     steps=0,
     replica=False,
     metric="balanced_accuracy",
+    examples=None,
 ):
-    fb = FakeBackbone()
-    tracker = RecordingTracker()
-    settings = RoutingSettings(
-        base_model="fake",
-        blocks=blocks,
-        profile_examples=8,
-        key_examples=8,
-        probe_candidates=probe,
-        probe_steps=steps,
-        probe_replica=replica,
-        probe_metric=metric,
-    )
-    examples = Examples(tasks)
-    routing = AdaptiveRouting(
-        StaticSource(tasks),
-        FakeProfiler(fb),
-        examples,
-        fb,
-        FakeProfiler(fb),
-        tracker,
-        settings,
-        AdaptiveRouter(),
-        lambda: default_memory(settings, tau, ReuseCalibrator(prior_midpoint=0.5), 0.05, 0.1),
-    )
-    learn = LearnTask(
-        fb,
-        fb,
-        fb,
-        RouteQuery(fb, SharingSchedule(1), routing),
-        tracker,
-        ConsolidationPolicy(),
-        epochs=1,
-    )
-    run = RunSequence(
-        StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker
-    )
-    return run, routing, examples, tracker
+    """The adaptive rule with the schema's defaults, except: tau, the profile blocks (8 examples),
+    8 key inputs, the probe settings, a calibrator prior centred at cosine 0.5, one epoch, no
+    early stopping, no replay."""
+    sets = [
+        "routing.strategy='adaptive'",
+        f"routing.router_confidence_threshold={tau}",
+        f"routing.k_examples_for_prototype={8 if 'prototype' in blocks else 0}",
+        f"routing.use_advanced_embeddings={'true' if 'gradient' in blocks else 'false'}",
+        "routing.router_examples_per_task=8",
+        f"routing.probe_candidates={probe}",
+        f"routing.probe_steps={steps}",
+        f"routing.probe_replica={'true' if replica else 'false'}",
+        f"routing.probe_metric='{metric}'",
+        "routing.prior_midpoint=0.5",
+        "training.epochs=1",
+        "training.early_stopping=false",
+    ]
+    examples = examples or Examples(tasks)
+    c = fake_container(tasks, sets, examples=examples, backbone=FakeBackbone())
+    return Routed(
+        c.run_sequence(), c.backbone(), c.profiler(), c.route_query(), c.input_router().keys,
+        examples, c.tracker(),
+    )  # fmt: skip
 
 
 def seq():
@@ -228,7 +213,8 @@ def seq():
 
 
 def test_always_new_at_tau_above_one_with_profiles_and_task_free_evaluation():
-    run, routing, examples, tracker = routed_run(seq(), 1.1)
+    r = routed_run(seq(), 1.1)
+    run, examples, tracker = r.run, r.examples, r.tracker
     state = run()
     assert len(state.library) == 3
     memory = state.router
@@ -248,7 +234,8 @@ def test_always_new_at_tau_above_one_with_profiles_and_task_free_evaluation():
 
 
 def test_a_repeat_task_reuses_and_its_outcome_is_measured():
-    run, routing, _, _ = routed_run(seq(), 0.5)
+    r = routed_run(seq(), 0.5)
+    run = r.run
     state = run()
     d = state.router.decisions
     assert d[2]["action"] == "reuse" and d[2]["expert"] == "expert-0"
@@ -271,9 +258,9 @@ def test_a_repeat_task_reuses_and_its_outcome_is_measured():
 
 
 def test_predict_on_a_run_without_experts_is_an_error():
-    run, routing, _, _ = routed_run(seq(), 1.1)
+    r = routed_run(seq(), 1.1)
     with pytest.raises(DomainError, match="no expert yet"):
-        routing.route_inputs([LabelledInput("great film")], RunState.new(seq()))
+        r.query.route([LabelledInput("great film")], RunState.new(seq()))
 
 
 def test_query_file_errors_name_the_line(tmp_path):
@@ -363,7 +350,8 @@ def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
 
 
 def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
-    run, routing, examples, tracker = routed_run(seq(), 0.5, probe=1)
+    r = routed_run(seq(), 0.5, probe=1)
+    run = r.run
     state = run()
     d = state.router.decisions
     assert "probes" not in d[0]  # no expert yet: nothing to probe
@@ -374,8 +362,9 @@ def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
 
 def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks():
     """Fake backbone: k of an epoch's 10 steps on a copy; the unprotected earlier task fades, the library does not."""
-    run, routing, examples, tracker = routed_run(seq(), 0.5, probe=1, steps=5)
-    fb = routing.learner
+    r = routed_run(seq(), 0.5, probe=1, steps=5)
+    run = r.run
+    fb = r.learner
     trials, real = [], fb.trial
 
     def spy(parent, task, policy, steps, earlier=(), as_id=None):
@@ -414,14 +403,13 @@ def test_learned_router_keys_take_train_inputs_then_dev_inputs():
             rows = super().inputs(task, split, limit)[: 3 if split == "train" else None]
             return [LabelledInput(f"{split} {r.text}", None, r.label, r.task_id) for r in rows]
 
-    run, routing, _, _ = routed_run(seq(), 1.1)
-    routing.examples = Limited(seq())
+    r = routed_run(seq(), 1.1, examples=Limited(seq()))
     seen = []
-    embed = routing.profiler.embed_inputs
-    routing.profiler.embed_inputs = lambda inputs: (
+    embed = r.profiler.embed_inputs
+    r.profiler.embed_inputs = lambda inputs: (
         seen.append([x.text.split()[0] for x in inputs]) or embed(inputs)
     )
-    routing._task_features(seq()[0])
+    r.keys.features(seq()[0])
     assert seen == [["train"] * 3 + ["dev"] * 5]  # key_examples = 8
 
 
@@ -449,21 +437,8 @@ def test_a_written_out_schedule_assigns_each_task_and_bad_ones_fail_before_the_r
 
 
 def test_a_written_out_schedule_runs_on_the_fake_backbone():
-    fb = FakeBackbone()
-    tracker = RecordingTracker()
-    tasks = seq()
-    learn = LearnTask(
-        fb,
-        fb,
-        fb,
-        RouteQuery(fb, FixedAssignment([0, 1, 0])),
-        tracker,
-        ConsolidationPolicy(),
-        epochs=1,
-    )
-    state = RunSequence(
-        StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, MemoryRunStore(), tracker
-    )()
+    sets = ["routing.expert_of_task=[0, 1, 0]", "training.epochs=1"]
+    state = fake_container(seq(), sets, examples=Examples(seq())).run_sequence()()
     assert [e.tasks for e in state.library] == [("sentiment", "sentiment2"), ("topic",)]
 
 
@@ -478,19 +453,19 @@ def test_pair_queries_are_routed_among_pair_tasks():
                 for r in rows
             ]
 
-    run, routing, _, _ = routed_run(seq(), 1.1)
-    routing.examples = Pairs(seq())
-    state = run()
-    pair = routing.route_inputs([LabelledInput("great film", "a second text")], state, k=3)[0]
-    single = routing.route_inputs([LabelledInput("stocks market rally")], state, k=3)[0]
+    r = routed_run(seq(), 1.1, examples=Pairs(seq()))
+    state = r.run()
+    pair = r.query.route([LabelledInput("great film", "a second text")], state, k=3)[0]
+    single = r.query.route([LabelledInput("stocks market rally")], state, k=3)[0]
     assert [t for t, _ in pair] == ["topic"] and pair[0][1] == pytest.approx(1.0)
     assert "topic" not in [t for t, _ in single] and sum(p for _, p in single) == pytest.approx(1.0)
 
 
 def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_training():
     """The probe's before-scores of the chosen expert are the reuse's before-scores (same expert, unchanged)."""
-    run, routing, examples, tracker = routed_run(seq(), 0.0, probe=2, steps=5)
-    fb = routing.learner
+    r = routed_run(seq(), 0.0, probe=2, steps=5)
+    run = r.run
+    fb = r.learner
     calls, real = [], fb.score
 
     def spy(expert_id, task, split="validation"):
@@ -539,7 +514,8 @@ def test_the_probe_gap_is_measured_per_reuse():
 
 
 def test_measured_reuses_record_their_probe_gap():
-    run, routing, _, _ = routed_run(seq(), 0.0, probe=2, steps=5)
+    r = routed_run(seq(), 0.0, probe=2, steps=5)
+    run = r.run
     state = run()
     d = state.router.decisions
     gaps = [e for e in d if "probe_gap" in e]
@@ -558,8 +534,9 @@ def test_measured_reuses_record_their_probe_gap():
 
 @pytest.mark.parametrize("replica", [False, True])
 def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(replica):
-    run, routing, _, _ = routed_run(seq(), 0.5, probe=2, steps=5, replica=replica)
-    fb, asked = routing.learner, []
+    r = routed_run(seq(), 0.5, probe=2, steps=5, replica=replica)
+    run = r.run
+    fb, asked = r.learner, []
     real = fb.trial
 
     def spy(parent, task, policy, steps, earlier=(), as_id=None):
@@ -589,8 +566,9 @@ def test_the_probe_compares_the_configured_metric(metric):
     """`routing.probe_metric`: every number of the probe (new task and earlier tasks) is that field of the dev score."""
     from attrs import evolve
 
-    run, routing, _, _ = routed_run(seq(), 0.5, probe=2, steps=5, metric=metric)
-    fb, fresh = routing.learner, []
+    r = routed_run(seq(), 0.5, probe=2, steps=5, metric=metric)
+    run = r.run
+    fb, fresh = r.learner, []
     real_trial, real_score = fb.trial, fb.score
     skew = lambda s: evolve(s, balanced_accuracy=s.accuracy / 2)  # noqa: E731  the two fields differ wherever accuracy > 0
 

@@ -2,7 +2,7 @@ import pytest
 
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain, TrainingSignals
 from adaptive_learner.domain.errors import DomainError
-from adaptive_learner.domain.routing import ReuseAction, SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.reuse import ReuseAction, SharingSchedule, SimilarityRouter
 
 pytestmark = pytest.mark.unit
 

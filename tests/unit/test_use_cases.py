@@ -2,18 +2,21 @@
 
 import pytest
 from tests.conftest import StaticSource, make_tasks
+from tests.wiring import fake_container
 
 from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.route_query import RouteQuery
+from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.application.record_outcome import KeepProfile
+from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 from adaptive_learner.domain.early_stopping import EarlyStopping
-from adaptive_learner.domain.routing import SharingSchedule, SimilarityRouter
+from adaptive_learner.domain.reuse import SharingSchedule
 from adaptive_learner.domain.task import TaskSequence
 
 pytestmark = pytest.mark.unit
@@ -24,9 +27,7 @@ def build(
 ):
     fb = backbone or FakeBackbone()
     tracker, store = RecordingTracker(), MemoryRunStore()
-    learn = LearnTask(
-        fb, fb, fb, RouteQuery(fb, rule), tracker, policy, epochs=epochs, early_stopping=stopper
-    )
+    learn = LearnTask(fb, fb, ScheduleRule(rule), KeepProfile(fb), tracker, policy, epochs, stopper)
     return (
         RunSequence(StaticSource(tasks), learn, EvaluateSequence(fb, tracker), fb, store, tracker),
         tracker,
@@ -87,17 +88,18 @@ def test_without_early_stopping_all_epochs_run(tasks):
 
 
 def test_similarity_routing_creates_for_dissimilar_tasks(tasks):
-    state = build(tasks, SimilarityRouter(reuse_threshold=0.95))[0]()
+    sets = ["routing.strategy='similarity'", "routing.reuse_threshold=0.95"]
+    state = fake_container(tasks, sets).run_sequence()()
     assert [str(r.decision.action) for r in state.reports] == ["create", "create", "create"]
 
 
-def test_route_query_for_text_picks_nearest(tasks):
-    run = build(tasks, SharingSchedule(1))[0]
-    state = run()
-    decision = RouteQuery(FakeBackbone(), SharingSchedule(1)).for_text(
-        "the news topic about sports and business", state
-    )
-    assert decision.expert_id == state.library.expert_for("topic").id
+def test_a_text_is_routed_to_its_task_whatever_rule_the_run_learned_under(tasks):
+    container = fake_container(tasks, ["routing.num_tasks_to_share_lora=1"])
+    state = container.run_sequence()()
+    assert state.router is None  # a schedule run keeps no router memory ...
+    text = LabelledInput("the news topic about sports and business")
+    ranked = container.route_query().route([text], state, k=2)[0]
+    assert ranked[0][0] == "topic"  # ... and its inputs are routed all the same
 
 
 def test_resume_continues_and_matches_uninterrupted(tasks, tmp_path):
@@ -144,5 +146,5 @@ def test_consolidation_is_paid_only_where_a_later_task_reads_it(tasks):
     assert skipped == [ids[1], ids[2]]
     # the result is the one eager consolidation gives: nothing read what was skipped
     eager = build(tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100))
-    eager[0].learn.route.learns_again = lambda step, state: True
+    eager[0].learn.rule.learns_again = lambda step, total: True
     assert eager[0]().accuracy.to_dict() == state.accuracy.to_dict()

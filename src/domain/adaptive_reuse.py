@@ -16,25 +16,22 @@ For a new task with profile q and experts with profiles P_e:
   5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
   6. tau         moves with observed regret: tau += step * (regret - target_regret)
 
-Every decision carries its scores, probabilities, tau and a reason. `RouterMemory` is what a
-run keeps between decisions (calibrator, visit counters, tau, profiles, decision log).
+Every decision carries its scores, probabilities, tau and a reason. `RouterMemory`
+(domain/router_memory.py) is what a run keeps between decisions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from attrs import define, evolve, field, frozen, validators
+from attrs import evolve, field, frozen, validators
 
-from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome
-from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.probe import ProbeResult, combine
-from adaptive_learner.domain.routing import ReuseAction, ReuseDecision, cosine
+from adaptive_learner.domain.reuse import ReuseAction, ReuseDecision
+from adaptive_learner.domain.vectors import cosine
 
-Vector = tuple[float, ...]
-ROUTER_SCHEMA_VERSION = 1
 # How a probe's evidence meets the calibrated similarity (docs/adr/0042): "combine" adds them in log-odds;
 # "supersede" lets a trained probe (steps > 0), which measured the reuse itself, stand alone for the
 # candidates it measured; the similarity still chooses and orders the candidates, and decides for the rest.
@@ -199,117 +196,3 @@ class AdaptiveRouter:
 def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:
     probe = probes.get(expert_id)
     return f", {probe.note()}" if probe is not None else ""
-
-
-@define
-class RouterMemory:
-    """What the adaptive router keeps for a run (saved with the expert library, docs/adr/0032).
-
-    `expert_profiles` hold one clean aggregate per expert (replaced whole when the expert is
-    re-profiled, never averaged with stale entries); `task_keys` are the per-task vectors that
-    single inputs are routed against (the same representation a query gets).
-    """
-
-    calibrator: ReuseCalibrator = field(factory=ReuseCalibrator)
-    threshold: AdaptiveThreshold = field(factory=lambda: AdaptiveThreshold(0.5))
-    arms: dict[str, ArmStats] = field(factory=dict)
-    expert_profiles: dict[str, Vector] = field(factory=dict)
-    task_keys: dict[str, Vector] = field(factory=dict)
-    block_dims: dict[str, int] = field(factory=dict)
-    decisions: list[dict[str, Any]] = field(factory=list)
-    evaluation: dict[str, Any] = field(factory=dict)
-    base_model: str = ""
-
-    def check_model(self, base_model: str, where: str = "state.json") -> None:
-        if self.base_model != base_model:
-            raise DomainError(
-                f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}"
-            )
-
-    def record_outcome(
-        self,
-        expert_id: str,
-        outcome: ReuseOutcome,
-        tol_forget: float,
-        tol_new: float,
-        z: float = 0.0,
-    ) -> bool:
-        works = outcome.works(tol_forget, tol_new, z)
-        self.calibrator = self.calibrator.observe(outcome.similarity, works)
-        self.arms[expert_id] = self.arms.get(expert_id, ArmStats()).observe(1.0 if works else 0.0)
-        self.threshold = self.threshold.observe(outcome.regret())
-        return works
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": ROUTER_SCHEMA_VERSION,
-            "base_model": self.base_model,
-            "calibrator": self.calibrator.to_dict(),
-            "threshold": {
-                "tau": self.threshold.tau,
-                "step": self.threshold.step,
-                "target_regret": self.threshold.target_regret,
-                "floor": self.threshold.floor,
-                "ceiling": self.threshold.ceiling,
-            },
-            "arms": {e: [a.visits, a.reward] for e, a in self.arms.items()},
-            "expert_profiles": {e: list(v) for e, v in self.expert_profiles.items()},
-            "task_keys": {t: list(v) for t, v in self.task_keys.items()},
-            "block_dims": dict(self.block_dims),
-            "decisions": list(self.decisions),
-            "evaluation": dict(self.evaluation),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "state.json") -> RouterMemory:
-        version = data.get("schema_version")
-        if version != ROUTER_SCHEMA_VERSION:
-            raise DomainError(
-                f"{where}: router.schema_version {version!r} is not the supported {ROUTER_SCHEMA_VERSION}"
-            )
-        t = data["threshold"]
-        return cls(
-            calibrator=ReuseCalibrator.from_dict(data["calibrator"]),
-            threshold=AdaptiveThreshold(
-                t["tau"], t["step"], t["target_regret"], t["floor"], t["ceiling"]
-            ),
-            arms={e: ArmStats(int(v), float(r)) for e, (v, r) in data.get("arms", {}).items()},
-            expert_profiles={e: tuple(v) for e, v in data.get("expert_profiles", {}).items()},
-            task_keys={t: tuple(v) for t, v in data.get("task_keys", {}).items()},
-            block_dims={k: int(v) for k, v in data.get("block_dims", {}).items()},
-            decisions=list(data.get("decisions", [])),
-            evaluation=dict(data.get("evaluation", {})),
-            base_model=str(data.get("base_model", "")),
-        )
-
-
-def mixture(distributions: Sequence[tuple[float, Mapping[str, float]]]) -> dict[str, float]:
-    """Top-k mixture: sum_i w_i * P_i(label), renormalised over the union of labels."""
-    total_w = sum(w for w, _ in distributions)
-    if total_w <= 0:
-        raise DomainError("mixture weights sum to zero")
-    out: dict[str, float] = {}
-    for w, dist in distributions:
-        for label, p in dist.items():
-            out[label] = out.get(label, 0.0) + w * p / total_w
-    norm = sum(out.values())
-    return {k: v / norm for k, v in out.items()} if norm > 0 else out
-
-
-def gate_by_form(
-    probabilities: Mapping[str, float], task_has_pair: Mapping[str, bool], query_has_pair: bool
-) -> dict[str, float]:
-    """Route a query only among tasks whose inputs have its form (one text, or a text pair), renormalised
-    (docs/adr/0039). Tasks of unknown form stay candidates; when no task has the query's form, nothing
-    is removed. The form is part of the input a user gives, not a threshold fitted to tasks."""
-    kept = {
-        t: p
-        for t, p in probabilities.items()
-        if task_has_pair.get(t, query_has_pair) == query_has_pair
-    }
-    if not kept:
-        return dict(probabilities)
-    total = sum(kept.values())
-    return (
-        {t: p / total for t, p in kept.items()} if total > 0 else {t: 1.0 / len(kept) for t in kept}
-    )

@@ -1,23 +1,26 @@
-"""Reuse decisions: which expert a new task (or a query) goes to.
+"""Reuse decisions and the fixed rules that make them (docs/adr/0049).
 
-Two rules, both pure:
+A `ReuseDecision` says: reuse expert X, create a new one, or fork X, with the evidence behind it.
+Three rules need no measurement, only the task's position or profile:
   * `SharingSchedule` — the seed's rule: the first `num_tasks_to_share_lora` tasks share one
     LoRA and every later task gets a new one (N = -1: one LoRA for all; N <= 1: one per task).
+  * `FixedAssignment` — the schedule written out task by task (ablations, counterfactuals).
   * `SimilarityRouter` — compares a task profile with each expert's profile by cosine
     similarity: reuse at or above `reuse_threshold`, fork at or above `fork_threshold`,
     otherwise create. `probability` is a softmax over the scores with `temperature`,
     the "create" option scored at `reuse_threshold`.
+The adaptive rule, which measures, is domain/adaptive_reuse.py.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping, Sequence
 
 from attrs import field, frozen, validators
 
 from adaptive_learner.domain.errors import DomainError
+from adaptive_learner.domain.vectors import cosine, softmax
 
 
 class ReuseAction(enum.StrEnum):
@@ -50,31 +53,6 @@ class ReuseDecision:
     @classmethod
     def create(cls, reason: str, score: float = 0.0, probability: float = 1.0) -> ReuseDecision:
         return cls(ReuseAction.CREATE, None, score, probability, reason)
-
-
-def exact_top_k(
-    query: Sequence[float], items: Mapping[str, Sequence[float]], k: int
-) -> list[tuple[str, float]]:
-    """The exact nearest keys by cosine, best first (ties by key): the reference for any index."""
-    scored = sorted(
-        ((key, cosine(query, v)) for key, v in items.items()), key=lambda kv: (-kv[1], kv[0])
-    )
-    return scored[:k]
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) != len(b):
-        raise DomainError(f"profiles of different length: {len(a)} vs {len(b)}")
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
-    return 0.0 if na == 0 or nb == 0 else dot / (na * nb)
-
-
-def softmax(scores: Sequence[float], temperature: float) -> list[float]:
-    top = max(scores)
-    exps = [math.exp((s - top) / temperature) for s in scores]
-    total = sum(exps)
-    return [e / total for e in exps]
 
 
 @frozen

@@ -1,0 +1,89 @@
+"""The transfer probe: the new task's dev accuracy under each candidate and under a fresh start.
+
+Zero-step (docs/adr/0034): the candidates as they are, the fresh start being the bare backbone.
+Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each candidate and of a fresh
+LoRA trained k steps under the consolidation policy, with the candidate's earlier tasks scored
+before and after, so the evidence is the change of summed dev accuracy. The math is
+domain/probe.py; this gathers the measurements through the Learner port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from attrs import frozen
+
+from adaptive_learner.application.catalog import TaskCatalog
+from adaptive_learner.application.ports import Learner
+from adaptive_learner.application.settings import RoutingSettings
+from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.consolidation import ConsolidationPolicy
+from adaptive_learner.domain.metrics import Score
+from adaptive_learner.domain.probe import EarlierTask, ProbeResult
+from adaptive_learner.domain.task import Task
+
+
+@frozen
+class Probed:
+    """The probe's results per candidate, the earlier tasks' dev scores it took per candidate
+    (before any training), and its wall time."""
+
+    results: dict[str, ProbeResult]
+    scored: dict[str, dict[str, Score]]
+    seconds: float
+
+
+class TransferProbe:
+    """Measure each option on the new task's dev inputs before deciding (docs/adr/0034, 0040)."""
+
+    def __init__(
+        self,
+        learner: Learner,
+        catalog: TaskCatalog,
+        settings: RoutingSettings,
+        policy: ConsolidationPolicy,
+    ) -> None:
+        self.learner, self.catalog, self.settings, self.policy = learner, catalog, settings, policy
+
+    def wanted(self, task: Task, experts: dict) -> bool:
+        """Whether a probe runs: it is on, there are experts, and the task has dev inputs."""
+        return bool(self.settings.probe_candidates and experts and self.catalog.has_dev(task.id))
+
+    def __call__(self, task: Task, state: RunState, candidates: Iterable[str]) -> Probed:
+        """Probe the first `probe_candidates` of `candidates` (nearest first)."""
+        n, k, m = self.settings.probe_candidates, self.settings.probe_steps, self.metric
+        started = time.perf_counter()
+        # the id a new expert would get, so the fresh copy starts as that expert would
+        as_id = state.library.next_id() if self.settings.probe_replica else None
+        if k:
+            fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id]
+        else:
+            fresh = self.learner.score(None, task, "dev")
+        results, scored = {}, {}
+        for expert_id in list(candidates)[:n]:
+            if not k:
+                score = self.learner.score(expert_id, task, "dev")
+                results[expert_id] = ProbeResult(m(score), m(fresh), max(1, fresh.n))
+                continue
+            earlier = tuple(
+                self.catalog.task(t)
+                for t in state.library.get(expert_id).tasks
+                if self.catalog.has_dev(t)
+            )
+            before = scored[expert_id] = {
+                t.id: self.learner.score(expert_id, t, "dev") for t in earlier
+            }
+            after = self.learner.trial(expert_id, task, self.policy, k, earlier)
+            changes = [
+                EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n))
+                for t in earlier
+            ]
+            results[expert_id] = ProbeResult(
+                m(after[task.id]), m(fresh), max(1, fresh.n), k, changes
+            )
+        return Probed(results, scored, time.perf_counter() - started)
+
+    def metric(self, score: Score) -> float:
+        """What the probe compares (`routing.probe_metric`): plain dev accuracy by default."""
+        return getattr(score, self.settings.probe_metric)

@@ -1,0 +1,63 @@
+"""The main job on the fake backbone under every reuse rule gives what it gave before the routing
+code was restructured (issue 26): the accuracy matrices, each decision with its reason, each
+measured outcome and the routing evaluation. `golden/fake_main_job.json` was written by the code
+at 1db1e56, before the restructuring; a change that alters one of these on purpose rewrites the
+file in the same commit and says why."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adaptive_learner.bootstrap.cli import entry
+
+pytestmark = pytest.mark.e2e
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "fake_main_job.json").read_text())
+CASES = {
+    "schedule": [],
+    "schedule-all": ["routing.num_tasks_to_share_lora=-1"],
+    "fixed": ["routing.expert_of_task=[0, 1, 0, 3, 1]"],
+    "similarity": ["routing.strategy='similarity'", "routing.reuse_threshold=0.3"],
+    "adaptive": ["routing.strategy='adaptive'"],
+    "adaptive-reuse": ["routing.strategy='adaptive'", "routing.router_confidence_threshold=0.02"],
+    "adaptive-linear": [
+        "routing.strategy='adaptive'",
+        "routing.router_model='linear'",
+        "routing.router_confidence_threshold=0.02",
+    ],
+}
+
+
+def summary(state: dict) -> dict:
+    router = state.get("router") or {}
+    keep = ("action", "expert", "works", "forgetting", "tau_after")
+    return {
+        "accuracy": state["accuracy"],
+        "balanced": state["balanced_accuracy"],
+        "decisions": [
+            {k: r["decision"][k] for k in ("action", "expert_id", "reason")}
+            for r in state["reports"]
+        ],
+        "outcomes": [{k: d.get(k) for k in keep} for d in router.get("decisions", [])],
+        "evaluation": {k: v for k, v in router.get("evaluation", {}).items() if k != "per_task"},
+    }
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_main_job_on_the_fake_backbone_is_unchanged(case, tmp_path, capsys):
+    args = [
+        "run",
+        "--backbone",
+        "fake",
+        "--output-dir",
+        str(tmp_path),
+        "--set",
+        "run.tracker='null'",
+    ]
+    for s in CASES[case]:
+        args += ["--set", s]
+    entry(args)
+    capsys.readouterr()
+    (state_file,) = tmp_path.glob("*/state.json")
+    assert summary(json.loads(state_file.read_text())) == GOLDEN[case]
