@@ -34,7 +34,7 @@ class LearnTask:
         tracker: Tracker,
         policy: ConsolidationPolicy,
         epochs: int,
-        early_stopping: EarlyStopping | None = None,
+        early_stopping: EarlyStopping | None,
     ) -> None:
         self.learner, self.store, self.rule, self.outcome = learner, store, rule, outcome
         self.tracker, self.policy, self.epochs = tracker, policy, epochs

@@ -116,10 +116,9 @@ class RecordOutcome:
             "tau_after": memory.threshold.tau,
         }
         probed = (choice.probes or {}).get(expert_id, {}).get("earlier", {})
-        metric = s.probe_metric
         gap = ProbeGap.measure(
             {t: e["after"] for t, e in probed.items()},
-            {t: getattr(a, metric) for t, a in after.items()},
+            {t: a.accuracy for t, a in after.items()},
             {t: e["n"] for t, e in probed.items()},
         )
         if gap is not None:

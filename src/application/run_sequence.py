@@ -28,7 +28,7 @@ class RunSequence:
         store: AdapterStore,
         run_store: RunStore,
         tracker: Tracker,
-        keep_checkpoints: bool = True,
+        keep_checkpoints: bool = False,
         evaluate_routing: EvaluateRouting | None = None,
     ) -> None:
         self.source, self.learn, self.evaluate = source, learn, evaluate

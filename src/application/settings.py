@@ -30,8 +30,6 @@ class RoutingSettings:
     outcome_z: float  # forgetting may exceed tol_forget by this many standard errors (ADR 0044)
     probe_candidates: int  # transfer probe on the nearest N candidates (0 = off; ADR 0034)
     probe_steps: int  # training steps of the trained probe (0 = the zero-step probe; ADR 0040)
-    probe_replica: bool  # the fresh probe copy starts as the new expert would (ADR 0048)
-    probe_metric: str  # the Score field the probe compares
     tau: float  # the initial threshold on p_reuse; >= 1 is "always a new expert"
     tau_step: float
     target_regret: float

@@ -122,19 +122,46 @@ def _check_text(value: str, where: str) -> None:
         ) from None
 
 
-def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+# Keys that earlier versions had and later ADRs superseded (docs/adr/0050): the value this version
+# always uses, and why. A run folder saved with that value still loads; with another it is refused,
+# since this version cannot continue or reproduce it; `--set` of a retired key is refused.
+RETIRED = {
+    "routing.probe_rule": ("supersede", "a trained probe's evidence always supersedes the cosine "
+                           "prior; a zero-step probe is combined with it (docs/adr/0042)"),
+    "routing.probe_replica": (True, "the probe's fresh LoRA always starts as the next new expert "
+                              "would (docs/adr/0048)"),
+    "routing.probe_metric": ("accuracy", "the probe compares plain dev accuracy, what the matrix "
+                             "reports (docs/adr/0048)"),
+    "routing.embedding_layer": (-1, "routing.embedding_layers names the layers (docs/adr/0039)"),
+}
+
+
+def _retired(path: str, value: Any, saved: bool) -> bool:
+    """True when `path` is a retired key whose saved value this version still follows (dropped)."""
+    if path not in RETIRED:
+        return False
+    kept, why = RETIRED[path]
+    if saved and value == kept:
+        return True
+    given = f"was saved as {value!r}" if saved else "is given"
+    raise ConfigError(f"{path} {given}, but it was removed: {why}")
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str, saved: bool = False) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in attrs.fields(cls)]
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
+        if key not in names and _retired(path, value, saved):
+            continue
         if key not in names:
             raise ConfigError(f"unknown config key {path!r}{_closest(key, names)}")
         hint = hints[key]
         if attrs.has(hint):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{path}: expected a [{path}] table, got {value!r}")
-            kwargs[key] = _build(hint, value, path)
+            kwargs[key] = _build(hint, value, path, saved)
         else:
             kwargs[key] = _check_type(value, hint, path)
     try:
@@ -259,7 +286,7 @@ def load_reference(name: str) -> dict[str, Any] | None:
 def config_from_dict(data: Mapping[str, Any], where: str = "config") -> Config:
     """Rebuild a Config from `Config.to_dict()` output (a run folder's config.json)."""
     try:
-        return _build(Config, data, "")
+        return _build(Config, data, "", saved=True)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 

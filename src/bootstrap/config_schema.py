@@ -27,7 +27,6 @@ from adaptive_learner.bootstrap.config_fields import (
     doc,
     within,
 )
-from adaptive_learner.domain.adaptive_reuse import PROBE_RULES
 
 
 @frozen
@@ -259,15 +258,10 @@ class RoutingConfig:
         "Weight of each profile block (each block is L2-normalised first; weight = its share of the squared norm).",
         validator=_block_weights,
     )
-    embedding_layer: int = doc(
-        -1,
-        "One hidden-state layer mean-pooled into embeddings (0 = token embeddings); -1 = not set: embedding_layers decides.",
-        validator=within(-1, 4096),
-    )
     embedding_layers: list[int] = doc(
         [],
-        "Hidden-state layers, each mean-pooled, side by side in the embeddings (-1 = the final layer); empty = "
-        "embedding_layer if set, else 1/4, 1/2 and 3/4 of the depth ([8, 15, 22] on SmolLM2; docs/adr/0039).",
+        "Hidden-state layers, each mean-pooled, side by side in the embeddings (-1 = the final "
+        "layer); empty = 1/4, 1/2 and 3/4 of the depth ([8, 15, 22] on SmolLM2; docs/adr/0039).",
         validator=_layer_list,
     )
     grad_sketch_layer_names: list[str] = doc(
@@ -315,27 +309,6 @@ class RoutingConfig:
         "consolidation policy before comparing them, and score the candidate's earlier tasks before and after; the "
         "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000),
-    )
-    probe_replica: bool = doc(
-        True,
-        "Adaptive routing: the trained probe's fresh LoRA is initialised as the new expert would be (a candidate's "
-        "copy already trains as the reuse would: same weights, batch order and dropout draws), so the probe's k steps are "
-        "the first k steps of each option (docs/adr/0048). false = the fresh copy is a LoRA of its own initialisation "
-        "(before docs/adr/0048).",
-    )
-    probe_metric: str = doc(
-        "accuracy",
-        "Adaptive routing: what the probe compares on the dev inputs: 'accuracy' (what the accuracy matrix, "
-        "AvgAcc and a reuse's measured outcome use; docs/adr/0048) or 'balanced_accuracy' (mean per-class recall, so a "
-        "copy that answers one label gains nothing; the default before docs/adr/0048).",
-        validator=attrs.validators.in_(("balanced_accuracy", "accuracy")),
-    )
-    probe_rule: str = doc(
-        "supersede",
-        "Adaptive routing: how a trained probe's evidence meets the calibrated cosine p_reuse: 'supersede' (the "
-        "probe alone decides for the candidates it trained; cosine only chooses and orders them; a zero-step probe always "
-        "combines) or 'combine' (log-odds sum, the rule before docs/adr/0042).",
-        validator=attrs.validators.in_(PROBE_RULES),
     )
     ucb_c: float = doc(
         0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0)

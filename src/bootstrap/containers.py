@@ -83,7 +83,7 @@ def build_similarity(cfg: Config) -> SimilarityRouter:
 def build_adaptive_router(cfg: Config) -> AdaptiveRouter:
     r = cfg.routing
     return AdaptiveRouter(
-        ucb_c=r.ucb_c, top_k=r.top_k, probe_rule=r.probe_rule, probe_visits=r.probe_visits
+        ucb_c=r.ucb_c, top_k=r.top_k, probe_visits=r.probe_visits
     )
 
 
@@ -177,8 +177,6 @@ def build_routing_settings(cfg: Config, run_dir: Path | None = None) -> RoutingS
         outcome_z=r.outcome_z,
         probe_candidates=r.probe_candidates,
         probe_steps=r.probe_steps,
-        probe_replica=r.probe_replica,
-        probe_metric=r.probe_metric,
         tau=r.router_confidence_threshold,
         tau_step=r.tau_step,
         target_regret=r.target_regret,

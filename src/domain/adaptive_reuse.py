@@ -10,9 +10,9 @@ For a new task with profile q and experts with profiles P_e:
                  the means are exploited); E empty -> a new expert. A trained probe of a candidate
                  counts as `probe_visits` observations of it with reward p_probe (docs/adr/0044),
                  so a measured candidate has a finite index and the measurement is weighed
-     (with the transfer probe on, p_e is combined in log-odds with the probe's evidence,
-     domain/probe.py, docs/adr/0034; under `probe_rule = "supersede"` a trained probe's
-     evidence replaces p_e for the candidates it measured, docs/adr/0042)
+     (with the transfer probe on, a trained probe's evidence replaces p_e for the candidates it
+     measured, docs/adr/0042; a zero-step probe's is combined with p_e in log-odds, domain/probe.py,
+     docs/adr/0034)
   5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
   6. tau         moves with observed regret: tau += step * (regret - target_regret)
 
@@ -32,10 +32,6 @@ from adaptive_learner.domain.probe import ProbeResult, combine
 from adaptive_learner.domain.reuse import ReuseAction, ReuseDecision
 from adaptive_learner.domain.vectors import cosine
 
-# How a probe's evidence meets the calibrated similarity (docs/adr/0042): "combine" adds them in log-odds;
-# "supersede" lets a trained probe (steps > 0), which measured the reuse itself, stand alone for the
-# candidates it measured; the similarity still chooses and orders the candidates, and decides for the rest.
-PROBE_RULES = ("combine", "supersede")
 
 
 @frozen
@@ -98,7 +94,6 @@ class AdaptiveRouter:
     ucb_c: float = field(default=0.5, validator=validators.ge(0.0))
     top_k: int = field(default=5, validator=validators.ge(1))
     fork_below: float = field(default=0.5, validator=[validators.ge(0.0), validators.le(1.0)])
-    probe_rule: str = field(default="supersede", validator=validators.in_(PROBE_RULES))
     probe_visits: float = field(
         default=1.0, validator=validators.ge(0.0)
     )  # a trained probe as UCB observations (0: not counted)
@@ -188,7 +183,7 @@ class AdaptiveRouter:
     def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:
         if probe is None:
             return p_calibrated
-        if self.probe_rule == "supersede" and probe.steps > 0:
+        if probe.steps > 0:  # a trained probe measured the reuse itself (docs/adr/0042)
             return probe.probability()
         return combine(p_calibrated, probe.probability())
 

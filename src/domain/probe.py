@@ -2,8 +2,8 @@
 
 Before a reuse decision, each of the nearest candidate experts answers the new task's dev inputs
 (held out of training) with no training step, and so does the bare backbone, which is exactly
-where a fresh LoRA starts (its B matrix is zero). The difference of their dev accuracies (plain accuracy by
-default, the figure the accuracy matrix reports; balanced accuracy with `routing.probe_metric`),
+where a fresh LoRA starts (its B matrix is zero). The difference of their dev accuracies (plain accuracy,
+the figure the accuracy matrix reports, docs/adr/0048),
 
     delta = acc(candidate) - acc(fresh)
 
@@ -21,7 +21,7 @@ two are combined in log-odds, as independent evidence with even base rate (docs/
 A probe of no information (p_probe = 0.5) leaves p_reuse unchanged; a clear gain lifts an
 uncertain prior over tau; a clear loss pulls it down. There is no threshold of its own. A trained
 probe measures the reuse itself, so by default it replaces p_calibrated for the candidates it
-measured (`AdaptiveRouter.probe_rule`, docs/adr/0042).
+measured (docs/adr/0042).
 
 The trained probe (`routing.probe_steps` = k > 0, docs/adr/0040) trains a throwaway copy of the
 candidate and a fresh LoRA for the same k steps before comparing them, so a gain any training would
@@ -65,7 +65,7 @@ def _logit(p: float) -> float:
 
 @frozen
 class ProbeResult:
-    """Dev accuracy (the run's `probe_metric`) of the new task under a candidate and under a fresh start, on n inputs."""
+    """Dev accuracy (plain accuracy) of the new task under a candidate and under a fresh start, on n inputs."""
 
     candidate: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     fresh: float = field(validator=[validators.ge(0.0), validators.le(1.0)])

@@ -59,7 +59,7 @@ class ReuseDecision:
 class SharingSchedule:
     """The seed's shared-LoRA schedule; `step` is the 0-based position of the task."""
 
-    num_tasks_to_share_lora: int = field(default=-1, validator=validators.ge(-1))
+    num_tasks_to_share_lora: int = field(default=1, validator=validators.ge(-1))
 
     def decide(self, step: int, previous_expert: str | None) -> ReuseDecision:
         n = self.num_tasks_to_share_lora

@@ -362,7 +362,14 @@ def test_a_shared_expert_learns_three_tasks_under_each_policy(
     b = make_backbone(tokenizer, demo_source, run_dir=tmp_path, first_layer=1)
     tracker = RecordingTracker()
     learn = LearnTask(
-        b, b, ScheduleRule(SharingSchedule(-1)), KeepProfile(b), tracker, policy, epochs=1
+        b,
+        b,
+        ScheduleRule(SharingSchedule(-1)),
+        KeepProfile(b),
+        tracker,
+        policy,
+        epochs=1,
+        early_stopping=None,
     )
     state = RunSequence(
         demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker

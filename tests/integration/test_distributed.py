@@ -34,7 +34,14 @@ def learn(tokenizer, source, world=None):
     tracker = RecordingTracker()
     policy = ConsolidationPolicy(replay="experience", replay_tasks_per_step=-1)
     learn = LearnTask(
-        b, b, ScheduleRule(SharingSchedule(-1)), KeepProfile(b), tracker, policy, epochs=2
+        b,
+        b,
+        ScheduleRule(SharingSchedule(-1)),
+        KeepProfile(b),
+        tracker,
+        policy,
+        epochs=2,
+        early_stopping=None,
     )
     state = RunSequence(source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker)()
     weights = {

@@ -118,6 +118,7 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
         tracker,
         ConsolidationPolicy(),
         epochs=1,
+        early_stopping=None,
     )
     state = RunSequence(
         demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker

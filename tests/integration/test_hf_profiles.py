@@ -74,10 +74,10 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     ):
         HFProfiler(backbone, RoutingConfig(grad_sketch_layer_names=["model.layers.1.mlp.down_prj"]))
     with pytest.raises(
-        AdapterError, match=r"embedding_layer 3 is outside the model's hidden states 0..2"
+        AdapterError, match=r"embedding_layers 3 is outside the model's hidden states 0..2"
     ):
-        HFProfiler(backbone, RoutingConfig(embedding_layer=3))
-    middle = HFProfiler(backbone, RoutingConfig(embedding_layer=1)).embed_inputs(
+        HFProfiler(backbone, RoutingConfig(embedding_layers=[3]))
+    middle = HFProfiler(backbone, RoutingConfig(embedding_layers=[1])).embed_inputs(
         [LabelledInput("hello")]
     )[0]
     assert len(middle) == backbone.experts.model.config.hidden_size
@@ -88,7 +88,7 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     both = HFProfiler(backbone, RoutingConfig(embedding_layers=[1, -1])).embed_inputs(
         [LabelledInput("hello")]
     )[0]
-    final = HFProfiler(backbone, RoutingConfig(embedding_layer=2)).embed_inputs(
+    final = HFProfiler(backbone, RoutingConfig(embedding_layers=[2])).embed_inputs(
         [LabelledInput("hello")]
     )[0]
     hidden = backbone.experts.model.config.hidden_size

@@ -26,7 +26,14 @@ def sequence(tokenizer, source, run_dir, seed=0):
     )
     tracker = RecordingTracker()
     learn = LearnTask(
-        b, b, ScheduleRule(SharingSchedule(-1)), KeepProfile(b), tracker, POLICY, epochs=1
+        b,
+        b,
+        ScheduleRule(SharingSchedule(-1)),
+        KeepProfile(b),
+        tracker,
+        POLICY,
+        epochs=1,
+        early_stopping=None,
     )
     return RunSequence(
         source, learn, EvaluateSequence(b, tracker), b, JsonRunStore(run_dir), tracker

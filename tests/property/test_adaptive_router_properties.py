@@ -286,36 +286,27 @@ trained_probes = st.dictionaries(
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
-def test_supersede_lets_a_trained_probe_stand_alone_and_combines_the_rest(
-    profile, profiles, cal, tau, results
-):
-    combined = AdaptiveRouter(probe_rule="combine").decide(
-        profile, profiles, cal, AdaptiveThreshold(tau), None, results
-    )
-    alone = AdaptiveRouter(probe_rule="supersede").decide(
-        profile, profiles, cal, AdaptiveThreshold(tau), None, results
-    )
-    assert alone.scores == combined.scores  # the cosine still chooses the candidates
+def test_a_trained_probe_stands_alone_and_the_rest_combine(profile, profiles, cal, tau, results):
+    router = AdaptiveRouter()
+    alone = router.decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    assert alone.scores == router.candidates(profile, profiles)  # the cosine chooses candidates
     for e, p in alone.probabilities.items():
-        probe = results.get(e)
+        probe, prior = results.get(e), cal.probability(alone.scores[e])
         if probe is not None and probe.steps > 0:
             assert p == probe.probability()  # whatever the cosine says
-        else:  # no probe, or a zero-step one (it does not see the earlier tasks): exactly the combined rule
-            assert p == combined.probabilities[e]
+        elif probe is not None:  # a zero-step probe does not see the earlier tasks: combined
+            assert p == combine(prior, probe.probability())
+        else:
+            assert p == prior
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
-def test_under_either_rule_only_candidates_at_or_above_tau_are_reused(
-    profile, profiles, cal, tau, results
-):
-    for rule in ("combine", "supersede"):
-        d = AdaptiveRouter(probe_rule=rule).decide(
-            profile, profiles, cal, AdaptiveThreshold(tau), None, results
-        )
-        if d.action is ReuseAction.CREATE:
-            assert all(p < tau for p in d.probabilities.values())
-        else:
-            assert d.probabilities[d.expert_id] >= tau
+def test_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau, results):
+    d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    if d.action is ReuseAction.CREATE:
+        assert all(p < tau for p in d.probabilities.values())
+    else:
+        assert d.probabilities[d.expert_id] >= tau
 
 
 # --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) --------------------

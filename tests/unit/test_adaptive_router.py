@@ -173,8 +173,6 @@ def routed_run(
     blocks=("description", "prototype", "gradient", "context"),
     probe=0,
     steps=0,
-    replica=False,
-    metric="balanced_accuracy",
     examples=None,
 ):
     """The adaptive rule with the schema's defaults, except: tau, the profile blocks (8 examples),
@@ -188,8 +186,6 @@ def routed_run(
         "routing.router_examples_per_task=8",
         f"routing.probe_candidates={probe}",
         f"routing.probe_steps={steps}",
-        f"routing.probe_replica={'true' if replica else 'false'}",
-        f"routing.probe_metric='{metric}'",
         "routing.prior_midpoint=0.5",
         "training.epochs=1",
         "training.early_stopping=false",
@@ -313,7 +309,8 @@ def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
 def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     """Item 2's pattern (docs/adr/0042): cosine 0.72 gives the stated prior p 0.03; a trained probe measured a net
     gain of +0.09 in summed accuracy (p_probe ~0.95). Combined, the prior wins (new expert); superseded, the
-    measurement decides (reuse). A zero-step probe, which does not see the earlier tasks, still combines."""
+    measurement decides (reuse). A zero-step probe, which does not see the earlier tasks, still combines.
+    ('combine' for trained probes was the rule before docs/adr/0042; its option is retired.)"""
     from adaptive_learner.domain.probe import EarlierTask, ProbeResult
 
     cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
@@ -322,29 +319,24 @@ def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     tau = AdaptiveThreshold(0.7)
     trained = {"e0": ProbeResult(0.70, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
     assert 0.9 < trained["e0"].probability() < 0.99 and cal.probability(0.72) < 0.05
-    combined = AdaptiveRouter(probe_rule="combine").decide(
-        query, profiles, cal, tau, probes=trained
-    )
-    assert (
-        combined.action is ReuseAction.CREATE and "after 8 steps, earlier +0.030" in combined.reason
-    )
-    alone = AdaptiveRouter(probe_rule="supersede").decide(query, profiles, cal, tau, probes=trained)
+    alone = AdaptiveRouter().decide(query, profiles, cal, tau, probes=trained)
     assert (
         alone.action is ReuseAction.REUSE
         and alone.probabilities["e0"] == trained["e0"].probability()
+        and "after 8 steps, earlier +0.030" in alone.reason
     )
     zero_step = {"e0": ProbeResult(0.70, 0.64, 192)}
     assert (
-        AdaptiveRouter(probe_rule="supersede")
+        AdaptiveRouter()
         .decide(query, profiles, cal, tau, probes=zero_step)
         .action
         is ReuseAction.CREATE
     )
-    # a measured net loss is a new expert under both rules, even at a cosine the prior likes
+    # a measured net loss is a new expert, even at a cosine the prior likes
     close = (0.99, (1 - 0.99**2) ** 0.5)
     loss = {"e0": ProbeResult(0.60, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.70, 192)])}
     assert (
-        AdaptiveRouter(probe_rule="supersede").decide(close, profiles, cal, tau, probes=loss).action
+        AdaptiveRouter().decide(close, profiles, cal, tau, probes=loss).action
         is ReuseAction.CREATE
     )
 
@@ -532,9 +524,8 @@ def test_measured_reuses_record_their_probe_gap():
     )
 
 
-@pytest.mark.parametrize("replica", [False, True])
-def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(replica):
-    r = routed_run(seq(), 0.5, probe=2, steps=5, replica=replica)
+def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert():
+    r = routed_run(seq(), 0.5, probe=2, steps=5)
     run = r.run
     fb, asked = r.learner, []
     real = fb.trial
@@ -554,19 +545,20 @@ def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert(rep
     expected = [
         (
             e["task"],
-            f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}" if replica else None,
+            f"expert-{sum(x['action'] != 'reuse' for x in d[: e['step']])}",
         )
         for e in probed
     ]
     assert fresh == expected
 
 
-@pytest.mark.parametrize("metric", ["balanced_accuracy", "accuracy"])
-def test_the_probe_compares_the_configured_metric(metric):
-    """`routing.probe_metric`: every number of the probe (new task and earlier tasks) is that field of the dev score."""
+def test_the_probe_compares_plain_accuracy():
+    """Every number of the probe (new task and earlier tasks) is the dev score's plain accuracy, what
+    the matrix reports (docs/adr/0048), never its balanced accuracy."""
     from attrs import evolve
 
-    r = routed_run(seq(), 0.5, probe=2, steps=5, metric=metric)
+    metric = "accuracy"
+    r = routed_run(seq(), 0.5, probe=2, steps=5)
     run = r.run
     fb, fresh = r.learner, []
     real_trial, real_score = fb.trial, fb.score

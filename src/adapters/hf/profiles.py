@@ -64,18 +64,14 @@ class HFProfiler:
         )
         base = scoring.base_model(backbone.experts.model)
         n_states = base.config.num_hidden_layers + 1  # token embeddings, then one per decoder layer
-        several, one = (
-            list(getattr(routing, "embedding_layers", []) or []),
-            getattr(routing, "embedding_layer", -1),
-        )
-        field = "embedding_layers" if several else "embedding_layer"
-        self.embed_layers = several or (
-            [one] if one != -1 else default_embedding_layers(base.config.num_hidden_layers)
+        self.embed_layers = list(routing.embedding_layers) or default_embedding_layers(
+            base.config.num_hidden_layers
         )
         for layer in self.embed_layers:
             if layer >= n_states:
                 raise AdapterError(
-                    f"routing.{field} {layer} is outside the model's hidden states 0..{n_states - 1} (or -1)"
+                    f"routing.embedding_layers {layer} is outside the model's hidden states "
+                    f"0..{n_states - 1} (or -1)"
                 )
         self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(base)
         check_layer_names(base, self.layers, "routing.grad_sketch_layer_names")

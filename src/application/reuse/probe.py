@@ -54,8 +54,8 @@ class TransferProbe:
         """Probe the first `probe_candidates` of `candidates` (nearest first)."""
         n, k, m = self.settings.probe_candidates, self.settings.probe_steps, self.metric
         started = time.perf_counter()
-        # the id a new expert would get, so the fresh copy starts as that expert would
-        as_id = state.library.next_id() if self.settings.probe_replica else None
+        # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
+        as_id = state.library.next_id()
         if k:
             fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id]
         else:
@@ -84,6 +84,7 @@ class TransferProbe:
             )
         return Probed(results, scored, time.perf_counter() - started)
 
-    def metric(self, score: Score) -> float:
-        """What the probe compares (`routing.probe_metric`): plain dev accuracy by default."""
-        return getattr(score, self.settings.probe_metric)
+    @staticmethod
+    def metric(score: Score) -> float:
+        """What the probe compares: plain dev accuracy, what the matrix reports (ADR 0048)."""
+        return score.accuracy
