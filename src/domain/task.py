@@ -44,7 +44,8 @@ class Task:
     def __attrs_post_init__(self) -> None:
         if self.verbalizers and len(self.verbalizers) != len(self.labels):
             raise DomainError(
-                f"task {self.id!r}: {len(self.verbalizers)} verbalizers for {len(self.labels)} labels"
+                f"task {self.id!r}: {len(self.verbalizers)} verbalizers for {len(self.labels)} "
+                "labels"
             )
 
     @property

@@ -329,7 +329,10 @@ DEMO_TASKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, Generato
         _same_event,
     ),
     "is_question": (
-        "Decide whether the sentence, written without final punctuation, is a question (yes) or a statement (no).",
+        (
+            "Decide whether the sentence, written without final punctuation, is a question (yes) "
+            "or a statement (no)."
+        ),
         ("statement", "question"),
         YES_NO,
         "single",
@@ -378,7 +381,8 @@ def write_demo_suite(
 def _rows(
     rng: random.Random, generate: Generator, labels: tuple[str, ...], n: int, seen: set[str]
 ) -> list[dict[str, str]]:
-    # Exact balance: each label gets n // k rows (the first n % k labels one more), in shuffled order.
+    # Exact balance: each label gets n // k rows (the first n % k labels one more), in
+    # shuffled order.
     order = [i % len(labels) for i in range(n)]
     rng.shuffle(order)
     rows = []

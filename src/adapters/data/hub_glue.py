@@ -98,12 +98,12 @@ class HubGlueSource:
                 from datasets import load_dataset as loader
             try:
                 self._raw[name] = loader(HUB_ID, name)
-            except (
-                Exception
-            ) as exc:  # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
+            # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
+            except Exception as exc:  # noqa: BLE001
                 raise DataError(
-                    f"cannot load {HUB_ID}/{name} from the hub ({type(exc).__name__}); offline, run the same tasks "
-                    f"from task folders with --data-dir DIR (e.g. ../shared/data/glue)"
+                    f"cannot load {HUB_ID}/{name} from the hub ({type(exc).__name__}); offline, "
+                    "run the same tasks from task folders with --data-dir DIR (e.g. "
+                    "../shared/data/glue)"
                 ) from None
         return self._raw[name]
 

@@ -33,7 +33,8 @@ from adaptive_learner.domain.task import Task
 def count_sketch(
     grad: torch.Tensor, buckets: torch.Tensor, signs: torch.Tensor, dim: int
 ) -> torch.Tensor:
-    """sum_i sign_i * g_i into bucket_i: an unbiased, inner-product-preserving (in expectation) sketch."""
+    """sum_i sign_i * g_i into bucket_i: an unbiased, inner-product-preserving (in
+    expectation) sketch."""
     return torch.zeros(dim, dtype=torch.float32).index_add_(
         0, buckets, grad.flatten().float().cpu() * signs
     )
@@ -42,7 +43,8 @@ def count_sketch(
 def sketch_hashes(
     name: str, numel: int, dim: int, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bucket and sign of every coordinate of module `name`'s weight, from a generator seeded by the name."""
+    """Bucket and sign of every coordinate of module `name`'s weight, from a generator seeded by
+    the name."""
     g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
     buckets = torch.randint(0, dim, (numel,), generator=g)
     signs = torch.randint(0, 2, (numel,), generator=g).float() * 2 - 1
@@ -75,7 +77,8 @@ class HFProfiler:
         for layer in self.embed_layers:
             if layer >= n_states:
                 raise AdapterError(
-                    f"routing.{field} {layer} is outside the model's hidden states 0..{n_states - 1} (or -1)"
+                    f"routing.{field} {layer} is outside the model's hidden states "
+                    f"0..{n_states - 1} (or -1)"
                 )
         self.layers = list(routing.grad_sketch_layer_names) or default_sketch_layers(base)
         check_layer_names(base, self.layers, "routing.grad_sketch_layer_names")
@@ -83,7 +86,8 @@ class HFProfiler:
         for name in self.layers:
             if _weight(modules[name]) is None:
                 raise AdapterError(
-                    f"routing.grad_sketch_layer_names: module {name!r} has no weight to sketch; pick a Linear layer"
+                    f"routing.grad_sketch_layer_names: module {name!r} has no weight to sketch; "
+                    "pick a Linear layer"
                 )
         self._hashes: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -167,9 +171,8 @@ class HFProfiler:
                     result.last_hidden_state if layer == -1 else result.hidden_states[layer]
                     for layer in self.embed_layers
                 ]
-                pooled = torch.cat(
-                    [scoring.mean_pool(h.float(), mask) for h in states], dim=-1
-                )  # layers side by side
+                # layers side by side
+                pooled = torch.cat([scoring.mean_pool(h.float(), mask) for h in states], dim=-1)
                 for i, v in zip(batch, pooled.tolist(), strict=True):
                     out[i] = tuple(v)
         return out
