@@ -54,14 +54,15 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
     ax.set_ylabel("after training task i")
     for i in range(n):
         for j in range(n):
-            if grid[i][j] is not None:
+            value = grid[i][j]
+            if value is not None:
                 ax.text(
                     j,
                     i,
-                    f"{grid[i][j]:.2f}",
+                    f"{value:.2f}",
                     ha="center",
                     va="center",
-                    color="white" if grid[i][j] < 0.6 else "black",
+                    color="white" if value < 0.6 else "black",
                 )
     fig.colorbar(image, ax=ax, label="accuracy")
     ax.set_title("Accuracy matrix R[i][j]")

@@ -96,7 +96,9 @@ class WandbTracker:
             raise AdapterError(
                 "run.tracker = 'wandb' needs the wandb package: pip install wandb"
             ) from None
-        self._wandb, self._axes, self._keys = wandb, set(), set()
+        self._wandb = wandb
+        self._axes: set[str] = set()  # step axes declared with define_metric
+        self._keys: set[str] = set()  # metrics bound to their axis
         warn = warn or _warn
         mode, warning = choose_mode(dict(os.environ))
         if warning:

@@ -60,6 +60,14 @@ class TrainingSession(Protocol):
         else None."""
 
 
+class JointSession(Protocol):
+    """One expert learning every task at once (the multitask upper bound); created by
+    `Learner.start_joint`."""
+
+    def train_epoch(self) -> EpochReport:
+        """Run one pass over the training examples of all the tasks, shuffled together."""
+
+
 class Learner(Protocol):
     """The frozen backbone with its LoRA experts: creates, trains, consolidates and scores them."""
 
@@ -72,7 +80,7 @@ class Learner(Protocol):
 
     def start_joint(
         self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy
-    ) -> TrainingSession:
+    ) -> JointSession:
         """Begin training one expert on all `tasks` at once (the multitask upper bound)."""
 
     def consolidate(
@@ -141,10 +149,14 @@ class Profiler(Protocol):
     """Profile blocks of a task and per-input vectors (docs/adr/0030); floats only cross."""
 
     def task_blocks(
-        self, task: Task, examples: list[LabelledInput], expert_id: str | None = None
+        self,
+        task: Task,
+        examples: list[LabelledInput],
+        blocks: tuple[str, ...],
+        expert_id: str | None = None,
     ) -> dict[str, Vector]:
-        """Named blocks (description, prototype, gradient, context) of `task`, measured under
-        `expert_id` (None: the bare backbone) on `examples`."""
+        """The named `blocks` of `task` (any of description, prototype, gradient, context),
+        measured under `expert_id` (None: the bare backbone) on `examples`."""
 
     def embed_inputs(self, inputs: list[LabelledInput]) -> list[Vector]:
         """One vector per input, in the representation of the profiles' prototype block."""
@@ -227,6 +239,7 @@ __all__ = [
     "EpochReport",
     "ExampleSource",
     "ExpertLibrary",
+    "JointSession",
     "LabelledInput",
     "Learner",
     "Profiler",

@@ -149,9 +149,10 @@ def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
     table.add_column("mean ± std", justify="right")
     for name in METRICS:
         values = [s.accuracy.summary()[name] for s in states]
-        if any(v is None for v in values):
+        measured = [v for v in values if v is not None]
+        if len(measured) < len(values):
             continue
-        mean, std = mean_std(values)
+        mean, std = mean_std(measured)
         table.add_row(name, f"{mean:.3f} ± {std:.3f}")
     return table
 

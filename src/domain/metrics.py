@@ -35,7 +35,8 @@ def _check_accuracy(value: float, where: str) -> float:
 class AccuracyMatrix:
     """R[i][j] for a sequence of `task_ids`, filled row by row as training proceeds."""
 
-    task_ids: tuple[str, ...] = field(converter=tuple)
+    # A typed converter (not plain `tuple`) lets mypy type __init__; it converts, it checks nothing.
+    task_ids: tuple[str, ...] = field(converter=tuple[str, ...])
     _cells: dict[tuple[int, int], float] = field(factory=dict, alias="cells")
     zero_shot: dict[int, float] = field(factory=dict)
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen, validators
 
@@ -65,6 +66,21 @@ def _logit(p: float) -> float:
 
 
 @frozen
+class EarlierTask:
+    """Dev accuracy of one of the candidate's earlier tasks before and after the probe's
+    training steps."""
+
+    task_id: str
+    before: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    after: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    n: int = field(validator=validators.ge(1))
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+@frozen
 class ProbeResult:
     """Dev accuracy (the run's `probe_metric`) of the new task under a candidate and under a fresh
     start, on n inputs."""
@@ -75,7 +91,7 @@ class ProbeResult:
     # training steps before the comparison (0: none)
     steps: int = field(default=0, validator=validators.ge(0))
     # the candidate's earlier tasks after those steps
-    earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple)
+    earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple[EarlierTask, ...])
 
     @property
     def delta(self) -> float:
@@ -116,7 +132,7 @@ class ProbeResult:
         return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "candidate": self.candidate,
             "fresh": self.fresh,
             "n": self.n,
@@ -130,21 +146,6 @@ class ProbeResult:
                 t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier
             }
         return out
-
-
-@frozen
-class EarlierTask:
-    """Dev accuracy of one of the candidate's earlier tasks before and after the probe's
-    training steps."""
-
-    task_id: str
-    before: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
-    after: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
-    n: int = field(validator=validators.ge(1))
-
-    @property
-    def change(self) -> float:
-        return self.after - self.before
 
 
 @frozen

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from adaptive_learner.adapters.storage import atomic_write_text
@@ -253,7 +253,7 @@ def _animal(rng: random.Random, label: int) -> str:
     return form.format(w=who, W=_cap(who), x=seen, X=_cap(seen), p=where, e=event, a=adj)
 
 
-def _event(rng: random.Random, slots: dict[str, object]) -> str:
+def _event(rng: random.Random, slots: Mapping[str, object]) -> str:
     deed = slots["d"][rng.randrange(2)]  # type: ignore[index]
     return rng.choice(EVENT_FORMS).format(n=slots["n"], d=deed, c=slots["c"], w=slots["w"])
 

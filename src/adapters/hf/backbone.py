@@ -100,7 +100,8 @@ class HFSession:
         self.label_ids = backbone.label_ids(task)
         self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
         self.epoch, self.best = 0, backbone.experts.state(expert_id)
-        self.last_nll, self.grad_norms, self.dev_accuracy, self.dev_entropy = 0.0, [], 0.0, 0.0
+        self.last_nll, self.dev_accuracy, self.dev_entropy = 0.0, 0.0, 0.0
+        self.grad_norms: list[float] = []
         self.dev_fresh = False  # dev signals describe the current weights
 
     def train_epoch(self) -> EpochReport:

@@ -239,6 +239,7 @@ def consolidate_task(
         state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})
     if policy.uses_replay:
         check_replay_point(policy, experts.first_layer)
+        memory: ExperienceReplay | LatentReplay
         if policy.replay is ReplayKind.EXPERIENCE:
             memory = ExperienceReplay.build(
                 task.id,

@@ -93,7 +93,7 @@ def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tenso
 
 
 def _loop_grads(model, params, rows, label_ids, y, device) -> dict[str, torch.Tensor]:
-    out = {n: [] for n in params}
+    out: dict[str, list[torch.Tensor]] = {n: [] for n in params}
     for row, label in zip(rows, y.tolist(), strict=True):
         ids = torch.tensor([row], device=device)
         log_prob = scoring.label_log_probs(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Any
 
 import torch
 
@@ -43,9 +44,9 @@ class AnswerForward:
         if share_prefix == "auto":
             share_prefix = device.type != "cuda"
         # compiled graphs want plain, bucketed shapes
-        self.share = share_prefix and compile == "none"
+        self.share = bool(share_prefix) and compile == "none"
         self.autocast = device.type == "cuda" and autocast == "auto"
-        self._compiled = {}
+        self._compiled: dict[int, Any] = {}  # id(model) -> its compiled forward
 
     def context(self):
         return (

@@ -98,8 +98,8 @@ class HFProfiler:
         examples: list[LabelledInput],
         blocks: tuple[str, ...],
         expert_id: str | None = None,
-    ) -> dict:
-        out = {}
+    ) -> dict[str, tuple[float, ...]]:
+        out: dict[str, tuple[float, ...]] = {}
         if "description" in blocks:
             out["description"] = self._embed([self._tok(task.description)], expert_id)[0]
         if "prototype" in blocks:
@@ -127,7 +127,8 @@ class HFProfiler:
         self, expert_id: str, task: Task, inputs: list[LabelledInput]
     ) -> list[dict[str, float]]:
         rows = [self._prompt(task, x) for x in inputs]
-        label_ids, out = self.b.label_ids(task), [None] * len(rows)
+        label_ids = self.b.label_ids(task)
+        out: list[dict[str, float]] = [{} for _ in rows]  # every row is in one batch below
         with self.b._model_for(expert_id) as model:
             for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
                 ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)

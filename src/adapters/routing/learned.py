@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -66,7 +67,7 @@ class LearnedRouter:
         if kind not in KINDS:
             raise RoutingError(f"router kind must be one of {', '.join(KINDS)}, got {kind!r}")
         self.kind, self.base_model = kind, base_model
-        self.options = {
+        self.options: dict[str, Any] = {
             "hidden": hidden,
             "epochs": epochs,
             "learning_rate": learning_rate,
@@ -78,7 +79,7 @@ class LearnedRouter:
         self._mean = self._std = torch.zeros(0)
 
     def fit(
-        self, features: list[Sequence[float]], labels: list[str], seed: int = 0
+        self, features: Sequence[Sequence[float]], labels: list[str], seed: int = 0
     ) -> dict[str, float]:
         """Fit on (feature, key) pairs from scratch; the same data, seed and options give the
         same weights."""
@@ -125,7 +126,7 @@ class LearnedRouter:
             "seconds": time.perf_counter() - start,
         }
 
-    def predict_proba(self, features: list[Sequence[float]]) -> list[dict[str, float]]:
+    def predict_proba(self, features: Sequence[Sequence[float]]) -> list[dict[str, float]]:
         """For each vector, a probability per known key (they sum to 1)."""
         if self._net is None:
             raise RoutingError(

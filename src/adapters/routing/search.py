@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class ProfileIndex:
         }
         self._keys: list[str] = []
         self._matrix = np.zeros((0, 0), dtype=np.float32)  # unit rows, in `_keys` order
-        self._graph = None  # usearch Index over row positions' labels in `_labels`
+        self._graph: Any = None  # usearch Index over row positions' labels in `_labels`
         self._labels: dict[str, int] = {}  # key -> usearch label (stable across rebuilds)
         self._by_label: dict[int, int] = {}  # usearch label -> row in `_matrix`
         self._next_label = 0
