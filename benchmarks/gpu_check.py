@@ -1,17 +1,20 @@
-"""One GPU check, nothing downloaded: the sl-f workload on a random Gemma-2B-shaped model, phase by phase,
-the HF Trainer side by side, and a bf16 correctness check. Prints one table; see benchmarks/README.md.
+"""One GPU check, nothing downloaded: the sl-f workload on a random Gemma-2B-shaped model, phase by
+phase, the HF Trainer side by side, and a bf16 correctness check. Prints one table; see
+benchmarks/README.md.
 
-    python benchmarks/gpu_check.py            # CUDA: Gemma-2B shape, bf16, SDPA (the issue-11 targets)
-    python benchmarks/gpu_check.py --tiny     # CPU: tiny Gemma shape, minutes -> seconds (CI/dev check of this script)
+    python benchmarks/gpu_check.py         # CUDA: Gemma-2B shape, bf16, SDPA (the issue-11 targets)
+    python benchmarks/gpu_check.py --tiny  # CPU: tiny Gemma shape, minutes -> seconds
+                                           # (CI/dev check of this script)
 
 Workload (sl-f's shape): 5 tasks of the generated demo suite (the GLUE files are not on the GPU
 machine), 250 training examples each, batch 4, 12 epochs, first two tasks share a LoRA, gamma-gated
 EWC with a 50-sample Fisher and CMT latent replay (sl-f's consolidation), LoRA r8 on q/v from layer
-`first_layer`; all 12 epochs run (patience 12: a random model's dev accuracy stalls, and early stopping
-would otherwise cut the seed's 1.92 M training tokens short), each with its dev pass; every prompt padded to 128 tokens (`training.pad_to_multiple`), so a training step is
-batch 4 x 128 as in the issue; the full 5x5 accuracy matrix on up to 500 validation examples per task.
-Tokens come from a word-level tokenizer built here from the demo suite's words (the model is random:
-accuracies are meaningless, the shapes and the work are what is timed).
+`first_layer`; all 12 epochs run (patience 12: a random model's dev accuracy stalls, and early
+stopping would otherwise cut the seed's 1.92 M training tokens short), each with its dev pass; every
+prompt padded to 128 tokens (`training.pad_to_multiple`), so a training step is batch 4 x 128 as in
+the issue; the full 5x5 accuracy matrix on up to 500 validation examples per task. Tokens come from
+a word-level tokenizer built here from the demo suite's words (the model is random: accuracies are
+meaningless, the shapes and the work are what is timed).
 
 Phases: training (train_epoch), dev (early-stopping passes), fisher, replay memory, scoring (the
 matrix + zero-shot), saving (experts + checkpoints), other (routing profiles, bookkeeping).
@@ -35,7 +38,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from hf_trainer_baseline import Clock, machine, naive_overrides, run_project, run_trainer  # noqa: E402
+from hf_trainer_baseline import Clock, machine, naive_overrides, run_project, run_trainer
 
 GEMMA_2B = dict(
     vocab_size=256000,
@@ -58,7 +61,8 @@ TINY = dict(
 
 
 def word_tokenizer(texts, vocab_size: int):
-    """A word-level fast tokenizer over the words of `texts` (ids < vocab_size), with pad/unk/bos."""
+    """A word-level fast tokenizer over the words of `texts` (ids < vocab_size), with
+    pad/unk/bos."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -78,7 +82,8 @@ def word_tokenizer(texts, vocab_size: int):
 
 
 def demo_tokenizer(source, vocab_size: int):
-    """word_tokenizer over every word the demo suite's prompts can hold: descriptions, prompt words, answers, examples."""
+    """word_tokenizer over every word the demo suite's prompts can hold: descriptions, prompt words,
+    answers, examples."""
     tasks = source.load()
     texts = [t.description + " Input: Second: Answer:" for t in tasks] + [
         " ".join(t.answers) for t in tasks
@@ -120,7 +125,8 @@ class Patches:
 
 
 class Phases(Patches):
-    """Wall seconds per phase, by wrapping the methods that do each kind of work (synchronising CUDA)."""
+    """Wall seconds per phase, by wrapping the methods that do each kind of work
+    (synchronising CUDA)."""
 
     def __init__(self):
         super().__init__()
@@ -234,7 +240,8 @@ def bf16_check(device: torch.device) -> dict:
             )
         else:  # no GPU: the CPU bf16 path, so the comparison still runs
             fast = AnswerForward(device).logits(model.to(torch.bfloat16), rows, 0).float()
-    # bf16 keeps 8 mantissa bits: logits within 5% of their spread, and the same top token for >= 90% of rows
+    # bf16 keeps 8 mantissa bits: logits within 5% of their spread, and the same top token for
+    # >= 90% of rows
     relative = ((reference - fast).abs().max() / reference.std()).item()
     agree = (reference.argmax(-1) == fast.argmax(-1)).float().mean().item()
     tolerance = 5e-2
@@ -267,9 +274,8 @@ def train_step_ms(
     params = list(experts.parameters("probe").values())
     forward = AnswerForward(device, compile=mode, pad_to_multiple=128, **forward_options)
     opt = make_optimizer(params, cfg.training, device)
-    rows = [
-        [5] * 20 + torch.randint(3, 1000, (100,)).tolist() for _ in range(4)
-    ]  # 120 tokens, shared head: width 128
+    # 120 tokens, shared head: width 128
+    rows = [[5] * 20 + torch.randint(3, 1000, (100,)).tolist() for _ in range(4)]
     gold = torch.tensor([5, 6, 5, 6], device=device)
     experts.model.train()
     for i in range(steps + 5):
@@ -303,7 +309,8 @@ def main() -> None:
         "--compile",
         default="none",
         choices=("none", "default", "reduce-overhead", "auto"),
-        help="training.compile of the sl-f workload; 'auto' takes the fastest mode the step probe ran without error.",
+        help="training.compile of the sl-f workload; 'auto' takes the fastest mode the step probe "
+        "ran without error.",
     )
     parser.add_argument(
         "--side-epochs",
@@ -321,7 +328,8 @@ def main() -> None:
         "--side-compile",
         default="none",
         choices=("none", "default", "reduce-overhead"),
-        help="training.compile of this project's side of the Trainer side by side (the Trainer runs eager).",
+        help="training.compile of this project's side of the Trainer side by side (the Trainer "
+        "runs eager).",
     )
     parser.add_argument(
         "--skip-trainer", action="store_true", help="Leave out the HF Trainer side by side."
@@ -329,14 +337,15 @@ def main() -> None:
     parser.add_argument(
         "--deadline",
         type=float,
-        default=float(os.environ.get("GPU_CHECK_TIMEOUT", 480)),
-        help="Seconds this check may take (gpu_check.sh kills it then); a failed compiled workload is rerun "
-        "uncompiled only while that still fits.",
+        default=float(os.environ.get("GPU_CHECK_TIMEOUT", "480")),
+        help="Seconds this check may take (gpu_check.sh kills it then); a failed compiled workload "
+        "is rerun uncompiled only while that still fits.",
     )
     parser.add_argument(
         "--probe-modes",
         default="none,reduce-overhead",
-        help="Compile modes the batch-4 step probe times on CUDA, comma-separated (CPU: none only).",
+        help="Compile modes the batch-4 step probe times on CUDA, comma-separated "
+        "(CPU: none only).",
     )
     parser.add_argument(
         "--set",
@@ -374,15 +383,13 @@ def main() -> None:
     out = args.out or HERE / "results" / f"gpu-check-{'tiny' if args.tiny else 'full'}.json"
     total = Clock()
 
-    def row(
-        key: str, value: str
-    ) -> None:  # printed as measured: a timeout still leaves every finished figure
+    # printed as measured: a timeout still leaves every finished figure
+    def row(key: str, value: str) -> None:
         table.append((key, value))
         print(f"| {key} | {value} |", flush=True)
 
-    def save() -> (
-        None
-    ):  # after every section, here and in $OUT: a check killed at its deadline keeps what it measured
+    # after every section, here and in $OUT: a check killed at its deadline keeps what it measured
+    def save() -> None:
         results["elapsed_seconds"] = round(time.perf_counter() - total.wall, 1)
         text = json.dumps(results, indent=2, default=str)
         out.write_text(text)
@@ -390,11 +397,13 @@ def main() -> None:
             (Path(os.environ["OUT"]) / out.name).write_text(text)
 
     def section(name: str, work) -> bool:
-        """Runs one part of the check; a failure is recorded (type, message, traceback tail) and the check goes on."""
+        """Runs one part of the check; a failure is recorded (type, message, traceback tail) and the
+        check goes on."""
         try:
             work()
             return True
-        except Exception as exc:  # noqa: BLE001  a part that fails on a GPU is a finding, not the end of the check
+        # a part that fails on a GPU is a finding, not the end of the check
+        except Exception as exc:  # noqa: BLE001
             results["failures"][name] = traceback.format_exc()[-3000:]
             row(f"{name}", f"FAILED {type(exc).__name__}: {str(exc)[:160]}")
             print(results["failures"][name], file=sys.stderr, flush=True)
@@ -410,8 +419,9 @@ def main() -> None:
         results["bf16_check"] = check
         row(
             "bf16 vs CPU float32 (tiny model)",
-            f"max |dlogit|/std {check['max_logit_diff_over_std']:.4f}, "
-            f"top-1 {check['top1_agreement']:.2f} -> {'OK' if check['ok'] else 'FAIL'} (tol {check['tolerance']})",
+            f"max |dlogit|/std {check['max_logit_diff_over_std']:.4f}, top-1 "
+            f"{check['top1_agreement']:.2f} -> {'OK' if check['ok'] else 'FAIL'} (tol "
+            f"{check['tolerance']})",
         )
 
     section("bf16 check", bf16)
@@ -425,7 +435,8 @@ def main() -> None:
         source = build_source(cfg)
         tokenizer = demo_tokenizer(source, shape["vocab_size"])
 
-        # 2. one training step at batch 4 x 128, per compile mode (the first steps, compilation included, are not timed)
+        # 2. one training step at batch 4 x 128, per compile mode (the first steps, compilation
+        # included, are not timed)
         results["train_step_seconds"] = {}
         for mode in probe_modes:
             started = time.perf_counter()
@@ -449,8 +460,9 @@ def main() -> None:
             compile_mode = min(measured, key=measured.get) if measured else "none"
         results["compile"] = compile_mode
 
-        # 3. side by side with HF Trainer first (short, so it is measured even when the workload runs long): the naive
-        # sequence (one LoRA), same model shape, prompts, examples, LoRA; both sides eager unless --side-compile
+        # 3. side by side with HF Trainer first (short, so it is measured even when the workload
+        # runs long): the naive sequence (one LoRA), same model shape, prompts, examples, LoRA;
+        # both sides eager unless --side-compile
         def side_by_side() -> None:
             side_epochs = None if args.tiny else args.side_epochs
             side = build_config(args.tiny, args.side_compile, args.sets, side_epochs)
@@ -473,7 +485,8 @@ def main() -> None:
                 "compiled_graphs": _graphs() - before,
             }
             row(
-                f"naive sequence, {naive_cfg.training.epochs} epochs, compile={args.side_compile} (this project)",
+                f"naive sequence, {naive_cfg.training.epochs} epochs, compile={args.side_compile} "
+                "(this project)",
                 f"{naive['wall_seconds']:.1f} s",
             )
             trainer = run_trainer(
@@ -492,7 +505,8 @@ def main() -> None:
         if not args.skip_trainer:
             section("side by side", side_by_side)
 
-        # 4. the sl-f workload, phase by phase (all its epochs: on the full shape patience = epochs, see build_config)
+        # 4. the sl-f workload, phase by phase (all its epochs: on the full shape patience = epochs,
+        # see build_config)
         def workload(mode: str) -> None:
             cfg = build_config(args.tiny, mode, args.sets)
             model = gemma_model(shape, device, dtype)
@@ -521,7 +535,8 @@ def main() -> None:
                     torch.cuda.max_memory_allocated() / 2**30, 1
                 )
             row(
-                f"sl-f workload (hybrid, {cfg.training.epochs} epochs, compile={mode}), total (target <= 120 s)",
+                f"sl-f workload (hybrid, {cfg.training.epochs} epochs, compile={mode}), total "
+                "(target <= 120 s)",
                 f"{slf['wall_seconds']:.1f} s",
             )
             for k, v in phases.seconds.items():
@@ -558,7 +573,8 @@ def main() -> None:
     row("gpu_check total (target <= 480 s)", f"{results['total']['wall_seconds']:.1f} s")
     width = max(len(k) for k, _ in table)
     print(
-        f"\n{results['machine']} | {device} | {'tiny' if args.tiny else 'Gemma-2B shape'} | compile={compile_mode}"
+        f"\n{results['machine']} | {device} | {'tiny' if args.tiny else 'Gemma-2B shape'} | "
+        f"compile={compile_mode}"
     )
     for key, value in table:
         print(f"{key:<{width}}  {value}")
@@ -569,8 +585,9 @@ def main() -> None:
 
 
 def _allow_recompiles() -> None:
-    """One compiled graph per expert, grad mode and bucketed shape: far more than dynamo's default limit of 8
-    recompiles, after which it would run eager without a word and the figure would be a mix."""
+    """One compiled graph per expert, grad mode and bucketed shape: far more than dynamo's
+    default limit of 8 recompiles, after which it would run eager without a word and the figure
+    would be a mix."""
     import torch._dynamo
 
     name = (

@@ -8,11 +8,11 @@ compile=reduce-overhead with "training loss became nan" in the first epoch of ta
 trained with the EWC penalty and latent replay. This script runs the first two sl-f tasks (2 epochs,
 so task 2 again reuses task 1's expert with the Fisher, the EWC penalty and the latent memory) under
 each compile mode asked for, and checks every part of the loss as it is made: the answer loss, the
-Fisher tensors, the EWC penalty, the latent memory's tensors and the replay terms. It prints the first
-non-finite part of each run and how often each part was checked (one host sync per check: timings of
-this script are not the product's). It also times the eager training step at batch 4 x 128 with and
-without prompt-prefix sharing and bf16 autocast, to see where the eager step's time goes.
-Writes benchmarks/results/gpu-nan-probe-<tiny|full>.json (and a copy to $OUT when set).
+Fisher tensors, the EWC penalty, the latent memory's tensors and the replay terms. It prints the
+first non-finite part of each run and how often each part was checked (one host sync per check:
+timings of this script are not the product's). It also times the eager training step at batch
+4 x 128 with and without prompt-prefix sharing and bf16 autocast, to see where the eager step's time
+goes. Writes benchmarks/results/gpu-nan-probe-<tiny|full>.json (and a copy to $OUT when set).
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ from gpu_check import (
     demo_tokenizer,
     gemma_model,
     train_step_ms,
-)  # noqa: E402
-from hf_trainer_baseline import machine, run_project  # noqa: E402
+)
+from hf_trainer_baseline import machine, run_project
 
 
 class Watch(Patches):
-    """Wraps functions so that each result (a tensor, a dict or list of them, or an object with `.tensors`)
-    is checked for non-finite values; remembers the first part that was not finite."""
+    """Wraps functions so that each result (a tensor, a dict or list of them, or an object with
+    `.tensors`) is checked for non-finite values; remembers the first part that was not finite."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -77,7 +77,10 @@ class Watch(Patches):
 def _non_finite(out, path: str = "") -> str | None:
     if isinstance(out, torch.Tensor):
         if out.is_floating_point() and not bool(torch.isfinite(out).all()):
-            return f"{path or 'value'}: {int((~torch.isfinite(out)).sum())} of {out.numel()} non-finite, dtype {out.dtype}"
+            return (
+                f"{path or 'value'}: {int((~torch.isfinite(out)).sum())} of {out.numel()} "
+                f"non-finite, dtype {out.dtype}"
+            )
         return None
     items = (
         out.items()
@@ -217,7 +220,8 @@ def main() -> None:
             )
             results["runs"][mode] = entry
             print(
-                f"| two sl-f tasks, compile={mode} | {entry.get('error', 'finished')} | first non-finite: {watch.first} | {entry['seconds']} s |",
+                f"| two sl-f tasks, compile={mode} | {entry.get('error', 'finished')} | first "
+                f"non-finite: {watch.first} | {entry['seconds']} s |",
                 flush=True,
             )
             save()

@@ -1,14 +1,17 @@
-"""Side by side: this project's naive sequence against the same sequence trained with HF `Trainer` + PEFT.
+"""Side by side: this project's naive sequence against the same sequence trained with HF
+`Trainer` + PEFT.
 
-    python benchmarks/hf_trainer_baseline.py [--preset default] [--tasks 3] [--set key=value ...] [--name NAME]
+    python benchmarks/hf_trainer_baseline.py [--preset default] [--tasks 3] [--set key=value ...]
+    [--name NAME]
 
 Both sides get the same model, the same prompts (adapters.hf.prompts), the same examples, the same
 LoRA (rank, alpha, dropout, target modules), the same optimiser settings (AdamW, constant learning
 rate, weight decay, gradient clipping), batch size and epochs, and one LoRA shared by every task
 (naive sequential fine-tuning). Both produce the full accuracy matrix on the validation sets.
 
-- this project: `RunSequence` with `routing.num_tasks_to_share_lora=-1`, `consolidation.replay='none'`,
-  `consolidation.ewc_lambda=0`, `training.early_stopping=false` (the Trainer has no dev pass either);
+- this project: `RunSequence` with `routing.num_tasks_to_share_lora=-1`,
+  `consolidation.replay='none'`, `consolidation.ewc_lambda=0`, `training.early_stopping=false`
+  (the Trainer has no dev pass either);
 - baseline: what a user writes: `Trainer` on prompt + answer token with answer-only labels
   (-100 elsewhere), right padding; scoring with the full model forward (`model(...).logits[:, -1]`,
   every position through the LM head), argmax over the label tokens, batch `eval_batch_size`, after
@@ -30,7 +33,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +69,8 @@ def naive_overrides(extra: list[str]) -> list[str]:
 
 # --- this project ----------------------------------------------------------------------------
 def run_project(cfg, run_dir: Path, source=None, backbone=None) -> dict:
-    """The project's sequence through its DI container; `backbone` replaces the HF loader (gpu_check's random model)."""
+    """The project's sequence through its DI container; `backbone` replaces the HF loader
+    (gpu_check's random model)."""
     from adaptive_learner.bootstrap.containers import make_container
 
     clock = Clock()
@@ -96,9 +99,8 @@ class AnswerDataset(torch.utils.data.Dataset):
 def make_collator(pad_id: int):
     def collate(batch):
         width = max(len(b["input_ids"]) for b in batch)
-        pad = lambda seq, value: (
-            seq + [value] * (width - len(seq))
-        )  # right padding, as Trainer users do
+        # right padding, as Trainer users do
+        pad = lambda seq, value: seq + [value] * (width - len(seq))
         return {
             "input_ids": torch.tensor([pad(b["input_ids"], pad_id) for b in batch]),
             "attention_mask": torch.tensor([pad([1] * len(b["input_ids"]), 0) for b in batch]),
@@ -110,7 +112,8 @@ def make_collator(pad_id: int):
 
 @torch.inference_mode()
 def user_score(model, tokenizer, rows, labels, label_ids, batch_size: int, device) -> float:
-    """Accuracy as a user computes it: full forward, logits at the last position, argmax over the label tokens."""
+    """Accuracy as a user computes it: full forward, logits at the last position, argmax over the
+    label tokens."""
     model.eval()
     correct = 0
     for s in range(0, len(rows), batch_size):

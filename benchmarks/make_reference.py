@@ -38,7 +38,8 @@ def main() -> None:
     state, cfg = run_state(args.run_dir), run_config(args.run_dir)
     if state.completed != len(state.task_ids):
         raise SystemExit(
-            f"{args.run_dir}: the run is not finished ({state.completed}/{len(state.task_ids)} tasks)"
+            f"{args.run_dir}: the run is not finished ({state.completed}/{len(state.task_ids)} "
+            "tasks)"
         )
     last = state.completed - 1
     reference = {

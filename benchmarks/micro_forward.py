@@ -1,8 +1,9 @@
-"""CPU-seconds of the answer forward on the embedded model: plain vs shared-prefix, and a replay step
-with n memories in one batched forward vs one forward per memory (1 thread, process time, so a
+"""CPU-seconds of the answer forward on the embedded model: plain vs shared-prefix, and a replay
+step with n memories in one batched forward vs one forward per memory (1 thread, process time, so a
 machine shared with other jobs distorts it less than wall time).
 
-    python benchmarks/micro_forward.py      # prints a table, writes benchmarks/results/micro-forward.json
+    python benchmarks/micro_forward.py  # prints a table, writes
+                                        # benchmarks/results/micro-forward.json
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from pathlib import Path
 
 import torch
 
+from adaptive_learner.adapters.data.sources import build_source
 from adaptive_learner.adapters.hf import prefix, scoring
 from adaptive_learner.adapters.hf.backbone import HFBackbone
 from adaptive_learner.adapters.hf.loading import load_backbone, pick_device, quiet_transformers
 from adaptive_learner.bootstrap.config import load_config
-from adaptive_learner.adapters.data.sources import build_source
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 
 HERE = Path(__file__).resolve().parent

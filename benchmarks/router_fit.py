@@ -1,9 +1,10 @@
-"""Seconds to fit LinearRouter / MLPRouter on CPU at library sizes, and their accuracy on held-out points.
+"""Seconds to fit LinearRouter / MLPRouter on CPU at library sizes, and their accuracy on
+held-out points.
 
     python benchmarks/router_fit.py [--dim 640] [--keys 6,60] [--per-key 100]
 
-Synthetic data: one Gaussian blob per key (centres 0.15 N(0,1), points at std 1.5 around them, so the
-classes overlap a little). Writes benchmarks/results/router_fit.{json,md}.
+Synthetic data: one Gaussian blob per key (centres 0.15 N(0,1), points at std 1.5 around them, so
+the classes overlap a little). Writes benchmarks/results/router_fit.{json,md}.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import time
 from pathlib import Path
 
 import torch
+from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
 
 from adaptive_learner.adapters.routing.learned import LinearRouter, MLPRouter
-from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -88,8 +89,8 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['kind']} | {r['keys']} | {r['examples']} | {r['dim']} | {r['fit_s']:.2f} | {r['train_accuracy']:.3f} "
-        f"| {r['held_out_accuracy']:.3f} |"
+        f"| {r['kind']} | {r['keys']} | {r['examples']} | {r['dim']} | {r['fit_s']:.2f} | "
+        f"{r['train_accuracy']:.3f} | {r['held_out_accuracy']:.3f} |"
         for r in rows
     ]
     text = "\n".join(lines) + "\n"

@@ -1,12 +1,14 @@
-"""Nearest-expert search at library scale: decision latency and recall@5 of ProfileIndex against exact search.
+"""Nearest-expert search at library scale: decision latency and recall@5 of ProfileIndex against
+exact search.
 
     python benchmarks/router_search.py [--sizes 10000,100000] [--dim 640] [--queries 200]
 
-Synthetic expert profiles: points near a low-rank subspace (rank 32) plus isotropic noise, L2-normalised --
-related tasks share directions, as real profiles do; isotropic random vectors (`--rank 0`) are the
-worst case for any graph index and are reported when asked for. A "decision" is one `search(profile, 5)`
-call with a plain tuple, as the router makes it. Also measured: the full build, and adding one expert
-to a built index (`rebuild` is incremental). Writes benchmarks/results/router_search.{json,md}.
+Synthetic expert profiles: points near a low-rank subspace (rank 32) plus isotropic noise,
+L2-normalised -- related tasks share directions, as real profiles do; isotropic random vectors
+(`--rank 0`) are the worst case for any graph index and are reported when asked for. A "decision" is
+one `search(profile, 5)` call with a plain tuple, as the router makes it. Also measured: the full
+build, and adding one expert to a built index (`rebuild` is incremental). Writes
+benchmarks/results/router_search.{json,md}.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
 
 from adaptive_learner.adapters.routing.search import DEFAULT_EXACT_LIMIT, ProfileIndex, recall_at_k
-from run_preset import machine  # benchmarks/ is on sys.path when this file runs as a script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -126,7 +128,10 @@ def main() -> None:
     (RESULTS / f"{args.name}.json").write_text(
         json.dumps({"machine": where, "args": vars(args), "rows": rows}, indent=2) + "\n"
     )
-    head = "| experts | dim | rank | path | recall@5 | ms/decision (median) | p95 | exact ms/decision | build s | add one s |"
+    head = (
+        "| experts | dim | rank | path | recall@5 | ms/decision (median) | p95 | exact ms/decision "
+        "| build s | add one s |"
+    )
     lines = [
         f"# Nearest-expert search ({args.name})",
         "",
@@ -137,8 +142,9 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['experts']} | {r['dim']} | {r['rank']} | {r['path']} | {r['recall_at_5']:.3f} | {r['ms_per_decision_median']:.2f} "
-            f"| {r['ms_per_decision_p95']:.2f} | {r['exact_ms_per_decision']:.2f} | {r['build_s']:.1f} | {r['add_one_expert_s']:.2f} |"
+            f"| {r['experts']} | {r['dim']} | {r['rank']} | {r['path']} | {r['recall_at_5']:.3f} | "
+            f"{r['ms_per_decision_median']:.2f} | {r['ms_per_decision_p95']:.2f} | "
+            f"{r['exact_ms_per_decision']:.2f} | {r['build_s']:.1f} | {r['add_one_expert_s']:.2f} |"
         )
     text = "\n".join(lines) + "\n"
     (RESULTS / f"{args.name}.md").write_text(text)

@@ -19,10 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from adaptive_learner.bootstrap.config import load_config  # noqa: E402
-from adaptive_learner.bootstrap.containers import make_container  # noqa: E402
-from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
-from adaptive_learner.domain.metrics import mean_std  # noqa: E402
+from adaptive_learner.bootstrap.config import load_config
+from adaptive_learner.bootstrap.containers import make_container
+from adaptive_learner.bootstrap.runs import new_run_dir
+from adaptive_learner.domain.metrics import mean_std
 
 
 def machine() -> str:
@@ -30,15 +30,17 @@ def machine() -> str:
 
     cpu = "cpu"
     try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in open("/proc/cpuinfo")
-            if line.startswith("model name")
-        )
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
-    return f"{platform.node()} {cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return (
+        f"{platform.node()} {cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)"
+    )
 
 
 def main() -> None:
@@ -125,16 +127,19 @@ def main() -> None:
     }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    fmt = lambda m: f"{m[0]:.3f} ± {m[1]:.3f}" if len(runs) > 1 else f"{m[0]:.3f}"  # noqa: E731
+    fmt = lambda m: f"{m[0]:.3f} ± {m[1]:.3f}" if len(runs) > 1 else f"{m[0]:.3f}"
     row = (
-        f"| {args.name} | {args.preset} {' '.join(args.sets)} | {args.seeds} | {fmt(agg['avg_acc'])} | {fmt(agg['balanced_avg_acc'])} "
-        f"| {fmt(agg['bwt'])} | {fmt(agg['forgetting'])} | {majority:.3f} | {sum(r['wall_seconds'] for r in runs):.0f} | {args.note} |\n"
+        f"| {args.name} | {args.preset} {' '.join(args.sets)} | {args.seeds} | "
+        f"{fmt(agg['avg_acc'])} | {fmt(agg['balanced_avg_acc'])} | {fmt(agg['bwt'])} | "
+        f"{fmt(agg['forgetting'])} | {majority:.3f} | {sum(r['wall_seconds'] for r in runs):.0f} | "
+        f"{args.note} |\n"
     )
     table = HERE / "results" / "RESULTS.md"
     if not table.exists():
         table.write_text(
-            f"Machine: {machine()}\n\n| name | preset / overrides | seeds | AvgAcc | balanced AvgAcc | BWT | forgetting "
-            "| mean majority | wall s | note |\n|---|---|---|---|---|---|---|---|---|---|\n"
+            f"Machine: {machine()}\n\n| name | preset / overrides | seeds | AvgAcc | balanced "
+            "AvgAcc | BWT | forgetting | mean majority | wall s | note "
+            "|\n|---|---|---|---|---|---|---|---|---|---|\n"
         )
     with table.open("a") as handle:
         handle.write(row)

@@ -29,7 +29,10 @@ def main(prefix: str) -> None:
         return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
     lines = [
-        "| config | seeds | AvgAcc | balanced AvgAcc | BWT | forgetting | final acc per task | mean majority | wall s/run | note |",
+        (
+            "| config | seeds | AvgAcc | balanced AvgAcc | BWT | forgetting | final acc per task | "
+            "mean majority | wall s/run | note |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     machine = ""
@@ -48,10 +51,12 @@ def main(prefix: str) -> None:
             per_task = ", ".join(f"{t} {v:.2f}" for t, v in runs[0]["scores"].items())
         majority = statistics.mean(runs[0]["majority"].values())
         lines.append(
-            f"| {config} | {','.join(str(r['seed']) for r in runs)} | {stat([r['metrics']['avg_acc'] for r in runs])} "
-            f"| {stat([r['balanced_avg_acc'] for r in runs])} | {stat([r['metrics']['bwt'] for r in runs])} "
-            f"| {stat([r['metrics']['forgetting'] for r in runs])} | {per_task} | {majority:.3f} "
-            f"| {statistics.mean(r['wall_seconds'] for r in runs):.0f} | {runs[-1].get('note', '')} |"
+            f"| {config} | {','.join(str(r['seed']) for r in runs)} | "
+            f"{stat([r['metrics']['avg_acc'] for r in runs])} | "
+            f"{stat([r['balanced_avg_acc'] for r in runs])} | "
+            f"{stat([r['metrics']['bwt'] for r in runs])} | "
+            f"{stat([r['metrics']['forgetting'] for r in runs])} | {per_task} | {majority:.3f} | "
+            f"{statistics.mean(r['wall_seconds'] for r in runs):.0f} | {runs[-1].get('note', '')} |"
         )
     text = f"Machine: {machine}\n\n" + "\n".join(lines) + "\n"
     (RESULTS / f"SUMMARY-{prefix}.md").write_text(text)

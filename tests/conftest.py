@@ -83,7 +83,8 @@ def write_tiny_data(root: Path) -> Path:
 
 
 def call_cli(*args: str) -> tuple[int, str]:
-    """Run the CLI in-process (the console script's own `entry`); (exit code, everything it printed)."""
+    """Run the CLI in-process (the console script's own `entry`); (exit code, everything it
+    printed)."""
     from adaptive_learner.bootstrap import cli as cli_module
 
     out = io.StringIO()

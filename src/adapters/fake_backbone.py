@@ -8,8 +8,8 @@ learning and interference, so tests can assert exact metrics:
                      those epochs every other task A on the same expert keeps
                      skill_A *= 1 - d(A, B) * (1 - protection_A) / epochs_to_learn
   d(A, B)          = 1 - Jaccard(words of A, words of B)   (description words and labels)
-  protection_A     = 1 - (1 - ewc) * (1 - replay),  ewc = L / (L + 100), L = ewc_lambda * fisher_scale,
-                     replay = 0.5 when a replay kind is on
+  protection_A     = 1 - (1 - ewc) * (1 - replay),  ewc = L / (L + 100),
+                     L = ewc_lambda * fisher_scale, replay = 0.5 when a replay kind is on
 
 Experts never touch each other, so one expert per task gives BWT = 0 exactly.
 A learning rate above DIVERGING_LEARNING_RATE makes the training loss NaN (to rehearse divergence).
@@ -96,7 +96,8 @@ class FakeSession:
         return EpochReport(epoch=self.epoch, train_loss=loss, steps=STEPS, seconds=0.0)
 
     def learn(self, rate: float) -> None:
-        """Skill on the task grows by `rate`; the expert's other tasks fade with dissimilarity, less where protected."""
+        """Skill on the task grows by `rate`; the expert's other tasks fade with dissimilarity, less
+        where protected."""
         if self.state.skill[self.task.id] < 1.0:
             for other_id, other in self.state.tasks.items():
                 if other_id != self.task.id:
@@ -149,7 +150,8 @@ class FakeSession:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StorageError(
-                f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to restart the task"
+                f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to restart "
+                "the task"
             ) from None
         self.epoch = epoch
         self.state.skill, self.state.protection = skill, protection
@@ -235,8 +237,9 @@ class FakeBackbone:
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
     ) -> dict[str, Score]:
-        """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing kept.
-        The fake backbone draws nothing at random, so every copy is already a replica (`as_id` is moot)."""
+        """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing
+        kept. The fake backbone draws nothing at random, so every copy is already a replica (`as_id`
+        is moot)."""
         self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
         try:
             FakeSession(self, TRIAL, task).learn(min(steps, STEPS) / STEPS / self.epochs_to_learn)
@@ -256,9 +259,8 @@ class FakeBackbone:
                 "protection": s.protection,
                 "tasks": {k: _task_dict(t) for k, t in s.tasks.items()},
             }
-            payload["sha256"] = _payload_digest(
-                payload
-            )  # as HF experts keep theirs (docs/adr/0023)
+            # as HF experts keep theirs (docs/adr/0023)
+            payload["sha256"] = _payload_digest(payload)
             atomic_write_text(
                 self.root / "experts" / f"{ref}.json", json.dumps(payload, sort_keys=True)
             )
@@ -277,7 +279,8 @@ class FakeBackbone:
         saved = raw.pop("sha256", None)  # experts saved before checksums existed have none
         if saved is not None and saved != _payload_digest(raw):
             raise StorageError(
-                f"{path}: checksum mismatch (saved sha256 {str(saved)[:12]}…): the file changed after it was saved"
+                f"{path}: checksum mismatch (saved sha256 {str(saved)[:12]}…): the file changed "
+                "after it was saved"
             )
         try:
             tasks = {

@@ -43,7 +43,7 @@ class FakeProfiler:
         examples: list[LabelledInput],
         blocks: tuple[str, ...],
         expert_id: str | None = None,
-    ) -> dict:
+    ) -> dict[str, tuple[float, ...]]:
         out: dict[str, tuple[float, ...]] = {}
         if "description" in blocks:
             out["description"] = hashed_bag_of_words(f"{task.description} {' '.join(task.labels)}")

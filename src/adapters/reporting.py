@@ -54,14 +54,15 @@ def heatmap_png(task_ids, grid: list[list[float | None]]) -> bytes:
     ax.set_ylabel("after training task i")
     for i in range(n):
         for j in range(n):
-            if grid[i][j] is not None:
+            value = grid[i][j]
+            if value is not None:
                 ax.text(
                     j,
                     i,
-                    f"{grid[i][j]:.2f}",
+                    f"{value:.2f}",
                     ha="center",
                     va="center",
-                    color="white" if grid[i][j] < 0.6 else "black",
+                    color="white" if value < 0.6 else "black",
                 )
     fig.colorbar(image, ax=ax, label="accuracy")
     ax.set_title("Accuracy matrix R[i][j]")
@@ -95,7 +96,10 @@ def reference_markdown(state: RunState, reference: dict) -> list[str]:
         "",
         f"## Beside the reference: {reference['label']}",
         "",
-        f"Reference run (not measured in this run): `{reference['command']}`, seed {reference['seed']}, {reference['machine']}.",
+        (
+            f"Reference run (not measured in this run): `{reference['command']}`, seed "
+            f"{reference['seed']}, {reference['machine']}."
+        ),
         "",
         "| | this run | reference |",
         "|---|---|---|",
@@ -112,8 +116,10 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
     lines = [f"# {title}", ""]
     if not state.finished:
         lines += [
-            f"**Incomplete run: {state.progress} tasks learned.** The metrics cover the learned tasks only; "
-            "`adaptive-learner resume RUN` continues it.",
+            (
+                f"**Incomplete run: {state.progress} tasks learned.** The metrics cover the "
+                "learned tasks only; `adaptive-learner resume RUN` continues it."
+            ),
             "",
         ]
     if state.stopped:
@@ -173,13 +179,17 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
         "",
         "## Per task",
         "",
-        "| task | expert | decision | reason | epochs | best epoch | seconds | gamma/Fisher scale | health |",
+        (
+            "| task | expert | decision | reason | epochs | best epoch | seconds "
+            "| gamma/Fisher scale | health |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in state.reports:
         lines.append(
-            f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | {r.epochs_run} | {r.best_epoch} "
-            f"| {r.seconds:.1f} | {r.fisher_scale:.3f} | {r.health} |"
+            f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | "
+            f"{r.epochs_run} | {r.best_epoch} | {r.seconds:.1f} | {r.fisher_scale:.3f} | "
+            f"{r.health} |"
         )
     lines += routing_markdown(state)
     lines += [
@@ -199,34 +209,45 @@ def routing_markdown(state: RunState) -> list[str]:
     ev = router.evaluation
     if ev:
         lines += [
-            f"Task-free answering on the validation inputs ({ev.get('router_model', '')} router): "
-            f"routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy **{_f(ev['task_free_accuracy'])}**, "
-            f"task-given accuracy {_f(ev['task_given_accuracy'])}.",
+            (
+                f"Task-free answering on the validation inputs ({ev.get('router_model', '')} "
+                f"router): routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy "
+                f"**{_f(ev['task_free_accuracy'])}**, task-given accuracy "
+                f"{_f(ev['task_given_accuracy'])}."
+            ),
             "",
             "| task | routing accuracy | task-free accuracy | n |",
             "|---|---|---|---|",
         ]
         for task_id, p in ev.get("per_task", {}).items():
             lines.append(
-                f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | {p['n']} |"
+                f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | "
+                f"{p['n']} |"
             )
         lines.append("")
     lines += [
-        f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: {len(router.calibrator.outcomes)}.",
+        (
+            f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: "
+            f"{len(router.calibrator.outcomes)}."
+        ),
         "",
-        "| step | task | decision | expert | cosine | probability | tau | works | reason | candidates (cosine / p_reuse, probe) |",
+        (
+            "| step | task | decision | expert | cosine | probability | tau | works | reason | "
+            "candidates (cosine / p_reuse, probe) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in router.decisions:
         cands = "; ".join(
-            f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}{_probe_cell(d.get('probes', {}).get(e))}"
+            f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}"
+            f"{_probe_cell(d.get('probes', {}).get(e))}"
             for e, s in d.get("scores", {}).items()
         )
         tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
         works = "" if "works" not in d else _works(d)
         lines.append(
-            f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {tau} "
-            f"| {works} | {d['reason']} | {cands} |"
+            f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | "
+            f"{d['probability']:.3f} | {tau} | {works} | {d['reason']} | {cands} |"
         )
     return lines
 
@@ -269,8 +290,9 @@ def write_report(run_dir: Path, state: RunState, reference: dict | None = None) 
 
 
 def _works(entry: dict) -> str:
-    """'yes (forgetting 0.021 ± 0.041; earlier tasks +0.030 against its probe)': the measured outcome with the standard error it
-    was judged against, and how far the earlier tasks ended from the probe's k steps (docs/adr/0048)."""
+    """'yes (forgetting 0.021 ± 0.041; earlier tasks +0.030 against its probe)': the measured
+    outcome with the standard error it was judged against, and how far the earlier tasks ended from
+    the probe's k steps (docs/adr/0048)."""
     se = f" ± {entry['forgetting_se']:.3f}" if "forgetting_se" in entry else ""
     gap = (
         f"; earlier tasks {entry['probe_gap']['mean']:+.3f} against its probe"

@@ -44,7 +44,8 @@ WANDB_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")  # wa
 
 
 def choose_mode(env: dict[str, str], probe=None) -> tuple[str, str | None]:
-    """(mode, warning). Never waits for wandb's own 90 s init timeout on a machine without network."""
+    """(mode, warning). Never waits for wandb's own 90 s init timeout on a machine
+    without network."""
     probe = probe or host_reachable
     for name, value in sorted(env.items()):
         if name.startswith("WANDB_"):
@@ -62,7 +63,8 @@ def choose_mode(env: dict[str, str], probe=None) -> tuple[str, str | None]:
         problem = probe(url)
         if problem:
             raise AdapterError(
-                f"WANDB_MODE=online but W&B cannot be reached: {problem}; unset WANDB_MODE to log offline"
+                f"WANDB_MODE=online but W&B cannot be reached: {problem}; unset WANDB_MODE to log "
+                "offline"
             )
         return "online", None
     if not env.get("WANDB_API_KEY"):
@@ -94,7 +96,9 @@ class WandbTracker:
             raise AdapterError(
                 "run.tracker = 'wandb' needs the wandb package: pip install wandb"
             ) from None
-        self._wandb, self._axes, self._keys = wandb, set(), set()
+        self._wandb = wandb
+        self._axes: set[str] = set()  # step axes declared with define_metric
+        self._keys: set[str] = set()  # metrics bound to their axis
         warn = warn or _warn
         mode, warning = choose_mode(dict(os.environ))
         if warning:
@@ -112,13 +116,16 @@ class WandbTracker:
             self.run = wandb.init(
                 **kwargs, mode=mode, settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S)
             )
-        except Exception as exc:  # noqa: BLE001  wandb's CommError/UsageError/timeouts: keep the run, log offline
+        # wandb's CommError/UsageError/timeouts: keep the run, log offline
+        except Exception as exc:  # noqa: BLE001
             if mode != "online" or os.environ.get("WANDB_MODE") == "online":
                 raise AdapterError(
-                    f"wandb.init failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                    f"wandb.init failed ({type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0] if str(exc) else ''})"
                 ) from None
             warn(
-                f"W&B online init failed ({type(exc).__name__}); logging offline (upload later with `wandb sync`)"
+                f"W&B online init failed ({type(exc).__name__}); logging offline (upload later "
+                "with `wandb sync`)"
             )
             self.run = wandb.init(**kwargs, mode="offline")
 

@@ -56,7 +56,16 @@ class TrainingSession(Protocol):
         """Durably keep this session's state after an epoch, with the caller's `progress`."""
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """Restore a checkpoint of this same task and expert, returning its `progress`; else None."""
+        """Restore a checkpoint of this same task and expert, returning its `progress`;
+        else None."""
+
+
+class JointSession(Protocol):
+    """One expert learning every task at once (the multitask upper bound); created by
+    `Learner.start_joint`."""
+
+    def train_epoch(self) -> EpochReport:
+        """Run one pass over the training examples of all the tasks, shuffled together."""
 
 
 class Learner(Protocol):
@@ -66,11 +75,12 @@ class Learner(Protocol):
         """Create an expert; a fork starts from a copy of `parent`'s weights and memory."""
 
     def start(self, expert_id: str, task: Task, policy: ConsolidationPolicy) -> TrainingSession:
-        """Begin training `expert_id` on `task` under `policy` (penalties from earlier tasks apply)."""
+        """Begin training `expert_id` on `task` under `policy` (penalties from earlier
+        tasks apply)."""
 
     def start_joint(
         self, expert_id: str, tasks: tuple[Task, ...], policy: ConsolidationPolicy
-    ) -> TrainingSession:
+    ) -> JointSession:
         """Begin training one expert on all `tasks` at once (the multitask upper bound)."""
 
     def consolidate(
@@ -90,11 +100,11 @@ class Learner(Protocol):
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
     ) -> dict[str, Score]:
-        """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on `task`
-        under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`, keyed by
-        task id. Every expert, memory and random stream is left as it was (docs/adr/0040). With `as_id`
-        a fresh copy starts as a new expert of that id would (its LoRA initialisation), so the copy's
-        steps are the first steps of that option's real training (docs/adr/0048)."""
+        """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on
+        `task` under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`,
+        keyed by task id. Every expert, memory and random stream is left as it was (docs/adr/0040).
+        With `as_id` a fresh copy starts as a new expert of that id would (its LoRA initialisation),
+        so the copy's steps are the first steps of that option's real training (docs/adr/0048)."""
 
 
 class AdapterStore(Protocol):
@@ -139,10 +149,14 @@ class Profiler(Protocol):
     """Profile blocks of a task and per-input vectors (docs/adr/0030); floats only cross."""
 
     def task_blocks(
-        self, task: Task, examples: list[LabelledInput], expert_id: str | None = None
+        self,
+        task: Task,
+        examples: list[LabelledInput],
+        blocks: tuple[str, ...],
+        expert_id: str | None = None,
     ) -> dict[str, Vector]:
-        """Named blocks (description, prototype, gradient, context) of `task`, measured under
-        `expert_id` (None: the bare backbone) on `examples`."""
+        """The named `blocks` of `task` (any of description, prototype, gradient, context),
+        measured under `expert_id` (None: the bare backbone) on `examples`."""
 
     def embed_inputs(self, inputs: list[LabelledInput]) -> list[Vector]:
         """One vector per input, in the representation of the profiles' prototype block."""
@@ -158,7 +172,8 @@ class Answerer(Protocol):
 
 
 class VectorIndex(Protocol):
-    """Nearest-expert search over profile vectors (issue 10, phase 2): exact below a size cut-off, ANN above.
+    """Nearest-expert search over profile vectors (issue 10, phase 2): exact below a size
+    cut-off, ANN above.
 
     Keys are opaque strings (expert or task ids); scores are cosine similarities, best first.
     """
@@ -171,14 +186,16 @@ class VectorIndex(Protocol):
 
 
 class RouterModel(Protocol):
-    """A learned router (LinearRouter, MLPRouter): maps a profile/input vector to a distribution over keys.
+    """A learned router (LinearRouter, MLPRouter): maps a profile/input vector to a
+    distribution over keys.
 
     Tensors stay inside the adapter; it is fitted on the library's own data (stored examples of each
     expert's tasks) and saved as safetensors + JSON with a schema version and the base model's name.
     """
 
     def fit(self, features: list[Vector], labels: list[str], seed: int = 0) -> dict[str, float]:
-        """Fit on (feature, key) pairs; returns fit statistics (e.g. train accuracy, seconds, epochs)."""
+        """Fit on (feature, key) pairs; returns fit statistics (e.g. train accuracy,
+        seconds, epochs)."""
 
     def predict_proba(self, features: list[Vector]) -> list[dict[str, float]]:
         """For each feature vector, a probability per known key (sums to 1)."""
@@ -187,7 +204,8 @@ class RouterModel(Protocol):
         """Write the router's weights and header durably under `folder`."""
 
     def restore(self, folder: str) -> tuple[str, ...] | None:
-        """Load the router saved under `folder` (None when there is none); returns the keys it routes to."""
+        """Load the router saved under `folder` (None when there is none); returns the keys it
+        routes to."""
 
 
 class RunStore(Protocol):
@@ -206,7 +224,8 @@ class Tracker(Protocol):
     def log_metrics(
         self, metrics: dict[str, float], step: int | None = None, axis: str | None = None
     ) -> None:
-        """`step` counts along `axis` (e.g. "sst2/epoch", "sst2/step", "after_task"); None: run-level."""
+        """`step` counts along `axis` (e.g. "sst2/epoch", "sst2/step", "after_task"); None:
+        run-level."""
 
     def log_matrix(self, task_ids: tuple[str, ...], rows: list[list[float | None]]) -> None: ...
 
@@ -217,12 +236,13 @@ __all__ = [
     "AdapterStore",
     "Answerer",
     "Encoder",
-    "ExampleSource",
-    "LabelledInput",
-    "Profiler",
     "EpochReport",
+    "ExampleSource",
     "ExpertLibrary",
+    "JointSession",
+    "LabelledInput",
     "Learner",
+    "Profiler",
     "RouterModel",
     "RunStore",
     "TaskSource",

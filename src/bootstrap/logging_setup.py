@@ -53,5 +53,6 @@ def configure(json: bool | None = None, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("transformers", "peft", "datasets", "huggingface_hub", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # bitsandbytes warns at import on CPUs with AVX512-BF16 that an optional `kernels` package is missing.
+    # bitsandbytes warns at import on CPUs with AVX512-BF16 that an optional `kernels`
+    # package is missing.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)

@@ -51,7 +51,8 @@ def matrix_table(
 
 
 def status_line(state: RunState) -> str | None:
-    """Why a reader must not take the numbers at face value: incomplete, stopped, tasks not learned."""
+    """Why a reader must not take the numbers at face value: incomplete, stopped, tasks
+    not learned."""
     notes = []
     if not state.finished:
         notes.append(f"INCOMPLETE: {state.progress} tasks learned")
@@ -117,8 +118,8 @@ def print_run(console: Console, state: RunState, reference: dict | None = None) 
     ev = state.router.evaluation if state.router is not None else {}
     if ev:
         console.print(
-            f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy {ev['task_free_accuracy']:.3f}  "
-            f"task-given accuracy {ev['task_given_accuracy']:.3f}",
+            f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy "
+            f"{ev['task_free_accuracy']:.3f}  task-given accuracy {ev['task_given_accuracy']:.3f}",
             style="bold",
         )
     if reference is not None:
@@ -129,7 +130,10 @@ def reference_table(state: RunState, reference: dict) -> Table:
     table = Table(
         title=f"Beside the reference: {reference['label']}",
         title_justify="left",
-        caption=f"reference run, not measured in this run: {reference['command']} (seed {reference['seed']}, {reference['machine']})",
+        caption=(
+            f"reference run, not measured in this run: {reference['command']} "
+            f"(seed {reference['seed']}, {reference['machine']})"
+        ),
         caption_justify="left",
     )
     for col in ("", "this run", "reference"):
@@ -145,16 +149,20 @@ def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
     table.add_column("mean ± std", justify="right")
     for name in METRICS:
         values = [s.accuracy.summary()[name] for s in states]
-        if any(v is None for v in values):
+        measured = [v for v in values if v is not None]
+        if len(measured) < len(values):
             continue
-        mean, std = mean_std(values)
+        mean, std = mean_std(measured)
         table.add_row(name, f"{mean:.3f} ± {std:.3f}")
     return table
 
 
 def decision_text(decision: ReuseDecision) -> str:
     target = decision.expert_id or "a new expert"
-    return f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) — {decision.reason}"
+    return (
+        f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) "
+        f"— {decision.reason}"
+    )
 
 
 def route_text(ranked: list[tuple[str, float]], expert_id: str) -> str:

@@ -13,6 +13,7 @@ its slope >= 0; the isotonic fit is pool-adjacent-violators, interpolated linear
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -37,7 +38,8 @@ def difference_variance(a: float, b: float, n: int) -> float:
 
 
 def mean_change_se(changes: Sequence[tuple[float, float, int]]) -> float:
-    """Standard error of the mean of several (before - after) accuracy changes, each on its own n inputs."""
+    """Standard error of the mean of several (before - after) accuracy changes, each on its own
+    n inputs."""
     if not changes:
         return 0.0
     return math.sqrt(sum(difference_variance(a, b, n) for a, b, n in changes)) / len(changes)
@@ -55,8 +57,9 @@ class ReuseOutcome:
     noise: float = field(default=0.0, validator=validators.ge(0.0))
 
     def works(self, tol_forget: float, tol_new: float, z: float = 0.0) -> bool:
-        """Forgetting within `tol_forget` plus `z` standard errors of its own measurement (docs/adr/0044):
-        a loss the dev sets cannot tell from noise is not counted as a failure. z = 0: the fixed tolerance."""
+        """Forgetting within `tol_forget` plus `z` standard errors of its own measurement
+        (docs/adr/0044): a loss the dev sets cannot tell from noise is not counted as a failure.
+        z = 0: the fixed tolerance."""
         ok_new = self.shortfall is None or self.shortfall <= tol_new
         return self.forgetting <= tol_forget + z * self.noise and ok_new
 
@@ -132,7 +135,7 @@ class ReuseCalibrator:
         knots = _cached_fit(self)
         if similarity <= knots[0][0]:
             return knots[0][1]
-        for (x1, y1), (x2, y2) in zip(knots, knots[1:], strict=False):
+        for (x1, y1), (x2, y2) in itertools.pairwise(knots):
             if similarity <= x2:
                 return y1 if x2 == x1 else y1 + (y2 - y1) * (similarity - x1) / (x2 - x1)
         return knots[-1][1]

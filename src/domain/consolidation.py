@@ -116,12 +116,10 @@ class ConsolidationPolicy:
     feature_replay_alpha: float = field(default=0.1, validator=validators.ge(0.0))
     replay_backbone_encoding_batch_size: int = field(default=8, validator=validators.ge(1))
     replay_budget_bytes: int = field(default=262_144, validator=validators.ge(1))
-    replay_tasks_per_step: int = field(
-        default=1, validator=validators.ge(-1)
-    )  # -1: every earlier task
-    replay_batch_size: int = field(
-        default=0, validator=validators.ge(0)
-    )  # rows of each replayed batch; 0: the training batch
+    # -1: every earlier task
+    replay_tasks_per_step: int = field(default=1, validator=validators.ge(-1))
+    # rows of each replayed batch; 0: the training batch
+    replay_batch_size: int = field(default=0, validator=validators.ge(0))
 
     def __attrs_post_init__(self) -> None:
         if self.replay_tasks_per_step == 0:
@@ -134,7 +132,8 @@ class ConsolidationPolicy:
         return min(self.replay_tasks_per_step, earlier)
 
     def replay_rows(self, batch_size: int) -> int:
-        """Rows of each replayed batch: `replay_batch_size`, or the training batch size when it is 0."""
+        """Rows of each replayed batch: `replay_batch_size`, or the training batch size
+        when it is 0."""
         return self.replay_batch_size or batch_size
 
     @property

@@ -61,7 +61,8 @@ def judge_epoch(
     if weight_scale is not None and weight_scale > WEIGHT_LIMIT:
         return Verdict(
             Health.DIVERGED,
-            f"the largest LoRA weight reached {weight_scale:.3g} (limit {WEIGHT_LIMIT:g}) at epoch {epoch}",
+            f"the largest LoRA weight reached {weight_scale:.3g} (limit {WEIGHT_LIMIT:g}) at epoch "
+            f"{epoch}",
         )
     if (
         initial_loss is not None
@@ -70,13 +71,15 @@ def judge_epoch(
     ):
         return Verdict(
             Health.DIVERGED,
-            f"training loss exploded to {loss:.3g} at epoch {epoch} (it started at {initial_loss:.3g})",
+            f"training loss exploded to {loss:.3g} at epoch {epoch} (it started at "
+            f"{initial_loss:.3g})",
         )
     return OK
 
 
 def judge_outcome(accuracy: float, zero_shot: float | None) -> Verdict:
-    """A task's accuracy right after it was trained, against the bare backbone's on the same examples."""
+    """A task's accuracy right after it was trained, against the bare backbone's on the same
+    examples."""
     if zero_shot is not None and accuracy <= zero_shot:
         return Verdict(
             Health.DID_NOT_LEARN,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from attrs import evolve, field, frozen, validators
 
 from adaptive_learner.domain.errors import DomainError
@@ -26,7 +28,7 @@ class EarlyStopping:
 
     def observe(self, value: float) -> EarlyStopping:
         """Return the state after one more epoch whose validation metric is `value`."""
-        if value != value:  # NaN never counts as an improvement
+        if math.isnan(value):  # NaN never counts as an improvement
             raise DomainError(f"validation {self.metric} is NaN at epoch {self.epoch + 1}")
         epoch = self.epoch + 1
         if self.best_value is None or value > self.best_value + self.min_delta:

@@ -6,11 +6,11 @@ Notation (T tasks, 0-based here, 1-based in the papers):
            filled when known and drives FWT).
   b[j]     zero-shot accuracy of the frozen backbone on task j.
 
-  AvgAcc      = 1/T       sum_j R[T-1][j]
-  BWT         = 1/(T-1)   sum_{j<T-1} (R[T-1][j] - R[j][j])                 (Lopez-Paz & Ranzato 2017)
-  BWT_clipped = 1/T       sum_{j<T}   min(R[T-1][j] - R[j][j], 0)           (LLM CL papers, e.g. TRACE)
-  FWT         = 1/(T-1)   sum_{j>=1}  (R[j-1][j] - b[j])                    (Lopez-Paz & Ranzato 2017)
-  Forgetting  = 1/(T-1)   sum_{j<T-1} (max_{j<=i<T-1} R[i][j] - R[T-1][j])  (Chaudhry et al. 2018)
+  AvgAcc      = 1/T     sum_j R[T-1][j]
+  BWT         = 1/(T-1) sum_{j<T-1} (R[T-1][j] - R[j][j])                (Lopez-Paz & Ranzato 2017)
+  BWT_clipped = 1/T     sum_{j<T}   min(R[T-1][j] - R[j][j], 0)          (LLM CL papers, e.g. TRACE)
+  FWT         = 1/(T-1) sum_{j>=1}  (R[j-1][j] - b[j])                   (Lopez-Paz & Ranzato 2017)
+  Forgetting  = 1/(T-1) sum_{j<T-1} (max_{j<=i<T-1} R[i][j] - R[T-1][j]) (Chaudhry et al. 2018)
 
 With one task, BWT, FWT and forgetting are 0 by convention. See docs/adr/0007-metrics.md.
 """
@@ -35,7 +35,8 @@ def _check_accuracy(value: float, where: str) -> float:
 class AccuracyMatrix:
     """R[i][j] for a sequence of `task_ids`, filled row by row as training proceeds."""
 
-    task_ids: tuple[str, ...] = field(converter=tuple)
+    # A typed converter (not plain `tuple`) lets mypy type __init__; it converts, it checks nothing.
+    task_ids: tuple[str, ...] = field(converter=tuple[str, ...])
     _cells: dict[tuple[int, int], float] = field(factory=dict, alias="cells")
     zero_shot: dict[int, float] = field(factory=dict)
 

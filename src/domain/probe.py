@@ -2,8 +2,8 @@
 
 Before a reuse decision, each of the nearest candidate experts answers the new task's dev inputs
 (held out of training) with no training step, and so does the bare backbone, which is exactly
-where a fresh LoRA starts (its B matrix is zero). The difference of their dev accuracies (plain accuracy,
-the figure the accuracy matrix reports, docs/adr/0048),
+where a fresh LoRA starts (its B matrix is zero). The difference of their dev accuracies (plain
+accuracy, the figure the accuracy matrix reports, docs/adr/0048),
 
     delta = acc(candidate) - acc(fresh)
 
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen, validators
 
@@ -64,18 +65,32 @@ def _logit(p: float) -> float:
 
 
 @frozen
+class EarlierTask:
+    """Dev accuracy of one of the candidate's earlier tasks before and after the probe's
+    training steps."""
+
+    task_id: str
+    before: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    after: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
+    n: int = field(validator=validators.ge(1))
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+@frozen
 class ProbeResult:
-    """Dev accuracy (plain accuracy) of the new task under a candidate and under a fresh start, on n inputs."""
+    """Dev accuracy (plain accuracy) of the new task under a candidate and under a fresh start,
+    on n inputs."""
 
     candidate: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     fresh: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
     n: int = field(validator=validators.ge(1))
-    steps: int = field(
-        default=0, validator=validators.ge(0)
-    )  # training steps before the comparison (0: none)
-    earlier: tuple[EarlierTask, ...] = field(
-        default=(), converter=tuple
-    )  # the candidate's earlier tasks after those steps
+    # training steps before the comparison (0: none)
+    steps: int = field(default=0, validator=validators.ge(0))
+    # the candidate's earlier tasks after those steps
+    earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple[EarlierTask, ...])
 
     @property
     def delta(self) -> float:
@@ -83,7 +98,8 @@ class ProbeResult:
 
     @property
     def total(self) -> float:
-        """The change of summed accuracy if the candidate is reused: the new task's gain plus the earlier tasks' change."""
+        """The change of summed accuracy if the candidate is reused: the new task's gain plus the
+        earlier tasks' change."""
         return self.delta + sum(t.change for t in self.earlier)
 
     @property
@@ -94,11 +110,13 @@ class ProbeResult:
         return math.sqrt(var)
 
     def probability(self) -> float:
-        """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when everything ties."""
+        """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when
+        everything ties."""
         return normal_cdf(self.total / self.standard_error)
 
     def note(self) -> str:
-        """One line for decision reasons and report.md: 'probe 0.800 vs fresh 0.600 after 8 steps, earlier +0.050'."""
+        """One line for decision reasons and report.md: 'probe 0.800 vs fresh 0.600 after 8 steps,
+        earlier +0.050'."""
         steps = f" after {self.steps} steps" if self.steps else ""
         earlier = f", earlier {self.total - self.delta:+.3f}" if self.earlier else ""
         return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}"
@@ -113,7 +131,7 @@ class ProbeResult:
         return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "candidate": self.candidate,
             "fresh": self.fresh,
             "n": self.n,
@@ -130,23 +148,9 @@ class ProbeResult:
 
 
 @frozen
-class EarlierTask:
-    """Dev accuracy of one of the candidate's earlier tasks before and after the probe's training steps."""
-
-    task_id: str
-    before: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
-    after: float = field(validator=[validators.ge(0.0), validators.le(1.0)])
-    n: int = field(validator=validators.ge(1))
-
-    @property
-    def change(self) -> float:
-        return self.after - self.before
-
-
-@frozen
 class ProbeGap:
-    """How far the end of a trained reuse was from its probe on the expert's earlier tasks: the mean over
-    them of after_full - after_probe (dev accuracy, same inputs), and that mean's variance."""
+    """How far the end of a trained reuse was from its probe on the expert's earlier tasks: the mean
+    over them of after_full - after_probe (dev accuracy, same inputs), and that mean's variance."""
 
     mean: float
     variance: float = field(validator=validators.ge(0.0))

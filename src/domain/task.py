@@ -37,14 +37,16 @@ class Task:
     id: str = field(validator=_check_id)
     name: str
     description: str
-    labels: tuple[str, ...] = field(converter=tuple, validator=_check_labels)
+    # A typed converter (not plain `tuple`) lets mypy type __init__; it converts, it checks nothing.
+    labels: tuple[str, ...] = field(converter=tuple[str, ...], validator=_check_labels)
     kind: str = field(default="single", validator=validators.in_(TASK_KINDS))
-    verbalizers: tuple[str, ...] = field(converter=tuple, default=())
+    verbalizers: tuple[str, ...] = field(converter=tuple[str, ...], default=())
 
     def __attrs_post_init__(self) -> None:
         if self.verbalizers and len(self.verbalizers) != len(self.labels):
             raise DomainError(
-                f"task {self.id!r}: {len(self.verbalizers)} verbalizers for {len(self.labels)} labels"
+                f"task {self.id!r}: {len(self.verbalizers)} verbalizers for {len(self.labels)} "
+                "labels"
             )
 
     @property
@@ -85,7 +87,7 @@ class Task:
 class TaskSequence:
     """Tasks in the order they are learned; task ids are unique."""
 
-    tasks: tuple[Task, ...] = field(converter=tuple)
+    tasks: tuple[Task, ...] = field(converter=tuple[Task, ...])
 
     @tasks.validator
     def _unique(self, attribute: Any, value: tuple[Task, ...]) -> None:

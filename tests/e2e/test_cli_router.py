@@ -111,9 +111,10 @@ def test_router_state_from_another_model_is_a_one_line_error(tmp_path):
 
 
 def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
-    # A permissive prior (coin flip at cosine 0.3) makes news_topic reuse the sentiment expert; on the
-    # fake backbone that reuse makes the sentiment task forget, so it does not work. The zero-step probe:
-    # the trained one (the default) would see the forgetting before the reuse and never make it.
+    # A permissive prior (coin flip at cosine 0.3) makes news_topic reuse the sentiment expert; on
+    # the fake backbone that reuse makes the sentiment task forget, so it does not work. The
+    # zero-step probe: the trained one (the default) would see the forgetting before the reuse and
+    # never make it.
     result = cli(
         "run",
         *ADAPTIVE,
@@ -139,9 +140,10 @@ def test_a_failed_reuse_raises_tau_and_the_next_similar_task_forks(tmp_path):
 
 
 def test_the_trained_probe_sees_the_forgetting_a_reuse_would_cause(tmp_path):
-    """The default trained probe (docs/adr/0040) on the fake backbone: 8 steps on a copy of a candidate make
-    its unprotected earlier tasks fade and gain nothing on the new task, so the evidence is against reuse;
-    the same permissive prior then shares experts less than with the zero-step probe."""
+    """The default trained probe (docs/adr/0040) on the fake backbone: 8 steps on a copy of a
+    candidate make its unprotected earlier tasks fade and gain nothing on the new task, so the
+    evidence is against reuse; the same permissive prior then shares experts less than with the
+    zero-step probe."""
     runs = {}
     for steps in (8, 0):
         out = tmp_path / f"k{steps}"
@@ -168,9 +170,8 @@ def test_the_trained_probe_sees_the_forgetting_a_reuse_would_cause(tmp_path):
         k: sum(d["action"] != "create" for d in decisions) for k, decisions in runs.items()
     }  # reuses and forks
     assert shared[8] < shared[0]
-    assert (
-        runs[8][1]["probability"] < runs[0][1]["probability"]
-    )  # the same candidate, now with the evidence against it
+    # the same candidate, now with the evidence against it
+    assert runs[8][1]["probability"] < runs[0][1]["probability"]
 
 
 def test_learned_router_is_fitted_saved_and_answers(tmp_path):
@@ -227,8 +228,8 @@ def test_predict_uses_the_saved_router_weights(tmp_path):
     before = cli("predict", str(run_dir), "--file", str(queries), cwd=tmp_path)
     assert before.returncode == 0, before.stderr
     header = json.loads((run_dir / "router" / "router.json").read_text())
-    # Tamper with the saved weights: zero weights, a bias that picks one key for every input. A refit
-    # router would not know about it; the saved one answers with that key everywhere.
+    # Tamper with the saved weights: zero weights, a bias that picks one key for every input. A
+    # refit router would not know about it; the saved one answers with that key everywhere.
     forced = next(k for k in header["keys"] if k not in _routed_tasks(before.stdout)[:1])
     weights = load_file(str(run_dir / "router" / "router.safetensors"))
     weights["net.weight"] = weights["net.weight"] * 0
@@ -276,6 +277,5 @@ def test_predict_refits_the_router_when_none_is_saved(tmp_path):
     shutil.rmtree(run_dir / "router")
     answer = cli("predict", str(run_dir), "--text", "a wonderful film", cwd=tmp_path)
     assert answer.returncode == 0 and "expert-" in answer.stdout, answer.stderr
-    assert (
-        json.loads((run_dir / "router" / "router.json").read_text())["keys"] == saved["keys"]
-    )  # refitted and saved again
+    # refitted and saved again
+    assert json.loads((run_dir / "router" / "router.json").read_text())["keys"] == saved["keys"]

@@ -1,4 +1,5 @@
-"""Kill -9 a real run at several moments (mid-task, mid-save); `resume` ends with the same matrix."""
+"""Kill -9 a real run at several moments (mid-task, mid-save); `resume` ends with the
+same matrix."""
 
 import json
 import os
@@ -29,6 +30,7 @@ def cli(*args, cwd):
     env = dict(os.environ)
     return subprocess.run(
         [sys.executable, "-m", "adaptive_learner.bootstrap.cli", *args],
+        check=False,
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -79,7 +79,10 @@ def diverged(tmp_path, monkeypatch, capsys) -> Path:
         "{}",
         '{"task_ids": 5}',
         "[1, 2]",
-        '{"task_ids": ["a"], "library": {}, "accuracy": {"task_ids": ["a"], "rows": [["x"]]}, "balanced_accuracy": {}}',
+        (
+            '{"task_ids": ["a"], "library": {}, "accuracy": {"task_ids": ["a"], "rows": [["x"]]}, '
+            '"balanced_accuracy": {}}'
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["report", "experts", "evaluate", "resume", "compare", "route"])
@@ -182,9 +185,8 @@ def test_divergence_is_recorded_then_resume_with_a_lower_learning_rate_finishes(
 ):
     state = json.loads((diverged / "state.json").read_text())
     assert "diverged" in state["stopped"] and len(state["reports"]) == 2
-    assert [e["id"] for e in state["library"]["experts"]] == [
-        "expert-0"
-    ]  # no half-made expert saved
+    # no half-made expert saved
+    assert [e["id"] for e in state["library"]["experts"]] == ["expert-0"]
     report = (diverged / "report.md").read_text()
     assert (
         "**Incomplete run: 2/5 tasks learned.**" in report
@@ -258,9 +260,8 @@ def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(
     rows = [
         line for line in out.splitlines() if diverged.name[:10] in line or other.name[:10] in line
     ]
-    assert len(rows) == 2, (
-        out
-    )  # one row each: the incomplete run is not averaged with the finished one
+    # one row each: the incomplete run is not averaged with the finished one
+    assert len(rows) == 2, out
     assert any("2/5 INCOMPLETE" in r for r in rows) and any(
         "5/5" in r and "INCOMPLETE" not in r for r in rows
     )

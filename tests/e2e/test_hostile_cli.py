@@ -103,6 +103,7 @@ def test_route_a_lone_surrogate_through_a_real_process(finished, tmp_path):
             b"--text",
             b"caf\xe9",
         ],
+        check=False,
         capture_output=True,
         timeout=120,
     )
@@ -225,7 +226,7 @@ def test_bad_wandb_variables_are_one_line_before_the_run_folder(
     assert not out.exists()
 
 
-# --- resume checks the data and config first (like run) --------------------------------------------
+# --- resume checks the data and config first (like run) -------------------------------------------
 
 
 def test_resume_checks_the_task_files_before_the_model_loads(
@@ -301,7 +302,7 @@ def test_fake_experts_saved_without_a_checksum_still_load(finished, run_cli):
     assert code == 0, text
 
 
-# --- a new run folder never replaces an existing (empty) folder -------------------------------------
+# --- a new run folder never replaces an existing (empty) folder -----------------------------------
 
 
 def test_a_new_run_folder_never_replaces_an_empty_folder_of_the_same_name(tmp_path, monkeypatch):
@@ -309,9 +310,8 @@ def test_a_new_run_folder_never_replaces_an_empty_folder_of_the_same_name(tmp_pa
     monkeypatch.setattr(runs.time, "strftime", lambda *_: "20260101-000000")
     taken = tmp_path / f"{cfg.run.name}-20260101-000000-s{cfg.run.seed}"
     taken.mkdir()
-    (tmp_path / f"{taken.name}-1").symlink_to(
-        tmp_path / "nowhere"
-    )  # a dangling link holds a name too
+    # a dangling link holds a name too
+    (tmp_path / f"{taken.name}-1").symlink_to(tmp_path / "nowhere")
     made = runs.new_run_dir(cfg)
     assert made == tmp_path / f"{taken.name}-2"
     assert taken.is_dir() and list(taken.iterdir()) == []
@@ -345,7 +345,7 @@ def test_an_empty_cache_variable_means_the_default(tmp_path, monkeypatch):
     assert cache_root() == Path.home() / ".cache" / "adaptive-learner"
 
 
-# --- a state.json whose parts disagree --------------------------------------------------------------
+# --- a state.json whose parts disagree ------------------------------------------------------------
 
 
 def _cut(name: str, keep: int):
@@ -402,7 +402,8 @@ def test_compare_refuses_a_run_given_twice(finished, run_cli):
 
 
 def test_report_into_a_read_only_run_folder_is_one_line(finished, run_cli, monkeypatch):
-    """What a non-root user meets in a read-only run folder (simulated: the tests may run as root)."""
+    """What a non-root user meets in a read-only run folder (simulated: the tests may run
+    as root)."""
     import tempfile
 
     def read_only(*_args, **kwargs):
@@ -414,7 +415,7 @@ def test_report_into_a_read_only_run_folder_is_one_line(finished, run_cli, monke
     )
 
 
-# --- a file that is not GGUF, named as one ------------------------------------------------------------
+# --- a file that is not GGUF, named as one --------------------------------------------------------
 
 
 def test_inspect_layers_on_a_file_that_is_not_gguf_is_one_line(tmp_path, run_cli):

@@ -1,4 +1,5 @@
-"""Everything is checked before a run folder exists: bad data or config is one line, exit 2, no folder.
+"""Everything is checked before a run folder exists: bad data or config is one line,
+exit 2, no folder.
 
 The CLI runs in-process here (the same `entry` the console script calls) to keep the many cases
 fast; one case per kind also runs as a real subprocess.
@@ -303,6 +304,7 @@ def test_the_console_script_gives_one_line_and_exit_2(data, tmp_path, run_cli):
             "--output-dir",
             str(out),
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,

@@ -65,7 +65,8 @@ def demo_source(tmp_path):
 def make_backbone(
     tokenizer, source, run_dir=None, seed=0, first_layer=0, world=None, lora_dropout=0.0, **training
 ):
-    """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the 2-layer model)."""
+    """`first_layer` restricts LoRA to decoder layers >= it (latent replay needs >= 1 on the
+    2-layer model)."""
     from adaptive_learner.adapters.hf.backbone import HFBackbone
     from adaptive_learner.bootstrap.config import LoraConfig, TrainingConfig
 
@@ -87,7 +88,8 @@ def make_backbone(
 
 @pytest.fixture(scope="module")
 def one_thread():
-    """The tiny model is latency-bound: a second intra-op thread only adds contention (measured 50x on a busy 2-core CPU)."""
+    """The tiny model is latency-bound: a second intra-op thread only adds contention (measured 50x
+    on a busy 2-core CPU)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

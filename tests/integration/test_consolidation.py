@@ -1,4 +1,5 @@
-"""Online EWC and replay on the tiny random Llama: kernels vs references, budgets, exactness, persistence."""
+"""Online EWC and replay on the tiny random Llama: kernels vs references, budgets, exactness,
+persistence."""
 
 import math
 import random
@@ -28,7 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
 
 def trained(tokenizer, source, first_layer=0, run_dir=None, policy=None):
-    """A backbone whose expert e0 learned the first demo task for one epoch (LoRA B no longer zero)."""
+    """A backbone whose expert e0 learned the first demo task for one epoch (LoRA B no
+    longer zero)."""
     b = make_backbone(tokenizer, source, run_dir=run_dir, first_layer=first_layer)
     task = source.load()[0]
     b.new_expert("e0")
@@ -84,9 +86,8 @@ def test_fisher_matches_a_hand_written_reference(method):
     model, label_ids = _ToyLM(), torch.tensor([2, 5, 7])
     rows, gold = [[1, 4], [3], [6, 6, 9], [8, 2]], [0, 2, 1, 2]
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "error"
-        )  # vmap must not fall back to the loop here: that would test the loop twice
+        # vmap must not fall back to the loop here: that would test the loop twice
+        warnings.simplefilter("error")
         got = diagonal_fisher(
             model,
             {"head.weight": model.head.weight},
@@ -148,9 +149,8 @@ def test_true_fisher_is_seeded_and_differs_from_empirical(tokenizer, demo_source
 
 # --- online EWC -------------------------------------------------------------------------------
 def test_online_ewc_accumulates_scaled_fisher_and_moves_the_anchor(tokenizer, demo_source):
-    policy = ConsolidationPolicy(
-        ewc_lambda=100.0, ewc_data_loader_num_samples=100
-    )  # all 24 rows: no sampling
+    # all 24 rows: no sampling
+    policy = ConsolidationPolicy(ewc_lambda=100.0, ewc_data_loader_num_samples=100)
     b, task_a = trained(tokenizer, demo_source, policy=policy)
     task_b = demo_source.load()[1]
     b.consolidate("e0", task_a, policy, 0.5)
@@ -160,13 +160,11 @@ def test_online_ewc_accumulates_scaled_fisher_and_moves_the_anchor(tokenizer, de
 
     session = b.start("e0", task_b, policy)
     named = {k.replace(".e0.", ".{}."): p for k, p in b.experts.parameters("e0").items()}
-    assert (
-        ewc_penalty(named, state.anchors, state.fisher, 100.0).item() == 0.0
-    )  # right after consolidation
+    # right after consolidation
+    assert ewc_penalty(named, state.anchors, state.fisher, 100.0).item() == 0.0
     session.train_epoch()
-    assert (
-        ewc_penalty(named, state.anchors, state.fisher, 100.0).item() > 0.0
-    )  # task B moved the weights
+    # task B moved the weights
+    assert ewc_penalty(named, state.anchors, state.fisher, 100.0).item() > 0.0
 
     b.new_expert("probe", parent="e0")  # same weights, fresh state: F_B alone, from the same rows
     b.consolidation["probe"] = ExpertConsolidation()
@@ -212,9 +210,8 @@ def test_latent_replay_from_layer_k_reproduces_the_full_model(tokenizer, demo_so
     b, task = trained(tokenizer, demo_source, first_layer=1)
     model = b.experts.model.eval()
     data = b.encoded(task, "train")
-    window = latents.windows(
-        list(data.ids[:6]) + [data.ids[0][:5]], WINDOW, b.pad_id
-    )  # the last row is filled
+    # the last row is filled
+    window = latents.windows(list(data.ids[:6]) + [data.ids[0][:5]], WINDOW, b.pad_id)
     with torch.no_grad():
         logits, _ = latents.run_from(model, latents.layer_input(model, window, 1), 1)
         full = scoring.answer_logits(model, window, torch.ones_like(window))
@@ -292,9 +289,8 @@ def test_replay_adds_to_the_training_loss(tokenizer, demo_source):
     b.consolidate("e0", task, policy, 1.0)
     state, model = b.consolidation["e0"], b.experts.model
     args = (model, b.experts.parameters("e0"), "e0")
-    assert (
-        state.extra_loss(*args, task.id, policy, random.Random(0), 4, b.pad_id) is None
-    )  # own task: nothing earlier
+    # own task: nothing earlier
+    assert state.extra_loss(*args, task.id, policy, random.Random(0), 4, b.pad_id) is None
     assert state.extra_loss(*args, "other", policy, random.Random(0), 4, b.pad_id) is not None
 
 
@@ -325,7 +321,8 @@ def test_replay_tasks_per_step_replays_that_many_earlier_memories(per_step, expe
 
 @pytest.mark.parametrize(("rows", "expected"), [(0, 8), (3, 3)])
 def test_each_training_step_replays_replay_batch_size_rows(tokenizer, demo_source, rows, expected):
-    """`replay_batch_size` rows per replayed batch; 0 follows training.batch_size (8 in these tests)."""
+    """`replay_batch_size` rows per replayed batch; 0 follows training.batch_size (8 in
+    these tests)."""
     policy = ConsolidationPolicy(replay="experience", replay_batch_size=rows)
     b, task = trained(tokenizer, demo_source, policy=policy)
     b.consolidate("e0", task, policy, 1.0)
@@ -389,9 +386,10 @@ def test_a_shared_expert_learns_three_tasks_under_each_policy(
 
 
 def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_source):
-    """docs/adr/0048: a candidate's copy trains as the reuse will (same weights, batches, dropout draws: each session
-    seeds them from the task), and with `as_id` a fresh copy is initialised as the new expert will be, so one epoch's
-    steps end in exactly the real epoch's weights. Without `as_id` the fresh copy is another LoRA."""
+    """docs/adr/0048: a candidate's copy trains as the reuse will (same weights, batches, dropout
+    draws: each session seeds them from the task), and with `as_id` a fresh copy is initialised as
+    the new expert will be, so one epoch's steps end in exactly the real epoch's weights. Without
+    `as_id` the fresh copy is another LoRA."""
     from adaptive_learner.adapters.hf.prompts import length_batches
 
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
@@ -415,7 +413,7 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
     b.start("e1", task_b, policy).train_epoch()  # the real new expert
     same = lambda copy, real: (
         copy.keys() == real.keys() and all(torch.equal(v, real[k]) for k, v in copy.items())
-    )  # noqa: E731
+    )
     real_e0, real_e1 = (
         b.experts.state("e0"),
         b.experts.state("e1"),
@@ -427,7 +425,8 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
 def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_was(
     tokenizer, demo_source
 ):
-    """docs/adr/0040: a throwaway copy (weights + consolidation) trains k steps with replay and is deleted."""
+    """docs/adr/0040: a throwaway copy (weights + consolidation) trains k steps with replay and
+    is deleted."""
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
     b, task_a = trained(tokenizer, demo_source, policy=policy)
     b.consolidate("e0", task_a, policy, 1.0)

@@ -126,9 +126,8 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
     assert len(state.library) == experts
     assert sorted(b.experts.names()) == sorted(e.id for e in state.library)
     assert id(b.experts.base) == model_id  # the backbone was never reloaded
-    assert any(
-        key.endswith("/step_loss") for _, metrics in tracker.metrics for key in metrics
-    )  # per-step losses reach trackers
+    # per-step losses reach trackers
+    assert any(key.endswith("/step_loss") for _, metrics in tracker.metrics for key in metrics)
     assert state.completed == 3 and all(
         0 <= v <= 1 for row in state.accuracy.rows() for v in row if v is not None
     )
@@ -169,7 +168,8 @@ def test_joint_training_trains_one_expert_on_all_tasks(tokenizer, demo_source):
 
 
 def test_training_a_task_is_independent_of_what_ran_before(tokenizer, demo_source):
-    """Per-task seeding: the same task trained after other work gives the same weights (resume relies on it)."""
+    """Per-task seeding: the same task trained after other work gives the same weights (resume
+    relies on it)."""
     task = demo_source.load()[0]
 
     def train(warm_up: bool):

@@ -1,11 +1,11 @@
-"""Module listing, default grad-sketch layers per architecture and the name checker, on tiny random models."""
+"""Module listing, default grad-sketch layers per architecture and the name checker, on tiny
+random models."""
 
 from __future__ import annotations
 
 import sys
 
 import pytest
-
 from tests.integration.conftest import tiny_model
 
 torch = pytest.importorskip("torch")
@@ -109,7 +109,8 @@ def test_rows_list_names_types_shapes_and_counts(tokenizer):
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """The console entry point in-process (a subprocess would re-import transformers): (exit code, stdout)."""
+    """The console entry point in-process (a subprocess would re-import transformers): (exit
+    code, stdout)."""
     from adaptive_learner.bootstrap.cli import entry
 
     monkeypatch.setattr(sys, "argv", ["adaptive-learner", *args])
@@ -138,8 +139,8 @@ def test_inspect_layers_command_on_a_model_folder(tmp_path, monkeypatch, capsys)
     assert "model.layers.2.mlp.down_proj" in out and "weight[32, 64]" in out
     assert "model.layers.1" not in out
     assert (
-        "default grad_sketch_layer_names: model.layers.2.self_attn.v_proj, model.layers.2.mlp.down_proj"
-        in out
+        "default grad_sketch_layer_names: model.layers.2.self_attn.v_proj, "
+        "model.layers.2.mlp.down_proj" in out
     )
     code, out = cli(monkeypatch, capsys, "inspect-layers", "--model", str(tmp_path / "nope"))
     assert code == 2 and "no such model folder" in out and len(out.strip().splitlines()) == 1

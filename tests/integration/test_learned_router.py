@@ -1,4 +1,5 @@
-"""LinearRouter / MLPRouter (the RouterModel adapter): fit, determinism, save/load, one-line errors."""
+"""LinearRouter / MLPRouter (the RouterModel adapter): fit, determinism, save/load,
+one-line errors."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""ProfileIndex (the VectorIndex adapter): exact below the cut-off, usearch HNSW above, same answers."""
+"""ProfileIndex (the VectorIndex adapter): exact below the cut-off, usearch HNSW above,
+same answers."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -18,7 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def profiles(n: int, dim: int = 32, seed: int = 0, rank: int = 8) -> dict[str, tuple[float, ...]]:
-    """Vectors near a `rank`-dimensional subspace plus noise (profiles of related tasks), keyed e-0, e-1, ..."""
+    """Vectors near a `rank`-dimensional subspace plus noise (profiles of related tasks), keyed
+    e-0, e-1, ..."""
     rng = np.random.default_rng(seed)
     basis = rng.standard_normal((rank, dim))
     x = rng.standard_normal((n, rank)) @ basis + 0.3 * rng.standard_normal((n, dim))
@@ -54,7 +57,7 @@ def test_exact_search_matches_a_plain_python_reference(items, query, k):
     want = plain_top(items, query, k)
     assert len(got) == min(k, len(items))
     assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
-    assert all(s1 >= s2 for (_, s1), (_, s2) in zip(got, got[1:]))
+    assert all(s1 >= s2 for (_, s1), (_, s2) in itertools.pairwise(got))
     for key, score in got:
         assert score == pytest.approx(plain_top({key: items[key]}, query, 1)[0][1], abs=1e-5)
 

@@ -1,4 +1,5 @@
-"""Resume on the HF backbone: crash after two tasks, resume in a fresh backbone, same final matrix."""
+"""Resume on the HF backbone: crash after two tasks, resume in a fresh backbone, same
+final matrix."""
 
 import pytest
 from tests.integration.conftest import make_backbone
@@ -56,9 +57,8 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         crashing()
 
-    resumed = sequence(
-        tokenizer, demo_source, tmp_path / "crashed"
-    )()  # a fresh backbone, as after kill -9
+    # a fresh backbone, as after kill -9
+    resumed = sequence(tokenizer, demo_source, tmp_path / "crashed")()
     assert resumed.accuracy.rows() == whole.accuracy.rows()
     assert [r.task_id for r in resumed.reports] == [r.task_id for r in whole.reports]
     from safetensors.torch import load_file

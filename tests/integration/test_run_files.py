@@ -1,5 +1,6 @@
-"""Issue 12 on the HF backbone (tiny random model): damaged or overwritten files are one StorageError
-naming the file at fault, a full disk while saving is one line, and divergence is reported."""
+"""Issue 12 on the HF backbone (tiny random model): damaged or overwritten files are one
+StorageError naming the file at fault, a full disk while saving is one line, and divergence is
+reported."""
 
 import errno
 import json
@@ -51,9 +52,8 @@ def test_expert_json_keeps_a_checksum_of_every_saved_file(trained):
 def test_overwritten_bytes_are_refused_naming_the_file(trained, tokenizer, demo_source, name):
     b, _, _, folder = trained
     data = bytearray((folder / name).read_bytes())
-    data[-8:] = bytes(
-        x ^ 0xFF for x in data[-8:]
-    )  # same length, other bytes: loads silently without the checksum
+    # same length, other bytes: loads silently without the checksum
+    data[-8:] = bytes(x ^ 0xFF for x in data[-8:])
     (folder / name).write_bytes(bytes(data))
     with pytest.raises(StorageError, match=rf"{name}: checksum mismatch"):
         fresh(tokenizer, demo_source, b.run_dir).load_expert(

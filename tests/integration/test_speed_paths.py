@@ -133,7 +133,8 @@ def test_prefix_sharing_defaults_to_on_for_a_cpu_and_off_for_cuda():
 
 
 def test_differentiated_passes_run_without_cudnn_attention_on_cuda():
-    """The flags gradient_attention sets (no GPU needed to read them) and that every pass with a backward enters it."""
+    """The flags gradient_attention sets (no GPU needed to read them) and that every pass with a
+    backward enters it."""
     before = torch.backends.cuda.cudnn_sdp_enabled()
     with gradient_attention(torch.device("cuda")):
         assert (
@@ -187,7 +188,8 @@ def _same_training(reference, other):
 
 
 def test_training_switches_give_the_same_losses_and_accuracy(tokenizer, demo_source):
-    """share_prefix (default) against plain batches, and length buckets: the same run within 1e-4."""
+    """share_prefix (default) against plain batches, and length buckets: the same run
+    within 1e-4."""
     reference = _train(tokenizer, demo_source, share_prefix=False)
     _same_training(reference, _train(tokenizer, demo_source))
     _same_training(

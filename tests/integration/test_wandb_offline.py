@@ -1,4 +1,5 @@
-"""The W&B tracker in offline mode (no key, no network): a syncable run appears under the run folder."""
+"""The W&B tracker in offline mode (no key, no network): a syncable run appears under the
+run folder."""
 
 import pytest
 

@@ -125,7 +125,7 @@ def test_router_memory_round_trips_through_json(cal, tau, counters, profiles):
 
 
 # --- the transfer probe (docs/adr/0034) ----------------------------------------------------------
-from adaptive_learner.domain.probe import ProbeResult, combine  # noqa: E402
+from adaptive_learner.domain.probe import ProbeResult, combine
 
 accuracy = st.floats(0.0, 1.0)
 probe_results = st.builds(ProbeResult, candidate=accuracy, fresh=accuracy, n=st.integers(1, 5000))
@@ -183,7 +183,7 @@ def test_a_probe_in_favour_never_turns_a_reuse_into_new(
 
 
 # --- the input-form gate of task-free routing (docs/adr/0039) ------------------------------------
-from adaptive_learner.domain.task_free import gate_by_form  # noqa: E402
+from adaptive_learner.domain.task_free import gate_by_form
 
 tasks_ = st.sampled_from(["t0", "t1", "t2", "t3"])
 
@@ -206,7 +206,7 @@ def test_form_gate_keeps_only_tasks_of_the_querys_form_or_everything(probs, form
 
 
 # --- the trained probe (docs/adr/0040) ----------------------------------------------------------
-from adaptive_learner.domain.probe import EarlierTask  # noqa: E402
+from adaptive_learner.domain.probe import EarlierTask
 
 earlier_tasks = st.lists(
     st.builds(
@@ -244,9 +244,8 @@ def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, 
     better = ProbeResult(cand, fresh, n, 8, [*earlier, EarlierTask("x", 0.5, high, n)])
     assert worse.total <= better.total + 1e-12
     assert worse.probability() <= better.probability() + 1e-9
-    assert (worse.probability() >= 0.5 - 1e-9) == (
-        worse.total >= -1e-12
-    )  # a net gain is evidence for, a net loss against
+    # a net gain is evidence for, a net loss against
+    assert (worse.probability() >= 0.5 - 1e-9) == (worse.total >= -1e-12)
 
 
 @given(
@@ -271,7 +270,7 @@ def test_a_probe_round_trips_through_the_decision_log(cand, fresh, n, steps, ear
     assert ProbeResult.from_dict(probe.to_dict()) == probe
 
 
-# --- how the probe meets the calibrated cosine (docs/adr/0042) -------------------------------------
+# --- how the probe meets the calibrated cosine (docs/adr/0042) ------------------------------------
 trained_probes = st.dictionaries(
     st.sampled_from(["e0", "e1", "e2", "e3"]),
     st.builds(
@@ -309,7 +308,7 @@ def test_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau,
         assert d.probabilities[d.expert_id] >= tau
 
 
-# --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) --------------------
+# --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) -----------------
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, trained_probes)
 def test_without_probe_visits_the_choice_is_the_plain_ucb_rule(
     profile, profiles, cal, tau, counters, results
@@ -338,17 +337,17 @@ def test_a_trained_probe_gives_its_candidate_a_finite_index(
         if probe is not None and probe.steps > 0 or arm.visits:
             assert v is not None and math.isfinite(v)
         else:
-            assert (
-                v is None
-            )  # neither measured nor probed after training: explored first, as before
+            # neither measured nor probed after training: explored first, as before
+            assert v is None
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
 def test_with_no_history_the_best_measured_candidate_is_chosen(
     profile, profiles, cal, tau, results
 ):
-    """Before any measured reuse, every probed candidate has the same observations, so the same bonus:
-    among eligible candidates that were all probed after training, the highest p_probe wins."""
+    """Before any measured reuse, every probed candidate has the same observations, so the
+    same bonus: among eligible candidates that were all probed after training, the highest
+    p_probe wins."""
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), {}, results)
     eligible = [e for e, p in d.probabilities.items() if p >= tau]
     if d.action is ReuseAction.REUSE and all(
@@ -370,9 +369,8 @@ def test_the_noise_aware_outcome_only_forgives_more_with_more_noise_and_z(
     from adaptive_learner.domain.calibration import ReuseOutcome
 
     o = ReuseOutcome(0.9, forgetting=forgetting, noise=noise)
-    assert o.works(tol, 1.0, 0.0) == (
-        forgetting <= tol
-    )  # z = 0: the fixed tolerance of docs/adr/0031
+    # z = 0: the fixed tolerance of docs/adr/0031
+    assert o.works(tol, 1.0, 0.0) == (forgetting <= tol)
     lo, hi = sorted((z1, z2))
     if o.works(tol, 1.0, lo):
         assert o.works(tol, 1.0, hi)

@@ -1,4 +1,5 @@
-"""The EWC penalty (lam/2) sum F (theta - theta*)^2 against a plain-Python reference and its properties."""
+"""The EWC penalty (lam/2) sum F (theta - theta*)^2 against a plain-Python reference and its
+properties."""
 
 import pytest
 from hypothesis import given, settings

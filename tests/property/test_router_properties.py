@@ -33,7 +33,7 @@ def test_schedule_creates_exactly_the_expected_experts(n, tasks):
 
 
 # --- which experts learn again (docs/adr/0041: consolidation only where a later task reads it) -----
-from adaptive_learner.domain.reuse import FixedAssignment  # noqa: E402
+from adaptive_learner.domain.reuse import FixedAssignment
 
 
 def _experts_of(rule, total: int) -> list[str]:
@@ -58,9 +58,8 @@ def test_a_schedule_knows_exactly_which_experts_learn_again(n, total):
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=10))
 def test_a_written_out_schedule_knows_exactly_which_experts_learn_again(raw):
     plan = []
-    for i, j in enumerate(
-        raw
-    ):  # make a valid plan: an earlier task that made its own expert, or i itself
+    # make a valid plan: an earlier task that made its own expert, or i itself
+    for i, j in enumerate(raw):
         j = min(j, i)
         plan.append(j if plan[j : j + 1] == [j] or j == i else i)
     rule, owners = FixedAssignment(plan), _experts_of(FixedAssignment(plan), len(plan))

@@ -51,9 +51,8 @@ def toml_literal(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return json.dumps(
-            value
-        )  # a TOML basic string (tomllib refuses surrogate escapes: then a plain string)
+        # a TOML basic string (tomllib refuses surrogate escapes: then a plain string)
+        return json.dumps(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
     return "{" + ", ".join(f"{json.dumps(k)} = {toml_literal(v)}" for k, v in value.items()) + "}"
@@ -139,9 +138,9 @@ def test_a_run_that_starts_also_finishes(tiny_data, run_cli, sets):
         if code == 0:
             (run_dir,) = out.iterdir()
             assert (run_dir / "report.md").exists() and "AvgAcc" in text
-        elif (
-            "diverged" in last
-        ):  # a learning rate the fake backbone diverges at: stopped in one line, kept for resume (ADR 0024)
+        elif "diverged" in last:
+            # a learning rate the fake backbone diverges at: stopped in one line, kept for resume
+            # (ADR 0024)
             assert (
                 code == 2
                 and last.startswith("error: ")

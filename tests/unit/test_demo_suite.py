@@ -44,9 +44,8 @@ def test_writes_are_byte_identical_for_a_seed(suite, tmp_path):
         write_demo_suite(tmp_path / "a", train_per_task=120, validation_per_task=60)
     ) == snapshot(suite)
     before = snapshot(suite)
-    write_demo_suite(
-        suite, train_per_task=120, validation_per_task=60
-    )  # rewriting in place changes nothing
+    # rewriting in place changes nothing
+    write_demo_suite(suite, train_per_task=120, validation_per_task=60)
     assert snapshot(suite) == before
     assert (
         snapshot(
@@ -75,7 +74,7 @@ def test_labels_are_balanced_and_splits_do_not_overlap(suite):
             counts = Counter(e.label for e in examples)
             assert set(counts) == set(range(len(task.labels)))
             assert max(counts.values()) - min(counts.values()) <= 1
-        inputs = lambda rows: {(e.text, e.text_pair) for e in rows}  # noqa: E731
+        inputs = lambda rows: {(e.text, e.text_pair) for e in rows}
         assert not inputs(train) & inputs(validation)
         assert len(inputs(train)) == len(train)
 

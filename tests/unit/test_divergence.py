@@ -29,7 +29,8 @@ def test_non_finite_or_exploding_weights_are_divergence(scale):
 def test_an_exploding_loss_is_divergence_a_noisy_one_is_not():
     assert judge_epoch(3, LOSS_GROWTH * 2.0 + 0.1, 2.0, 0.5).health is Health.DIVERGED
     assert judge_epoch(3, LOSS_GROWTH * 2.0 - 0.1, 2.0, 0.5).ok
-    # A task that starts almost solved (tiny first loss) is judged against a floor of 1 nat, not 10x its loss.
+    # A task that starts almost solved (tiny first loss) is judged against a floor of 1 nat, not
+    # 10x its loss.
     assert judge_epoch(2, 0.5, 0.01, 0.5).ok
 
 

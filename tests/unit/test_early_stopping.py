@@ -27,7 +27,7 @@ def test_small_gains_do_not_count():
 
 
 def test_min_epochs_before_stop():
-    s, stopped_at = run([0.5, 0.4, 0.4, 0.4, 0.4], patience=1, min_epochs_before_stop=4)
+    _, stopped_at = run([0.5, 0.4, 0.4, 0.4, 0.4], patience=1, min_epochs_before_stop=4)
     assert stopped_at == 4
 
 

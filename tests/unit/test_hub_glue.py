@@ -1,5 +1,7 @@
 """GLUE from the hub, tested offline with a stand-in loader shaped like `datasets`."""
 
+from typing import ClassVar
+
 import pytest
 
 from adaptive_learner.adapters.data.hub_glue import HubGlueSource
@@ -9,11 +11,11 @@ pytestmark = pytest.mark.unit
 
 
 class Labels:
-    names = ["negative", "positive"]
+    names: ClassVar[list[str]] = ["negative", "positive"]
 
 
 class Split(list):
-    features = {"label": Labels()}
+    features: ClassVar[dict[str, Labels]] = {"label": Labels()}
 
 
 def fake_glue(hub_id, name):

@@ -13,9 +13,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def lint(root: Path) -> subprocess.CompletedProcess:
     """import-linter over a copy of src/ placed as `root/adaptive_learner` (the installed name)."""
-    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    code = (
+        "import sys; from importlinter.cli import lint_imports_command; "
+        "sys.exit(lint_imports_command())"
+    )
     return subprocess.run(
         [sys.executable, "-c", code, "--config", str(REPO / "pyproject.toml"), "--no-cache"],
+        check=False,
         cwd=root,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -51,7 +55,8 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path, layer, line):
 
 
 def test_every_source_folder_ships_in_the_one_import_package():
-    """pyproject lists the packages by hand (src/ maps onto `adaptive_learner`): a new folder must be listed."""
+    """pyproject lists the packages by hand (src/ maps onto `adaptive_learner`): a new folder must
+    be listed."""
     import tomllib
 
     listed = set(

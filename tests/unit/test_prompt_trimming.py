@@ -1,4 +1,5 @@
-"""Prompt trimming in one step gives what trimming one token at a time gave, and takes huge inputs."""
+"""Prompt trimming in one step gives what trimming one token at a time gave, and takes
+huge inputs."""
 
 from __future__ import annotations
 
@@ -65,9 +66,8 @@ def test_a_100k_token_input_is_cut_to_max_length():
     text = "x" * 100_000
     encoded = encode_example(tok, PAIR, Example(text, "y" * 100_000, 0), 256)
     assert len(encoded) == 256
-    assert (
-        tuple(tok("\nAnswer:")["input_ids"]) == encoded[-len("\nAnswer:") :]
-    )  # the scored position survives
+    # the scored position survives
+    assert tuple(tok("\nAnswer:")["input_ids"]) == encoded[-len("\nAnswer:") :]
     single = encode_example(tok, SINGLE, Example(text, None, 0), 64)
     assert (
         len(single) == 64

@@ -49,13 +49,11 @@ def test_gamma_gain_by_hand():
 def test_gamma_competence_is_the_mirror_of_surprise():
     weights, scales = {"nll": 1.0, "accuracy": 1.0}, {"nll": 2.0, "accuracy": 1.0}
     g = GammaGain(weights=weights, scales=scales)  # default direction: competence
-    learned = TrainingSignals(
-        nll=0.2, accuracy=0.9, grad_norm=0.0, entropy=0.0
-    )  # surprise (0.1 + 0.1) / 2 = 0.1
+    # surprise (0.1 + 0.1) / 2 = 0.1
+    learned = TrainingSignals(nll=0.2, accuracy=0.9, grad_norm=0.0, entropy=0.0)
     assert g.gain(learned, 3.0) == pytest.approx(1 + 3 * (0.9 - 0.5))
-    assert (
-        GammaGain(weights=weights, scales=scales, direction="surprise").gain(learned, 3.0) == 0.0
-    )  # 1 - 1.2, clamped to gamma_min
+    # 1 - 1.2, clamped to gamma_min
+    assert GammaGain(weights=weights, scales=scales, direction="surprise").gain(learned, 3.0) == 0.0
     with pytest.raises(ValueError):
         GammaGain(direction="salience")
 
@@ -83,9 +81,8 @@ def test_gamma_rejects_unknown_signal():
 
 def test_replayed_per_step_counts_earlier_tasks():
     assert ConsolidationPolicy().replayed_per_step(3) == 1
-    assert (
-        ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(1) == 1
-    )  # never more than exist
+    # never more than exist
+    assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(1) == 1
     assert ConsolidationPolicy(replay_tasks_per_step=2).replayed_per_step(5) == 2
     assert ConsolidationPolicy(replay_tasks_per_step=-1).replayed_per_step(4) == 4
     with pytest.raises(DomainError, match="replay_tasks_per_step"):

@@ -1,5 +1,6 @@
-"""benchmarks/routing.py's item-2 counterfactual bookkeeping: which schedule measures each decision's other
-option, and when an alternative measured under another tag may be read instead of trained again."""
+"""benchmarks/routing.py's item-2 counterfactual bookkeeping: which schedule measures each
+decision's other option, and when an alternative measured under another tag may be read instead of
+trained again."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ def test_an_alternative_is_read_only_where_the_adaptive_rows_before_it_agree(
     assert known[(2, (0, 1, 2))][0]["alternative_mean"] == pytest.approx(0.2)
     assert known[(2, (0, 1, 0))][0]["alternative_mean"] == pytest.approx((0.75 + 0.6 + 0.7) / 3)
     assert routing.measured_under(5, "-missing", new) == {}
-    # A row's last entry is the next task before training (it depends on decision k): it does not count.
+    # A row's last entry is the next task before training (it depends on decision k): it
+    # does not count.
     fwt = {
         "decisions": DECISIONS,
         "accuracy": {"rows": [rows[0], [0.7, 0.6, 0.65], rows[2], [0.7, 0.5, 0.7, 0.8]]},

@@ -184,7 +184,7 @@ def test_sampling_is_deterministic_and_dev_is_disjoint_from_train():
         dev_samples=50,
         validation_samples=120,
         seed=seed,
-    )  # noqa: E731
+    )
     first, again, other = draw(0), draw(0), draw(1)
     assert first == again and first.train != other.train
     assert (len(first.train), len(first.dev), len(first.validation)) == (100, 50, 120)
@@ -329,7 +329,6 @@ def test_lone_surrogate_names_file_line_and_field(tmp_path, raw, field):
 
 
 def test_lone_surrogate_in_task_json(tmp_path):
-    write_task(
-        tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]}
-    )  # json.dumps escapes it as \ud800
+    # json.dumps escapes it as \ud800
+    write_task(tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]})
     assert "task.json: field 'labels' is not valid Unicode text" in error_of(tmp_path)

@@ -1,5 +1,6 @@
-"""The W&B tracker against a recording stand-in for the `wandb` module (no network, no wandb server):
-mode choice without hanging, step axes through define_metric, project and tags from the config."""
+"""The W&B tracker against a recording stand-in for the `wandb` module (no network, no wandb
+server): mode choice without hanging, step axes through define_metric, project and tags from
+the config."""
 
 import socket
 import sys

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from adaptive_learner.adapters.storage import atomic_write_text
@@ -253,7 +253,7 @@ def _animal(rng: random.Random, label: int) -> str:
     return form.format(w=who, W=_cap(who), x=seen, X=_cap(seen), p=where, e=event, a=adj)
 
 
-def _event(rng: random.Random, slots: dict[str, object]) -> str:
+def _event(rng: random.Random, slots: Mapping[str, object]) -> str:
     deed = slots["d"][rng.randrange(2)]  # type: ignore[index]
     return rng.choice(EVENT_FORMS).format(n=slots["n"], d=deed, c=slots["c"], w=slots["w"])
 
@@ -329,7 +329,10 @@ DEMO_TASKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, Generato
         _same_event,
     ),
     "is_question": (
-        "Decide whether the sentence, written without final punctuation, is a question (yes) or a statement (no).",
+        (
+            "Decide whether the sentence, written without final punctuation, is a question (yes) "
+            "or a statement (no)."
+        ),
         ("statement", "question"),
         YES_NO,
         "single",
@@ -378,7 +381,8 @@ def write_demo_suite(
 def _rows(
     rng: random.Random, generate: Generator, labels: tuple[str, ...], n: int, seen: set[str]
 ) -> list[dict[str, str]]:
-    # Exact balance: each label gets n // k rows (the first n % k labels one more), in shuffled order.
+    # Exact balance: each label gets n // k rows (the first n % k labels one more), in
+    # shuffled order.
     order = [i % len(labels) for i in range(n)]
     rng.shuffle(order)
     rows = []

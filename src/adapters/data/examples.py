@@ -29,9 +29,10 @@ class TaskData:
     """
 
     task: Task
-    train: tuple[Example, ...] = field(converter=tuple)
-    dev: tuple[Example, ...] = field(converter=tuple)
-    validation: tuple[Example, ...] = field(converter=tuple)
+    # A typed converter (not plain `tuple`) lets mypy type __init__; it converts, it checks nothing.
+    train: tuple[Example, ...] = field(converter=tuple[Example, ...])
+    dev: tuple[Example, ...] = field(converter=tuple[Example, ...])
+    validation: tuple[Example, ...] = field(converter=tuple[Example, ...])
 
 
 def sample_splits(

@@ -7,6 +7,7 @@ that points at `--data-dir` (the same tasks in task-folder form).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from adaptive_learner.adapters.data.examples import Example, TaskData, sample_splits
 from adaptive_learner.adapters.errors import DataError
@@ -82,7 +83,7 @@ class HubGlueSource:
                 f"data.tasks: {unknown} are not GLUE classification configs; known: {sorted(GLUE)}"
             )
         self._names, self._seed, self._verbalizers = names, seed, dict(verbalizers or {})
-        self._samples = {
+        self._samples: dict[str, Any] = {
             "train_samples": train_samples,
             "dev_samples": dev_samples,
             "validation_samples": validation_samples,
@@ -95,15 +96,17 @@ class HubGlueSource:
         if name not in self._raw:
             loader = self._loader
             if loader is None:
-                from datasets import load_dataset as loader
+                from datasets import load_dataset
+
+                loader = load_dataset
             try:
                 self._raw[name] = loader(HUB_ID, name)
-            except (
-                Exception
-            ) as exc:  # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
+            # ConnectionError, OfflineModeIsEnabled, DatasetNotFoundError...
+            except Exception as exc:  # noqa: BLE001
                 raise DataError(
-                    f"cannot load {HUB_ID}/{name} from the hub ({type(exc).__name__}); offline, run the same tasks "
-                    f"from task folders with --data-dir DIR (e.g. ../shared/data/glue)"
+                    f"cannot load {HUB_ID}/{name} from the hub ({type(exc).__name__}); offline, "
+                    "run the same tasks from task folders with --data-dir DIR (e.g. "
+                    "../shared/data/glue)"
                 ) from None
         return self._raw[name]
 

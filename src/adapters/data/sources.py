@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
 from adaptive_learner.adapters.data.task_folder import FolderTaskSource
 from adaptive_learner.adapters.errors import DataError
+
+if TYPE_CHECKING:
+    from adaptive_learner.adapters.data.hub_glue import HubGlueSource
 
 
 def cache_root() -> Path:
@@ -16,7 +20,7 @@ def cache_root() -> Path:
     )  # empty = unset
 
 
-def build_source(cfg) -> FolderTaskSource:
+def build_source(cfg) -> FolderTaskSource | HubGlueSource:
     d = cfg.data
     kwargs = dict(
         train_samples=d.train_samples_per_task,

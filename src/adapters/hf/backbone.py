@@ -15,12 +15,12 @@ import torch
 from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError, BackboneError
 from adaptive_learner.adapters.hf import checkpoint, scoring
-from adaptive_learner.adapters.hf.distributed import World, world_from_env
 from adaptive_learner.adapters.hf.consolidation import (
     ExpertConsolidation,
     check_replay_point,
     consolidate_task,
 )
+from adaptive_learner.adapters.hf.distributed import World, world_from_env
 from adaptive_learner.adapters.hf.experts import PeftExperts
 from adaptive_learner.adapters.hf.forward import (
     AnswerForward,
@@ -100,7 +100,8 @@ class HFSession:
         self.label_ids = backbone.label_ids(task)
         self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
         self.epoch, self.best = 0, backbone.experts.state(expert_id)
-        self.last_nll, self.grad_norms, self.dev_accuracy, self.dev_entropy = 0.0, [], 0.0, 0.0
+        self.last_nll, self.dev_accuracy, self.dev_entropy = 0.0, 0.0, 0.0
+        self.grad_norms: list[float] = []
         self.dev_fresh = False  # dev signals describe the current weights
 
     def train_epoch(self) -> EpochReport:
@@ -135,7 +136,8 @@ class HFSession:
         )
 
     def _step(self, batch: list[int], stats: StepStats) -> bool:
-        """One optimiser step on `batch` (answer loss + EWC penalty + replayed batch); False on a non-finite loss."""
+        """One optimiser step on `batch` (answer loss + EWC penalty + replayed batch); False on a
+        non-finite loss."""
         with self.b.forward.gradients():
             return self._step_in(batch, stats)
 
@@ -157,18 +159,17 @@ class HFSession:
                 world=b.world,
             )
             loss = loss if extra is None else loss + extra
-        if not torch.isfinite(
-            loss
-        ):  # never step on it; the use case judges the epoch (domain.divergence)
-            stats.stop(
-                loss
-            )  # the one host sync left per step: the price of never stepping on a non-finite loss
+        # never step on it; the use case judges the epoch (domain.divergence)
+        if not torch.isfinite(loss):
+            # the one host sync left per step: the price of never stepping on a non-finite loss
+            stats.stop(loss)
             return False
         stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
         return True
 
     def train_steps(self, steps: int) -> None:
-        """`steps` optimiser steps in the order epochs would take them (the trained probe, docs/adr/0040)."""
+        """`steps` optimiser steps in the order epochs would take them (the trained probe,
+        docs/adr/0040)."""
         b, lengths, stats = self.b, [len(r) for r in self.train_split.ids], StepStats()
         if not lengths:
             return
@@ -206,9 +207,8 @@ class HFSession:
         )
 
     def signals(self) -> TrainingSignals:
-        if (
-            not self.dev_fresh
-        ):  # no early stopping, or weights restored: measure the weights that are kept
+        # no early stopping, or weights restored: measure the weights that are kept
+        if not self.dev_fresh:
             self.validate()
         grad = sum(self.grad_norms) / len(self.grad_norms) if self.grad_norms else 0.0
         return TrainingSignals(
@@ -319,9 +319,8 @@ class HFBackbone:
 
     def label_ids(self, task: Task) -> torch.Tensor:
         if task.id not in self._labels:
-            with torch.inference_mode(
-                False
-            ):  # first asked for while scoring; training must be able to save it for backward
+            # first asked for while scoring; training must be able to save it for backward
+            with torch.inference_mode(False):
                 self._labels[task.id] = torch.tensor(
                     label_token_ids(self.tokenizer, task), device=self.device
                 )
@@ -331,10 +330,10 @@ class HFBackbone:
     def new_expert(
         self, expert_id: str, parent: str | None = None, seed_as: str | None = None
     ) -> None:
-        """`seed_as`: initialise as the expert of that id would be (the trained probe's replica, docs/adr/0048)."""
-        torch.manual_seed(
-            zlib.crc32(f"{self.seed}:{seed_as or expert_id}".encode())
-        )  # LoRA A init, reproducible per run
+        """`seed_as`: initialise as the expert of that id would be (the trained probe's replica,
+        docs/adr/0048)."""
+        # LoRA A init, reproducible per run
+        torch.manual_seed(zlib.crc32(f"{self.seed}:{seed_as or expert_id}".encode()))
         self.experts.add(expert_id, parent)
         if parent is not None and parent in self.consolidation:
             self.consolidation[expert_id] = self.consolidation[parent].copy()
@@ -351,7 +350,8 @@ class HFBackbone:
     def consolidate(
         self, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
     ) -> None:
-        """Online EWC (docs/adr/0013-online-ewc.md) and/or the task's replay memory (docs/adr/0014-replay.md)."""
+        """Online EWC (docs/adr/0013-online-ewc.md) and/or the task's replay memory
+        (docs/adr/0014-replay.md)."""
         consolidate_task(self, expert_id, task, policy, fisher_scale)
 
     def score(self, expert_id: str | None, task: Task, split: str = "validation") -> Score:
@@ -366,13 +366,15 @@ class HFBackbone:
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
     ) -> dict[str, Score]:
-        """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and consolidation
-        state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev splits, deleted.
-        Torch's global RNG is restored afterwards, so the run trains on exactly as without the probe.
+        """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and
+        consolidation state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev
+        splits, deleted. Torch's global RNG is restored afterwards, so the run trains on exactly as
+        without the probe.
 
-        `as_id` (docs/adr/0048): a fresh copy's LoRA is initialised as a new expert of that id would be.
-        Dropout is already drawn as the real training would (each session seeds it from the task), and a
-        copy of `parent` starts from its weights, so the copy's k steps are that option's first k steps."""
+        `as_id` (docs/adr/0048): a fresh copy's LoRA is initialised as a new expert of that id would
+        be. Dropout is already drawn as the real training would (each session seeds it from the
+        task), and a copy of `parent` starts from its weights, so the copy's k steps are that
+        option's first k steps."""
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             self.new_expert(TRIAL, parent, seed_as=as_id if parent is None else None)
             try:
@@ -398,14 +400,12 @@ class HFBackbone:
                 entropies.append(scoring.entropy(log_probs).sum())
                 predictions.append(log_probs.argmax(-1))
                 order += batch
-        found = (
-            torch.cat(predictions).tolist() if predictions else []
-        )  # one host sync per split, not per batch
+        # one host sync per split, not per batch
+        found = torch.cat(predictions).tolist() if predictions else []
         mine = torch.stack(entropies).sum().item() if entropies else 0.0
         by_row, entropy = [0] * len(data), 0.0
-        for part_order, part_found, part_entropy in self.world.gather(
-            (order, found, mine)
-        ):  # sharded scoring
+        # sharded scoring
+        for part_order, part_found, part_entropy in self.world.gather((order, found, mine)):
             for i, p in zip(part_order, part_found, strict=True):
                 by_row[i] = p
             entropy += part_entropy

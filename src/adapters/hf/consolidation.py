@@ -21,7 +21,6 @@ from safetensors.torch import save as save_bytes
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 from adaptive_learner.adapters.hf import fisher as fisher_math
-from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
 from adaptive_learner.adapters.hf.replay import (
     ExperienceReplay,
     LatentReplay,
@@ -29,6 +28,7 @@ from adaptive_learner.adapters.hf.replay import (
     latent_losses,
     memory_from_tensors,
 )
+from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, ReplayKind
 from adaptive_learner.domain.task import Task
 
@@ -43,8 +43,9 @@ def neutral(name: str, expert_id: str) -> str:
 def check_replay_point(policy: ConsolidationPolicy, first_layer: int) -> None:
     if policy.replay in LATENT_KINDS and first_layer == 0:
         raise BackboneError(
-            f"latent replay ({policy.replay}) needs frozen layers below the replay point, but LoRA adapts every layer; "
-            "set lora.first_layer >= 1 (e.g. half the layers), or use consolidation.replay='experience'"
+            f"latent replay ({policy.replay}) needs frozen layers below the replay point, but LoRA "
+            "adapts every layer; set lora.first_layer >= 1 (e.g. half the layers), or use "
+            "consolidation.replay='experience'"
         )
 
 
@@ -85,7 +86,8 @@ class ExpertConsolidation:
         batched: bool = True,
         world=None,
     ) -> torch.Tensor | None:
-        """EWC penalty plus one replayed batch per replayed earlier task (None when nothing applies).
+        """EWC penalty plus one replayed batch per replayed earlier task (None when
+        nothing applies).
 
         `batched` runs the replayed batches of every chosen memory in one forward (docs/adr/0026);
         False is the one-forward-per-memory reference it is tested against."""
@@ -93,23 +95,22 @@ class ExpertConsolidation:
         if self.fisher and policy.ewc_lambda > 0:
             named = {neutral(n, expert_id): p for n, p in params.items()}
             loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
-            if (
-                world is not None and world.distributed
-            ):  # every process adds it: its gradient is summed W times
+            # every process adds it: its gradient is summed W times
+            if world is not None and world.distributed:
                 loss = loss / world.size
         earlier = sorted(t for t in self.replay if t != task_id)
         if policy.uses_replay and earlier:
             # One earlier task per step (the default) keeps the cost flat in the number of tasks;
-            # replay_tasks_per_step > 1 or -1 replays several (each with its own batch and full weight).
+            # replay_tasks_per_step > 1 or -1 replays several (each with its own batch and
+            # full weight).
             count = policy.replayed_per_step(len(earlier))
             picks = []
             for task in [rng.choice(earlier)] if count == 1 else rng.sample(earlier, count):
                 memory = self.replay[task]
                 picks.append((memory, [rng.randrange(len(memory)) for _ in range(batch_size)]))
             weight = 1.0
-            if (
-                world is not None and world.distributed
-            ):  # each process replays its shard of every drawn batch
+            # each process replays its shard of every drawn batch
+            if world is not None and world.distributed:
                 weight = world.share(picks[0][1])
                 picks = [(memory, world.shard(index)) for memory, index in picks]
                 picks = [p for p in picks if p[1]]
@@ -158,7 +159,8 @@ class ExpertConsolidation:
             ) from None
         try:
             tensors = load_file(str(folder / TENSORS), device=str(device))
-        except Exception as exc:  # noqa: BLE001  safetensors raises its own error types for corrupt files
+        # safetensors raises its own error types for corrupt files
+        except Exception as exc:  # noqa: BLE001
             raise StorageError(
                 f"{folder / TENSORS}: cannot load consolidation state ({exc})"
             ) from None
@@ -173,7 +175,8 @@ class ExpertConsolidation:
 
 
 def batched_replay(picks: list, model, kw: dict) -> list[torch.Tensor]:
-    """One forward for all chosen experience memories, one for all latent ones; anything else alone."""
+    """One forward for all chosen experience memories, one for all latent ones; anything
+    else alone."""
     experience = [p for p in picks if isinstance(p[0], ExperienceReplay)]
     latent = [p for p in picks if isinstance(p[0], LatentReplay)]
     terms = [
@@ -197,7 +200,8 @@ def _meta(memory: ExperienceReplay | LatentReplay) -> dict:
 def consolidate_task(
     backbone, expert_id: str, task: Task, policy: ConsolidationPolicy, fisher_scale: float
 ) -> None:
-    """After `task` was learned: accumulate its Fisher and move the anchors, and/or store its replay memory."""
+    """After `task` was learned: accumulate its Fisher and move the anchors, and/or store its
+    replay memory."""
     state = backbone.consolidation.setdefault(expert_id, ExpertConsolidation())
     experts, data, label_ids = (
         backbone.experts,
@@ -205,9 +209,8 @@ def consolidate_task(
         backbone.label_ids(task),
     )
     experts.activate(expert_id)
-    model = (
-        experts.model.eval()
-    )  # dropout off: Fisher and teacher targets are of the trained expert itself
+    # dropout off: Fisher and teacher targets are of the trained expert itself
+    model = experts.model.eval()
     seed = zlib.crc32(f"{backbone.seed}:{expert_id}:{task.id}".encode())
     if policy.uses_ewc:
         rng = random.Random(seed)
@@ -236,6 +239,7 @@ def consolidate_task(
         state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})
     if policy.uses_replay:
         check_replay_point(policy, experts.first_layer)
+        memory: ExperienceReplay | LatentReplay
         if policy.replay is ReplayKind.EXPERIENCE:
             memory = ExperienceReplay.build(
                 task.id,

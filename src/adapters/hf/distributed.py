@@ -1,4 +1,5 @@
-"""Several processes (torchrun / accelerate launch): data parallel over the LoRA weights (docs/adr/0028).
+"""Several processes (torchrun / accelerate launch): data parallel over the LoRA weights
+(docs/adr/0028).
 
 The frozen backbone is replicated in every process. Each training batch (and each replayed batch)
 is split across the processes, each process's loss is weighted by its share of the rows, and the
@@ -85,7 +86,8 @@ def env_rank() -> int:
 
 
 def world_from_env(device: torch.device) -> tuple[World, torch.device]:
-    """(World, this process's device): torchrun/accelerate set WORLD_SIZE, RANK, LOCAL_RANK and the rendezvous."""
+    """(World, this process's device): torchrun/accelerate set WORLD_SIZE, RANK, LOCAL_RANK and the
+    rendezvous."""
     size = env_world_size()
     if size <= 1:
         return World.single(), device

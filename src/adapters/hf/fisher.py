@@ -44,7 +44,8 @@ def padded_attention_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> t
 
 
 class _AnswerLogProb(nn.Module):
-    """log p(y | x) over the label tokens for one example, as a module so functional_call can swap weights."""
+    """log p(y | x) over the label tokens for one example, as a module so functional_call can
+    swap weights."""
 
     def __init__(self, model, label_ids: torch.Tensor) -> None:
         super().__init__()
@@ -58,14 +59,14 @@ class _AnswerLogProb(nn.Module):
         log_probs = scoring.label_log_probs(
             base.get_output_embeddings()(hidden).float(), self.label_ids
         )
-        return log_probs[0].gather(0, y.reshape(1))[
-            0
-        ]  # gather, not [0, y]: vmap cannot index with a batched int
+        # gather, not [0, y]: vmap cannot index with a batched int
+        return log_probs[0].gather(0, y.reshape(1))[0]
 
 
 def _attention_dtype(model, params) -> torch.dtype:
-    """The dtype attention computes in: the base model's input embeddings' (bf16 under a bf16 model), not the
-    LoRA weights' (float32 under peft's upcast); a model without input embeddings: its weights'."""
+    """The dtype attention computes in: the base model's input embeddings' (bf16 under a bf16
+    model), not the LoRA weights' (float32 under peft's upcast); a model without input embeddings:
+    its weights'."""
     base = scoring.base_model(model)
     embed = base.get_input_embeddings() if hasattr(base, "get_input_embeddings") else None
     return embed.weight.dtype if embed is not None else next(iter(params.values())).dtype
@@ -85,15 +86,14 @@ def _vmap_grads(model, params, ids, mask, label_ids, y) -> dict[str, torch.Tenso
     bias = padded_attention_bias(mask, _attention_dtype(model, params))
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     detached = {n: p.detach() for n, p in params.items()}
-    with (
-        warnings.catch_warnings()
-    ):  # SDPA has no batching rule on some devices; the slower fallback is still exact
+    # SDPA has no batching rule on some devices; the slower fallback is still exact
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*batching rule.*")
         return vmap(grad(log_prob), in_dims=(None, 0, 0, 0, 0))(detached, ids, bias, positions, y)
 
 
 def _loop_grads(model, params, rows, label_ids, y, device) -> dict[str, torch.Tensor]:
-    out = {n: [] for n in params}
+    out: dict[str, list[torch.Tensor]] = {n: [] for n in params}
     for row, label in zip(rows, y.tolist(), strict=True):
         ids = torch.tensor([row], device=device)
         log_prob = scoring.label_log_probs(
@@ -158,7 +158,8 @@ def diagonal_fisher(
         if method == "vmap":
             try:
                 grads = _vmap_grads(model, params, ids, mask, label_ids, y)
-            except Exception as exc:  # noqa: BLE001  whatever vmap cannot trace; a genuine bug re-raises from the loop
+            # whatever vmap cannot trace; a genuine bug re-raises from the loop
+            except Exception as exc:  # noqa: BLE001
                 reason = str(exc).splitlines()[0][:160]
                 warnings.warn(
                     f"per-example Fisher: vmap failed for this model ({reason}); using the loop",
@@ -188,8 +189,7 @@ def ewc_penalty(
     lam: float,
 ) -> torch.Tensor:
     """(lam / 2) * sum_i F_i (theta_i - theta*_i)^2 over the tensors named in `fisher`."""
-    wide = lambda t: t.to(
-        torch.promote_types(t.dtype, torch.float32)
-    )  # bf16 weights: take the difference in fp32
+    # bf16 weights: take the difference in fp32
+    wide = lambda t: t.to(torch.promote_types(t.dtype, torch.float32))
     terms = [(fisher[n] * (wide(params[n]) - wide(anchors[n])).pow(2)).sum() for n in fisher]
     return 0.5 * lam * torch.stack(terms).sum() if terms else torch.zeros(())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Any
 
 import torch
 
@@ -39,15 +40,13 @@ class AnswerForward:
     ) -> None:
         self.device, self.mode, self.multiple = device, compile, pad_to_multiple
         self.cudnn_attention = cudnn_attention
-        if (
-            share_prefix == "auto"
-        ):  # a CPU is bound by arithmetic, a GPU at these sizes by kernel launches (docs/adr/0047)
+        # a CPU is bound by arithmetic, a GPU at these sizes by kernel launches (docs/adr/0047)
+        if share_prefix == "auto":
             share_prefix = device.type != "cuda"
-        self.share = (
-            share_prefix and compile == "none"
-        )  # compiled graphs want plain, bucketed shapes
+        # compiled graphs want plain, bucketed shapes
+        self.share = bool(share_prefix) and compile == "none"
         self.autocast = device.type == "cuda" and autocast == "auto"
-        self._compiled = {}
+        self._compiled: dict[int, Any] = {}  # id(model) -> its compiled forward
 
     def context(self):
         return (
@@ -57,12 +56,13 @@ class AnswerForward:
         )
 
     def gradients(self):
-        """The context of every pass that is differentiated (training steps, the Fisher, the gradient sketch)."""
+        """The context of every pass that is differentiated (training steps, the Fisher, the
+        gradient sketch)."""
         return gradient_attention(self.device, self.cudnn_attention)
 
     def logits(self, model, rows, pad_id: int, groups=None) -> torch.Tensor:
-        """Vocabulary logits [B, V] (float32) at each row's answer position; `groups`: sizes of runs of rows
-        that share a prompt prefix (adapters.hf.prefix)."""
+        """Vocabulary logits [B, V] (float32) at each row's answer position; `groups`: sizes of runs
+        of rows that share a prompt prefix (adapters.hf.prefix)."""
         with self.context():
             if self.mode == "none":
                 return prefix.answer_logits(
@@ -84,7 +84,8 @@ class AnswerForward:
             def run(ids, mask, model=model):
                 return scoring.answer_logits(model, ids, mask)
 
-            # dynamic=False: one graph per bucketed shape (what CUDA graphs need); recompiles are bounded by the buckets.
+            # dynamic=False: one graph per bucketed shape (what CUDA graphs need); recompiles are
+            # bounded by the buckets.
             self._compiled[key] = torch.compile(run, mode=self.mode, dynamic=False)
         return self._compiled[key]
 
@@ -127,12 +128,14 @@ class StepStats:
         self.norms.append(norm.detach())
 
     def stop(self, loss: torch.Tensor) -> None:
-        """The epoch stops at a non-finite loss: it is recorded, with no step and no gradient norm."""
+        """The epoch stops at a non-finite loss: it is recorded, with no step and no
+        gradient norm."""
         self.stopped = loss.detach()
 
     def read(self, world=None) -> tuple[list[float], list[float]]:
-        """(losses, gradient norms) as floats: the epoch's one host sync. Under several processes each
-        loss is a shard's weighted part: summed over the processes, it is the whole batch's loss."""
+        """(losses, gradient norms) as floats: the epoch's one host sync. Under several
+        processes each loss is a shard's weighted part: summed over the processes, it is the
+        whole batch's loss."""
         stopped = [] if self.stopped is None else [float(self.stopped)]
         if not self.losses:
             return stopped, []
@@ -146,8 +149,9 @@ class StepStats:
 def optimise(
     optimizer, params, loss: torch.Tensor, max_grad_norm: float, world=None
 ) -> torch.Tensor:
-    """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping, as a tensor.
-    Under several processes the gradients are summed first (adapters.hf.distributed)."""
+    """One AdamW step with gradient clipping (0 = off); returns the gradient norm before clipping,
+    as a tensor. Under several processes the gradients are summed first
+    (adapters.hf.distributed)."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if world is not None:

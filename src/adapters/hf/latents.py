@@ -22,7 +22,8 @@ from adaptive_learner.adapters.hf import scoring
 
 
 def windows(rows: Sequence[Sequence[int]], width: int, pad_id: int) -> torch.Tensor:
-    """The last `width` tokens of each row [N, width]; short rows are filled on the left with pad_id."""
+    """The last `width` tokens of each row [N, width]; short rows are filled on the left
+    with pad_id."""
     out = torch.full((len(rows), width), pad_id, dtype=torch.long)
     for i, row in enumerate(rows):
         tail = list(row)[-width:]
@@ -43,19 +44,20 @@ def _decoder(model):
 
 
 def _run_layers(decoder, hidden: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    """Decoder layers [start, stop) on a padding-free window, as the decoder's own forward calls them."""
+    """Decoder layers [start, stop) on a padding-free window, as the decoder's own forward
+    calls them."""
     from transformers.masking_utils import create_causal_mask
 
     positions = torch.arange(hidden.shape[1], device=hidden.device)[None].expand(
         hidden.shape[0], -1
     )
-    # positional: the fourth parameter (the KV cache, None here) is `past_key_values` up to transformers 5.17 and
-    # `cache` in later 5.x releases (the GPU image has 5.17; the keyword crashed there)
+    # positional: the fourth parameter (the KV cache, None here) is `past_key_values` up to
+    # transformers 5.17 and `cache` in later 5.x releases (the GPU image has 5.17; the keyword
+    # crashed there)
     mask = create_causal_mask(decoder.config, hidden, None, None, position_ids=positions)
     layer_types = getattr(decoder.config, "layer_types", None)
-    per_type = (
-        "layer_type" in inspect.signature(decoder.rotary_emb.forward).parameters
-    )  # Gemma-3-style local/global RoPE
+    # Gemma-3-style local/global RoPE
+    per_type = "layer_type" in inspect.signature(decoder.rotary_emb.forward).parameters
     rotary = {}
     for i in range(start, stop):
         kind = layer_types[i] if per_type and layer_types else None
@@ -79,14 +81,16 @@ def layer_input(model, window_ids: torch.Tensor, layer: int) -> torch.Tensor:
 
 
 def run_from(model, hidden: torch.Tensor, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Layers `layer`..end, final norm and LM head at the last position: (logits [B, V], feature [B, H])."""
+    """Layers `layer`..end, final norm and LM head at the last position: (logits [B, V],
+    feature [B, H])."""
     decoder = _decoder(model)
     feature = decoder.norm(_run_layers(decoder, hidden, layer, len(decoder.layers))[:, -1])
     return scoring.base_model(model).get_output_embeddings()(feature).float(), feature
 
 
 def check_exact(model, window_ids: torch.Tensor, layer: int, tolerance: float = 1e-3) -> None:
-    """Refuse an architecture whose layers this module does not call the way its own forward does."""
+    """Refuse an architecture whose layers this module does not call the way its own
+    forward does."""
     with torch.no_grad():
         replayed, _ = run_from(model, layer_input(model, window_ids, layer), layer)
         full = scoring.answer_logits(model, window_ids, torch.ones_like(window_ids))
@@ -94,7 +98,8 @@ def check_exact(model, window_ids: torch.Tensor, layer: int, tolerance: float = 
     if not gap <= tolerance * max(1.0, full.abs().max().item()):
         name = type(scoring.base_model(model)).__name__
         raise BackboneError(
-            f"latent replay: running {name} from layer {layer} differs from its full forward by {gap:.3g}; use replay='experience'"
+            f"latent replay: running {name} from layer {layer} differs from its full forward by "
+            f"{gap:.3g}; use replay='experience'"
         )
 
 

@@ -1,12 +1,15 @@
-"""The backbone's modules, by name: a listing for `inspect-layers`, defaults and checks for `grad_sketch_layer_names`.
+"""The backbone's modules, by name: a listing for `inspect-layers`, defaults and checks for
+`grad_sketch_layer_names`.
 
 Default sketch layers are the last decoder layer's value projection and MLP down projection:
 - the last layer is nearest the loss, so its gradient is the most task-specific and the least
   diluted by backpropagation through earlier layers; it is also the cheapest to reach;
-- `self_attn.v_proj` is one of the LoRA targets (adapters/hf/experts.py), so its gradient says what an
-  expert's update there would be; it is small (hidden x kv-heads x head-dim: 576 x 192 on SmolLM2-135M);
-- `mlp.down_proj` writes the layer's output into the residual stream, the part of the layer that maps
-  to the answer tokens, and is not a LoRA target, so it adds a signal the adapters do not already see.
+- `self_attn.v_proj` is one of the LoRA targets (adapters/hf/experts.py), so its gradient says
+  what an expert's update there would be; it is small (hidden x kv-heads x head-dim: 576 x 192 on
+  SmolLM2-135M);
+- `mlp.down_proj` writes the layer's output into the residual stream, the part of the layer that
+  maps to the answer tokens, and is not a LoRA target, so it adds a signal the adapters do not
+  already see.
 Names are resolved as suffixes, so the same patterns work under `model.language_model.` (multimodal
 Gemma 3) or a PEFT wrapper (`base_model.model.`).
 """
@@ -59,12 +62,14 @@ def _decoder_depth(model: torch.nn.Module) -> int:
 
 
 def default_sketch_layers(model: torch.nn.Module) -> list[str]:
-    """Full module names of the architecture's default gradient-sketch layers (see the module docstring)."""
+    """Full module names of the architecture's default gradient-sketch layers (see the module
+    docstring)."""
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type not in SKETCH_LAYER_PATTERNS:
         known = ", ".join(sorted(SKETCH_LAYER_PATTERNS))
         raise BackboneError(
-            f"no default grad_sketch_layer_names for architecture {model_type!r} (known: {known}); set them by name"
+            f"no default grad_sketch_layer_names for architecture {model_type!r} (known: {known}); "
+            "set them by name"
         )
     last = _decoder_depth(model) - 1
     names = [name for name, _ in model.named_modules()]
@@ -74,11 +79,11 @@ def default_sketch_layers(model: torch.nn.Module) -> list[str]:
         hits = [n for n in names if n == suffix or n.endswith("." + suffix)]
         if not hits:
             raise BackboneError(
-                f"architecture {model_type!r} has no module ending in {suffix!r}; set grad_sketch_layer_names"
+                f"architecture {model_type!r} has no module ending in {suffix!r}; set "
+                "grad_sketch_layer_names"
             )
-        resolved.append(
-            min(hits, key=len)
-        )  # the outermost match (a PEFT wrapper, not its base_layer)
+        # the outermost match (a PEFT wrapper, not its base_layer)
+        resolved.append(min(hits, key=len))
     return resolved
 
 
@@ -98,12 +103,14 @@ def check_layer_names(
             f"{name!r} (closest: {', '.join(close)})" if close else f"{name!r} (no close name)"
         )
     raise BackboneError(
-        f"{field}: unknown module {'; '.join(hints)}; list them with `adaptive-learner inspect-layers`"
+        f"{field}: unknown module {'; '.join(hints)}; list them with `adaptive-learner "
+        "inspect-layers`"
     )
 
 
 def layer_rows(model: torch.nn.Module, contains: str = "") -> list[tuple[str, str, str, int]]:
-    """(name, type, shapes of its own parameters, parameter count incl. children) for every module whose name contains `contains`."""
+    """(name, type, shapes of its own parameters, parameter count incl. children) for every module
+    whose name contains `contains`."""
     rows = []
     for name, module in model.named_modules():
         if contains and contains not in name:
@@ -115,9 +122,11 @@ def layer_rows(model: torch.nn.Module, contains: str = "") -> list[tuple[str, st
 
 
 def skeleton(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> torch.nn.Module:
-    """The model's module tree with real shapes and no weights (meta device): listing even a 7B model is instant.
+    """The model's module tree with real shapes and no weights (meta device): listing even a 7B
+    model is instant.
 
-    Names resolve as for training (adapters/hf/loading.py): embedded names, GGUF files, folders, hub ids.
+    Names resolve as for training (adapters/hf/loading.py): embedded names, GGUF files,
+    folders, hub ids.
     """
     import os
 
@@ -127,9 +136,8 @@ def skeleton(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> tor
 
     quiet_transformers()
     where = resolve(name_or_path, gguf_file, cache_dir)
-    token = os.environ.get("HF_TOKEN") or os.environ.get(
-        "HUGGINGFACE_HUB_TOKEN"
-    )  # gated hub models; never logged
+    # gated hub models; never logged
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN")
     try:
         config = AutoConfig.from_pretrained(where, **({"token": token} if token else {}))
     except (OSError, ValueError) as exc:

@@ -31,7 +31,8 @@ def common_prefix(rows: Sequence[Sequence[int]]) -> int:
 
 
 def _cache_keyword(decoder) -> str:
-    """transformers >= 5.2x names the cache argument `cache` (`past_key_values` is deprecated); older 5.x only knows the latter."""
+    """transformers >= 5.2x names the cache argument `cache` (`past_key_values` is deprecated);
+    older 5.x only knows the latter."""
     return (
         "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
     )

@@ -33,7 +33,8 @@ from adaptive_learner.domain.task import Task
 def count_sketch(
     grad: torch.Tensor, buckets: torch.Tensor, signs: torch.Tensor, dim: int
 ) -> torch.Tensor:
-    """sum_i sign_i * g_i into bucket_i: an unbiased, inner-product-preserving (in expectation) sketch."""
+    """sum_i sign_i * g_i into bucket_i: an unbiased, inner-product-preserving (in
+    expectation) sketch."""
     return torch.zeros(dim, dtype=torch.float32).index_add_(
         0, buckets, grad.flatten().float().cpu() * signs
     )
@@ -42,7 +43,8 @@ def count_sketch(
 def sketch_hashes(
     name: str, numel: int, dim: int, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bucket and sign of every coordinate of module `name`'s weight, from a generator seeded by the name."""
+    """Bucket and sign of every coordinate of module `name`'s weight, from a generator seeded by
+    the name."""
     g = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
     buckets = torch.randint(0, dim, (numel,), generator=g)
     signs = torch.randint(0, 2, (numel,), generator=g).float() * 2 - 1
@@ -79,7 +81,8 @@ class HFProfiler:
         for name in self.layers:
             if _weight(modules[name]) is None:
                 raise AdapterError(
-                    f"routing.grad_sketch_layer_names: module {name!r} has no weight to sketch; pick a Linear layer"
+                    f"routing.grad_sketch_layer_names: module {name!r} has no weight to sketch; "
+                    "pick a Linear layer"
                 )
         self._hashes: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -90,8 +93,8 @@ class HFProfiler:
         examples: list[LabelledInput],
         blocks: tuple[str, ...],
         expert_id: str | None = None,
-    ) -> dict:
-        out = {}
+    ) -> dict[str, tuple[float, ...]]:
+        out: dict[str, tuple[float, ...]] = {}
         if "description" in blocks:
             out["description"] = self._embed([self._tok(task.description)], expert_id)[0]
         if "prototype" in blocks:
@@ -119,7 +122,8 @@ class HFProfiler:
         self, expert_id: str, task: Task, inputs: list[LabelledInput]
     ) -> list[dict[str, float]]:
         rows = [self._prompt(task, x) for x in inputs]
-        label_ids, out = self.b.label_ids(task), [None] * len(rows)
+        label_ids = self.b.label_ids(task)
+        out: list[dict[str, float]] = [{} for _ in rows]  # every row is in one batch below
         with self.b._model_for(expert_id) as model:
             for batch in length_batches([len(r) for r in rows], self.b.training.eval_batch_size):
                 ids, mask = scoring.collate([rows[i] for i in batch], self.b.pad_id, self.b.device)
@@ -163,9 +167,8 @@ class HFProfiler:
                     result.last_hidden_state if layer == -1 else result.hidden_states[layer]
                     for layer in self.embed_layers
                 ]
-                pooled = torch.cat(
-                    [scoring.mean_pool(h.float(), mask) for h in states], dim=-1
-                )  # layers side by side
+                # layers side by side
+                pooled = torch.cat([scoring.mean_pool(h.float(), mask) for h in states], dim=-1)
                 for i, v in zip(batch, pooled.tolist(), strict=True):
                     out[i] = tuple(v)
         return out

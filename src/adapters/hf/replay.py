@@ -34,17 +34,16 @@ def _nbytes(tensors: dict[str, torch.Tensor]) -> int:
 
 def _too_small(task_id: str, kind: str, budget: int, fixed: int, per: int) -> BackboneError:
     return BackboneError(
-        f"task {task_id!r}: consolidation.replay_budget_bytes={budget} holds no {kind} replay sample "
-        f"({fixed} B fixed + {per} B per sample); raise it"
+        f"task {task_id!r}: consolidation.replay_budget_bytes={budget} holds no {kind} replay "
+        f"sample ({fixed} B fixed + {per} B per sample); raise it"
     )
 
 
 @define
 class ExperienceReplay:
     kind = "experience"
-    tensors: dict[
-        str, torch.Tensor
-    ]  # tokens (flat int32), lengths, labels (int32), label_ids (int64)
+    # tokens (flat int32), lengths, labels (int32), label_ids (int64)
+    tensors: dict[str, torch.Tensor]
     _rows: list[tuple[int, ...]] | None = field(default=None, init=False, eq=False, repr=False)
 
     @classmethod
@@ -122,7 +121,8 @@ def experience_losses(
 
 
 def cmt_codes(codes: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """Compressive memory: the stored codes themselves, then convex mixes of random pairs of them."""
+    """Compressive memory: the stored codes themselves, then convex mixes of random
+    pairs of them."""
     order = torch.randperm(len(codes), generator=generator)
     kept = codes[order[:count]].float()
     extra = count - len(kept)
@@ -136,7 +136,8 @@ def cmt_codes(codes: torch.Tensor, count: int, generator: torch.Generator) -> to
 def pcgr_codes(
     codes: torch.Tensor, labels: torch.Tensor, n_labels: int, count: int, generator: torch.Generator
 ):
-    """Per-label prototype (mean code) and spread (std); samples proto + spread * z, labels in turn."""
+    """Per-label prototype (mean code) and spread (std); samples proto + spread * z,
+    labels in turn."""
     protos = torch.zeros((n_labels, *codes.shape[1:]))
     spread = torch.zeros_like(protos)
     present = [k for k in range(n_labels) if (labels == k).any()]
@@ -154,9 +155,8 @@ def pcgr_codes(
 class LatentReplay:
     kind: str  # "cmt" | "pcgr"
     layer: int
-    tensors: dict[
-        str, torch.Tensor
-    ]  # mean, basis, codes, teacher_log_probs, teacher_features, label_ids[, prototypes, spread]
+    # mean, basis, codes, teacher_log_probs, teacher_features, label_ids[, prototypes, spread]
+    tensors: dict[str, torch.Tensor]
 
     @classmethod
     def build(
@@ -174,7 +174,8 @@ class LatentReplay:
         pad_id: int,
         generator: torch.Generator,
     ) -> LatentReplay:
-        """Encode real windows, compress, generate the replay set, and record the (old) expert as teacher."""
+        """Encode real windows, compress, generate the replay set, and record the (old) expert
+        as teacher."""
         device, param = label_ids.device, next(model.parameters())
         chosen = torch.randperm(len(rows), generator=generator)[:MAX_ENCODED].tolist()
         ids = latents.windows([rows[i] for i in chosen], WINDOW, pad_id)
@@ -198,9 +199,8 @@ class LatentReplay:
                 + 8 * k
                 + (2 * 2 * k * WINDOW * rank if kind == "pcgr" else 0)
             )
-            per = (
-                2 * WINDOW * rank + 4 * k + 2 * hidden
-            )  # code f16 + teacher log-probs f32 + feature f16
+            # code f16 + teacher log-probs f32 + feature f16
+            per = 2 * WINDOW * rank + 4 * k + 2 * hidden
             count = min((budget - fixed) // per, 2 * len(chosen)) if budget > fixed else 0
             if count < 1:
                 raise _too_small(task_id, kind, budget, fixed, per)

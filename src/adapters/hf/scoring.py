@@ -15,8 +15,9 @@ import torch.nn.functional as F
 def collate(
     rows: Sequence[Sequence[int]], pad_id: int, device: torch.device, pad_to_multiple: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad token id rows into (input_ids, attention_mask); with `pad_to_multiple` > 1 the width is
-    rounded up to a multiple of it (length buckets: fewer distinct shapes for torch.compile / CUDA graphs)."""
+    """Left-pad token id rows into (input_ids, attention_mask); with `pad_to_multiple` > 1 the width
+    is rounded up to a multiple of it (length buckets: fewer distinct shapes for torch.compile /
+    CUDA graphs)."""
     width = max(len(r) for r in rows)
     if pad_to_multiple > 1:
         width = -(-width // pad_to_multiple) * pad_to_multiple
@@ -34,9 +35,8 @@ def base_model(model):
 
 def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Final-layer hidden states [B, L, H] of the decoder (LoRA layers active if enabled)."""
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(
-        min=0
-    )  # left padding must not shift positions
+    # left padding must not shift positions
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     decoder = base_model(model).get_decoder()
     return decoder(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids

@@ -2,10 +2,11 @@
 
 Both satisfy the `RouterModel` port. Inputs are standardised with the training set's mean and std,
 then a small torch module maps them to one logit per key; training is full-batch Adam with an L2
-penalty (`weight_decay`, coupled: with a few hundred examples in hundreds of dimensions the weights must
-be held small or the router memorises them) for a fixed number of epochs, so a fit is a pure function of
-(data, seed, options) and takes seconds on a CPU for the library's few thousand examples. Nothing about the input is fixed in advance: the dimension comes
-from the data given to `fit` and is stored with the weights. File format: docs/adr/0036.
+penalty (`weight_decay`, coupled: with a few hundred examples in hundreds of dimensions the weights
+must be held small or the router memorises them) for a fixed number of epochs, so a fit is a pure
+function of (data, seed, options) and takes seconds on a CPU for the library's few thousand
+examples. Nothing about the input is fixed in advance: the dimension comes from the data given to
+`fit` and is stored with the weights. File format: docs/adr/0036.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -48,7 +50,8 @@ def _matrix(features: Sequence[Sequence[float]], what: str) -> torch.Tensor:
 class LearnedRouter:
     """A `RouterModel` over plain float vectors: `kind` 'linear' (softmax regression) or 'mlp'.
 
-    `base_model` names the backbone whose profiles it routes; a saved router only loads for the same one.
+    `base_model` names the backbone whose profiles it routes; a saved router only loads for
+    the same one.
     """
 
     def __init__(
@@ -64,7 +67,7 @@ class LearnedRouter:
         if kind not in KINDS:
             raise RoutingError(f"router kind must be one of {', '.join(KINDS)}, got {kind!r}")
         self.kind, self.base_model = kind, base_model
-        self.options = {
+        self.options: dict[str, Any] = {
             "hidden": hidden,
             "epochs": epochs,
             "learning_rate": learning_rate,
@@ -76,12 +79,14 @@ class LearnedRouter:
         self._mean = self._std = torch.zeros(0)
 
     def fit(
-        self, features: list[Sequence[float]], labels: list[str], seed: int = 0
+        self, features: Sequence[Sequence[float]], labels: list[str], seed: int = 0
     ) -> dict[str, float]:
-        """Fit on (feature, key) pairs from scratch; the same data, seed and options give the same weights."""
+        """Fit on (feature, key) pairs from scratch; the same data, seed and options give the
+        same weights."""
         if not features or len(features) != len(labels):
             raise RoutingError(
-                f"a router needs as many labels as feature vectors, at least one: got {len(features)} and {len(labels)}"
+                "a router needs as many labels as feature vectors, at least one: got "
+                f"{len(features)} and {len(labels)}"
             )
         x = _matrix(features, "training")
         self.keys = tuple(sorted(set(labels)))
@@ -121,7 +126,7 @@ class LearnedRouter:
             "seconds": time.perf_counter() - start,
         }
 
-    def predict_proba(self, features: list[Sequence[float]]) -> list[dict[str, float]]:
+    def predict_proba(self, features: Sequence[Sequence[float]]) -> list[dict[str, float]]:
         """For each vector, a probability per known key (they sum to 1)."""
         if self._net is None:
             raise RoutingError(
@@ -132,14 +137,16 @@ class LearnedRouter:
         x = _matrix(features, "query")
         if x.shape[1] != self.input_dim:
             raise RoutingError(
-                f"the {self.kind} router expects vectors of dimension {self.input_dim}, got {x.shape[1]}"
+                f"the {self.kind} router expects vectors of dimension {self.input_dim}, got "
+                f"{x.shape[1]}"
             )
         with torch.no_grad():
             p = torch.softmax(self._net((x - self._mean) / self._std).double(), dim=1)
         return [dict(zip(self.keys, row, strict=True)) for row in p.tolist()]
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Write router.safetensors (weights, normalisation) and router.json (header), each atomically."""
+        """Write router.safetensors (weights, normalisation) and router.json (header), each
+        atomically."""
         if self._net is None:
             raise RoutingError(f"the {self.kind} router is not fitted: nothing to save")
         target = Path(folder)
@@ -184,7 +191,8 @@ class LearnedRouter:
         input_dim: int | None = None,
         kind: str | None = None,
     ) -> LearnedRouter:
-        """A router saved by `save`, checked against `base_model`, this code's schema version and (if given) `input_dim`, `kind`."""
+        """A router saved by `save`, checked against `base_model`, this code's schema version and
+        (if given) `input_dim`, `kind`."""
         head_path, weights_path = Path(folder) / HEADER_FILE, Path(folder) / WEIGHTS_FILE
         try:
             header = json.loads(head_path.read_text())
@@ -194,11 +202,13 @@ class LearnedRouter:
             ) from None
         if header.get("schema_version") != SCHEMA_VERSION:
             raise RoutingError(
-                f"{head_path}: schema_version {header.get('schema_version')!r}, this version reads {SCHEMA_VERSION}"
+                f"{head_path}: schema_version {header.get('schema_version')!r}, this version reads "
+                f"{SCHEMA_VERSION}"
             )
         if header.get("base_model") != base_model:
             raise RoutingError(
-                f"{head_path}: base_model {header.get('base_model')!r} does not match the run's {base_model!r}"
+                f"{head_path}: base_model {header.get('base_model')!r} does not match the run's "
+                f"{base_model!r}"
             )
         if header.get("kind") not in KINDS:
             raise RoutingError(
@@ -206,11 +216,13 @@ class LearnedRouter:
             )
         if kind is not None and header["kind"] != kind:
             raise RoutingError(
-                f"{head_path}: kind {header['kind']!r} does not match the run's routing.router_model {kind!r}"
+                f"{head_path}: kind {header['kind']!r} does not match the run's "
+                f"routing.router_model {kind!r}"
             )
         if input_dim is not None and header.get("input_dim") != input_dim:
             raise RoutingError(
-                f"{head_path}: input_dim {header.get('input_dim')!r} does not match the profiles' dimension {input_dim}"
+                f"{head_path}: input_dim {header.get('input_dim')!r} does not match the profiles' "
+                f"dimension {input_dim}"
             )
         router = cls(header["kind"], base_model, **header.get("options", {}))
         try:
@@ -228,17 +240,19 @@ class LearnedRouter:
             ) from None
         if router._mean.shape != (router.input_dim,):
             raise RoutingError(
-                f"{weights_path}: normalisation has dimension {tuple(router._mean.shape)}, header input_dim {router.input_dim}"
+                f"{weights_path}: normalisation has dimension {tuple(router._mean.shape)}, header "
+                f"input_dim {router.input_dim}"
             )
         router._net = net.eval()
         return router
 
 
-def LinearRouter(base_model: str, **options) -> LearnedRouter:  # noqa: N802 - the seed's name
-    """Softmax regression over the standardised vector (options: epochs, learning_rate, weight_decay)."""
+def LinearRouter(base_model: str, **options) -> LearnedRouter:  # the seed's name
+    """Softmax regression over the standardised vector (options: epochs, learning_rate,
+    weight_decay)."""
     return LearnedRouter("linear", base_model, **options)
 
 
-def MLPRouter(base_model: str, **options) -> LearnedRouter:  # noqa: N802 - the seed's name
+def MLPRouter(base_model: str, **options) -> LearnedRouter:  # the seed's name
     """One hidden GELU layer (options: hidden, epochs, learning_rate, weight_decay)."""
     return LearnedRouter("mlp", base_model, **options)

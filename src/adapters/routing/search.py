@@ -1,4 +1,5 @@
-"""Nearest-expert search: exact cosine (one numpy matmul) up to a size cut-off, usearch HNSW above it.
+"""Nearest-expert search: exact cosine (one numpy matmul) up to a size cut-off, usearch
+HNSW above it.
 
 `ProfileIndex` satisfies the `VectorIndex` port. Both paths return the same thing: (key, cosine)
 pairs, best first, the cosine always recomputed exactly from the stored vectors -- the graph only
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +20,10 @@ DEFAULT_EXACT_LIMIT = 2048
 
 
 def _unit_rows(matrix: np.ndarray, names: Sequence[str], what: str) -> np.ndarray:
-    """L2-normalise float32 rows in place; a zero or non-finite row has no cosine, so it is an error naming the row."""
-    norms = np.sqrt(
-        np.einsum("ij,ij->i", matrix, matrix)
-    )  # einsum: ~15x faster than linalg.norm on 100k rows
+    """L2-normalise float32 rows in place; a zero or non-finite row has no cosine, so it is an error
+    naming the row."""
+    # einsum: ~15x faster than linalg.norm on 100k rows
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))
     if bad.size:
         raise RoutingError(
@@ -34,11 +36,11 @@ def _unit_rows(matrix: np.ndarray, names: Sequence[str], what: str) -> np.ndarra
 class ProfileIndex:
     """Cosine search over named profile vectors.
 
-    Up to `exact_limit` vectors it is a brute-force matmul (exact, and faster than a graph at that size);
-    above, an HNSW graph (usearch) finds candidates. `rebuild` is incremental on the graph: unchanged keys
-    stay, removed or changed ones are deleted, new ones added, so a growing library does not pay a full
-    build per new expert. The graph is built on one thread, which makes results reproducible for the same
-    sequence of `rebuild` calls (multi-threaded inserts are not).
+    Up to `exact_limit` vectors it is a brute-force matmul (exact, and faster than a graph at that
+    size); above, an HNSW graph (usearch) finds candidates. `rebuild` is incremental on the graph:
+    unchanged keys stay, removed or changed ones are deleted, new ones added, so a growing library
+    does not pay a full build per new expert. The graph is built on one thread, which makes results
+    reproducible for the same sequence of `rebuild` calls (multi-threaded inserts are not).
     """
 
     def __init__(
@@ -59,7 +61,7 @@ class ProfileIndex:
         }
         self._keys: list[str] = []
         self._matrix = np.zeros((0, 0), dtype=np.float32)  # unit rows, in `_keys` order
-        self._graph = None  # usearch Index over row positions' labels in `_labels`
+        self._graph: Any = None  # usearch Index over row positions' labels in `_labels`
         self._labels: dict[str, int] = {}  # key -> usearch label (stable across rebuilds)
         self._by_label: dict[int, int] = {}  # usearch label -> row in `_matrix`
         self._next_label = 0
@@ -74,7 +76,8 @@ class ProfileIndex:
 
     @property
     def uses_ann(self) -> bool:
-        """Whether searches go through the HNSW graph (the index holds more than `exact_limit` vectors)."""
+        """Whether searches go through the HNSW graph (the index holds more than `exact_limit`
+        vectors)."""
         return self._graph is not None
 
     def rebuild(self, items: Mapping[str, Sequence[float]]) -> None:
@@ -122,9 +125,8 @@ class ProfileIndex:
         unchanged: set[str] = set()
         if kept:
             before, after = [old_rows[k] for k in kept], [rows[k] for k in kept]
-            if (
-                before == after == list(range(len(kept)))
-            ):  # the usual case, keys appended: compare views, no copies
+            # the usual case, keys appended: compare views, no copies
+            if before == after == list(range(len(kept))):
                 same = np.all(old_matrix[: len(kept)] == self._matrix[: len(kept)], axis=1)
             else:
                 same = np.all(old_matrix[before] == self._matrix[after], axis=1)
