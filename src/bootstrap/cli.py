@@ -21,13 +21,12 @@ from adaptive_learner.bootstrap.config import (
     _read_preset,
     config_help,
     load_config,
-    load_reference,
     preset_names,
 )
 from adaptive_learner.bootstrap.containers import make_container
-from adaptive_learner.bootstrap.preflight import prepare_resume, prepare_runs
+from adaptive_learner.bootstrap.overrides import option_overrides
+from adaptive_learner.bootstrap.preflight import prepare_resume
 from adaptive_learner.bootstrap.runs import (
-    RunLock,
     is_main_process,
     new_run_dir,
     repair_run,
@@ -36,6 +35,8 @@ from adaptive_learner.bootstrap.runs import (
     run_state,
     world_size,
 )
+from adaptive_learner.bootstrap.session import checked_plans, execute
+from adaptive_learner.bootstrap.session import reference_for as _reference_for
 from adaptive_learner.domain.errors import DomainError
 
 app = typer.Typer(
@@ -77,37 +78,6 @@ def main(
     logging_setup.configure(json=json_logs)
 
 
-def _toml_string(text: str) -> str:
-    """`text` as a TOML basic string, every character kept (Python's repr is not TOML: 'a\\b' would
-    come back with two backslashes). What the config then refuses (NUL, lone surrogates) it names."""
-    return (
-        '"'
-        + "".join(c if c not in '"\\' and " " <= c != "\x7f" else f"\\u{ord(c):04x}" for c in text)
-        + '"'
-    )
-
-
-def _overrides(
-    sets: list[str],
-    backbone: str | None,
-    data_dir: Path | None,
-    tasks: str | None,
-    output_dir: Path | None,
-) -> list[str]:
-    extra = list(sets)
-    if backbone:
-        extra.append(f"run.backbone={_toml_string(backbone)}")
-    if data_dir:
-        extra += ["data.source=folder", f"data.data_dir={_toml_string(str(data_dir))}"]
-    if tasks:
-        extra.append(
-            "data.tasks=[" + ", ".join(_toml_string(t.strip()) for t in tasks.split(",")) + "]"
-        )
-    if output_dir:
-        extra.append(f"run.output_dir={_toml_string(str(output_dir))}")
-    return extra
-
-
 @app.command()
 def run(
     preset: Preset = "default",
@@ -136,12 +106,9 @@ def run(
 ) -> None:
     """Learn a task sequence and print the accuracy matrix, AvgAcc and BWT."""
     # Every seed's config and every task file are checked before the first run folder exists.
-    plans = prepare_runs(preset, _overrides(set_, backbone, data_dir, tasks, output_dir), seeds)
+    sets = option_overrides(set_, backbone, data_dir, tasks, output_dir)
+    plans = checked_plans(preset, sets, seeds)
     states = []
-    for plan in plans:
-        load_reference(
-            plan.cfg.run.reference
-        )  # a missing reference fails before any run folder exists
     for cfg, source in ((plan.cfg, plan.source) for plan in plans):
         started = time.perf_counter()
         if (
@@ -177,30 +144,12 @@ def run(
 
 
 def _execute(cfg, run_dir: Path, source=None, prepare=None):
-    """Run (or resume) the sequence under the run folder's lock; write the report; print (the caller adds the wall time).
-
-    A run that stops on a known error (divergence, a full disk, ...) still gets its report.md, which
-    says how far it got and why it stopped.
-    """
-    with RunLock(run_dir):
-        if prepare is not None:
-            prepare()
-        container = make_container(cfg, run_dir)
-        if source is not None:
-            container.task_source.override(source)
-        tracker = container.tracker()
-        try:
-            state = container.run_sequence()()
-        except (DomainError, AdapterError):
-            _report_partial(run_dir)
-            raise
-        finally:
-            tracker.finish()
-        reference = _reference_for(cfg)
-        report = write_report(run_dir, state, reference)
-    render.print_run(console, state, reference)
-    console.print(f"run folder: {run_dir}  (report: {report.name}, matrix.png, matrix.csv)")
-    return state
+    """Run (or resume) the sequence and print it (the caller adds the wall time)."""
+    finished = execute(cfg, run_dir, source, prepare)
+    render.print_run(console, finished.state, finished.reference)
+    report = finished.report.name
+    console.print(f"run folder: {run_dir}  (report: {report}, matrix.png, matrix.csv)")
+    return finished.state
 
 
 def _execute_worker(cfg, source) -> None:
@@ -220,21 +169,6 @@ def _execute_worker(cfg, source) -> None:
         container.run_sequence()()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _reference_for(cfg):
-    """The configured reference, unless it was measured on another backbone (the fake one is a simulation)."""
-    reference = load_reference(cfg.run.reference)
-    if reference is not None and reference.get("backbone", "hf") != cfg.run.backbone:
-        return None
-    return reference
-
-
-def _report_partial(run_dir: Path) -> None:
-    try:
-        write_report(run_dir, run_state(run_dir))
-    except (ConfigError, DomainError, AdapterError):
-        pass  # no state yet, or the disk is full: the original error is the one to show
 
 
 @app.command()
