@@ -35,7 +35,7 @@ from adaptive_learner.bootstrap.runs import (
     run_state,
     world_size,
 )
-from adaptive_learner.bootstrap.session import checked_plans, execute
+from adaptive_learner.bootstrap.session import answer, checked_plans, execute, load_routing
 from adaptive_learner.bootstrap.session import reference_for as _reference_for
 from adaptive_learner.domain.errors import DomainError
 
@@ -286,16 +286,6 @@ def route(
     console.print(render.decision_text(choice.decision))
 
 
-def _route_query(run_dir: Path, state):
-    """The run's query use case (routing over task keys, whatever rule the run learned under),
-    with its experts loaded."""
-    container = make_container(run_config(run_dir), run_dir)
-    backbone = container.backbone()
-    for expert in state.library:
-        backbone.load_expert(expert.id, expert.adapter_ref)
-    return container.route_query()
-
-
 @app.command()
 def predict(
     run_dir: RunDir,
@@ -328,7 +318,6 @@ def predict(
 ) -> None:
     """Answer inputs with no task id: the routed expert, the label and its probability."""
     from adaptive_learner.adapters.data.inputs import read_queries
-    from adaptive_learner.adapters.progress import progress
     from adaptive_learner.application.ports import LabelledInput
 
     if (text is None) == (file is None):
@@ -343,10 +332,7 @@ def predict(
             f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task"
         )
     inputs = [LabelledInput(text, text_pair)] if text is not None else read_queries(file)
-    routing = _route_query(run_dir, state)
-    answers = []
-    for start in progress(range(0, len(inputs), batch_size), "predict"):
-        answers += routing.answer(inputs[start : start + batch_size], state, k=top_k)
+    answers = answer(load_routing(run_dir, state), state, inputs, top_k, batch_size)
     for x, a in zip(inputs, answers, strict=True):
         mark = (
             "" if x.label is None else ("  ok" if a["label"] == x.label else f"  (gold {x.label})")

@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 from attrs import frozen
 
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.progress import progress
 from adaptive_learner.adapters.reporting import write_report
 from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.application.route_query import RouteQuery
 from adaptive_learner.application.state import RunState
 from adaptive_learner.bootstrap.config import Config, ConfigError, load_reference
 from adaptive_learner.bootstrap.containers import make_container
@@ -87,7 +87,7 @@ def _report_partial(run_dir: Path) -> None:
         pass  # no state yet, or the disk is full: the original error is the one to show
 
 
-def load_predictor(run_dir: Path) -> tuple[RunState, Any]:
+def load_predictor(run_dir: Path) -> tuple[RunState, RouteQuery]:
     """A run's state and its router with every expert loaded, ready to answer inputs that come
     without a task id. Raises ConfigError (not a run folder, no state.json) or DomainError (no
     expert yet)."""
@@ -99,22 +99,18 @@ def load_predictor(run_dir: Path) -> tuple[RunState, Any]:
     return state, load_routing(run_dir, state)
 
 
-def load_routing(run_dir: Path, state: RunState) -> Any:
-    """The run's router with every expert loaded (a cosine router over the task keys when the
-    run routed by schedule)."""
-    cfg = run_config(run_dir)
-    if cfg.routing.strategy == "schedule":
-        cfg = attrs.evolve(cfg, routing=attrs.evolve(cfg.routing, strategy="similarity"))
-    container = make_container(cfg, run_dir)
-    routing = container.adaptive()
+def load_routing(run_dir: Path, state: RunState) -> RouteQuery:
+    """The run's query use case with every expert loaded: inputs are routed over the run's task
+    keys (by the learned router when the run has one), whatever rule the run learned under."""
+    container = make_container(run_config(run_dir), run_dir)
     backbone = container.backbone()
     for expert in state.library:
         backbone.load_expert(expert.id, expert.adapter_ref)
-    return routing
+    return container.route_query()
 
 
 def answer(
-    routing: Any, state: RunState, inputs: Sequence[LabelledInput], top_k: int, batch_size: int
+    routing: RouteQuery, state: RunState, inputs: Sequence[LabelledInput], top_k: int, batch_size: int
 ) -> list[dict[str, Any]]:
     """One answer per input (task, expert, label, probability, route_probability), `batch_size`
     inputs routed and answered at a time; `top_k` > 1 mixes the k likeliest tasks' answers."""
