@@ -9,7 +9,7 @@
 Every stage writes benchmarks/results/routing-<stage>-s<seed>[...].json and is skipped when that file
 exists (delete it to rerun), so `benchmarks/routing.sh` resumes after an interruption. Sizes are
 reduced for a shared 2-core CPU (see SIZE); the script is the same at full size.
-"""
+"""  # noqa: E501  (this text is the --help description, printed as written)
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run_preset import machine  # noqa: E402
+from run_preset import machine
 
-from adaptive_learner.adapters.routing.learned import LinearRouter  # noqa: E402
-from adaptive_learner.bootstrap.config import load_config  # noqa: E402
-from adaptive_learner.bootstrap.containers import build_task_source, make_container  # noqa: E402
-from adaptive_learner.bootstrap.runs import new_run_dir  # noqa: E402
+from adaptive_learner.adapters.routing.learned import LinearRouter
+from adaptive_learner.bootstrap.config import load_config
+from adaptive_learner.bootstrap.containers import build_task_source, make_container
+from adaptive_learner.bootstrap.runs import new_run_dir
 
 SIX = [
     "glue/sst2",
@@ -51,9 +51,10 @@ DATA = next(
 )
 
 
-# Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side: the default
-# since docs/adr/0039, written out so the results do not move with it. Chosen on the unreported seeds
-# 100 and 101 (benchmarks/results/routing-layers-s100-101.md), against single layers and other sets.
+# Per-input vectors: hidden states at 1/4, 1/2 and 3/4 of SmolLM2's 30 layers, side by side: the
+# default since docs/adr/0039, written out so the results do not move with it. Chosen on the
+# unreported seeds 100 and 101 (benchmarks/results/routing-layers-s100-101.md), against single
+# layers and other sets.
 LAYERS = [8, 15, 22]
 
 
@@ -103,7 +104,8 @@ def save(path: Path, data: dict) -> None:
 
 # --- stages ---------------------------------------------------------------------------------------
 def select(seed: int) -> None:
-    """Nearest-centroid and softmax-regression routing accuracy per hidden layer, on an unreported seed."""
+    """Nearest-centroid and softmax-regression routing accuracy per hidden layer, on an unreported
+    seed."""
     import torch
 
     path = out_path("select", seed)
@@ -143,7 +145,7 @@ def select(seed: int) -> None:
                     out[i] = v
         return torch.stack(out)
 
-    text = lambda e: e.text if e.text_pair is None else f"{e.text}\n{e.text_pair}"  # noqa: E731
+    text = lambda e: e.text if e.text_pair is None else f"{e.text}\n{e.text_pair}"
     tr, va, ytr, yva = [], [], [], []
     for task in tasks:
         data = source.data(task.id)
@@ -321,7 +323,8 @@ def item3(seed: int, tau: float) -> None:
         ["data.source='folder'", f"data.data_dir='{DATA / 'glue'}'"],
     )
     cfg, run_dir, state, wall = run_sequence("item3", seed, "sl-f", sets)
-    # Cost (evidence item 4, first half): seconds to build one triple-signal profile on this CPU, bare backbone.
+    # Cost (evidence item 4, first half): seconds to build one triple-signal profile on this CPU,
+    # bare backbone.
     profiles = make_container(cfg, run_dir).task_profiles()
     task = build_task_source(cfg).load()[0]
     started = time.perf_counter()
@@ -341,8 +344,9 @@ def item3(seed: int, tau: float) -> None:
 
 
 def item4(seed: int, repeats: int = 3) -> None:
-    """Evidence item 4, first half: seconds to build one triple-signal task representation on this CPU
-    (bare backbone, the benchmark's profile settings), per block, and to embed one query for routing."""
+    """Evidence item 4, first half: seconds to build one triple-signal task representation on this
+    CPU (bare backbone, the benchmark's profile settings), per block, and to embed one query for
+    routing."""
     import statistics
 
     path = out_path("item4", seed, "-profile")
@@ -401,8 +405,9 @@ def item4(seed: int, repeats: int = 3) -> None:
 
 
 def repeat_farm() -> Path:
-    """A data folder for item 2: links to glue/ and cl_benchmark/, plus repeat/sst2b, SST-2's train and
-    validation rows of odd index as a task of its own (sst2 then samples from the even rows only)."""
+    """A data folder for item 2: links to glue/ and cl_benchmark/, plus repeat/sst2b, SST-2's train
+    and validation rows of odd index as a task of its own (sst2 then samples from the even rows
+    only)."""
     farm = HERE / "out" / "routing-data"
     for sub in ("glue", "cl_benchmark"):
         (farm / sub).mkdir(parents=True, exist_ok=True)
@@ -439,8 +444,8 @@ def item2(seed: int, only: str | None = None) -> None:
     """A sequence with a repeat and near neighbours: adaptive router vs always-new vs always-shared.
 
     All three arms train under the consolidation hybrid (cl-hybrid): it protects an expert's earlier
-    tasks when the expert is shared and costs nothing on an expert of one task. Then, for each of the
-    adaptive arm's decisions, the alternative it did not take is measured (`counterfactuals`).
+    tasks when the expert is shared and costs nothing on an expert of one task. Then, for each of
+    the adaptive arm's decisions, the alternative it did not take is measured (`counterfactuals`).
     """
     farm = repeat_farm()
     schedule = ["routing.strategy='schedule'"]
@@ -458,7 +463,7 @@ def item2(seed: int, only: str | None = None) -> None:
         if path.exists() or only not in (None, arm):
             continue
         sets = overrides(seed, ITEM2, tau, [f"data.data_dir='{farm}'", *extra])
-        cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
+        _cfg, run_dir, state, wall = run_sequence("item2", seed, preset, sets)
         save(
             path,
             {
@@ -480,20 +485,23 @@ def prefix_mean(accuracy: dict, k: int) -> float:
 
 
 def creators(decisions: list[dict]) -> dict[str, int]:
-    """Expert id -> index of the task whose decision made it (a fork is a new expert too, started from its parent)."""
+    """Expert id -> index of the task whose decision made it (a fork is a new expert too, started
+    from its parent)."""
     return {d["expert"]: k for k, d in enumerate(decisions) if d["action"] in ("create", "fork")}
 
 
 def assignments(decisions: list[dict]) -> list[list[int]]:
-    """The plan of tasks 0..k that the decisions made, for each k, as routing.expert_of_task writes it."""
+    """The plan of tasks 0..k that the decisions made, for each k, as routing.expert_of_task writes
+    it."""
     made_by = creators(decisions)
     assignment = [made_by[d["expert"]] for d in decisions]
     return [assignment[: k + 1] for k in range(len(decisions))]
 
 
 def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
-    """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k, plan, what).
-    The other option of a new expert is reusing the candidate with the highest p_reuse; of a reuse, a new expert."""
+    """Each decision k >= 1's other option as a written-out schedule (routing.expert_of_task): (k,
+    plan, what). The other option of a new expert is reusing the candidate with the highest p_reuse;
+    of a reuse, a new expert."""
     made_by, plans = creators(decisions), assignments(decisions)
     assignment, out = plans[-1] if plans else [], []
     for k, d in enumerate(decisions[1:], start=1):
@@ -514,13 +522,14 @@ def alternatives(decisions: list[dict]) -> list[tuple[int, list[int], str]]:
 
 
 def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, str]]:
-    """Alternatives already measured for this seed by the counterfactuals of `tag` (--reuse-counterfactuals):
-    (k, plan) -> (that row, file). A schedule run is deterministic (same seed, code, data and one
-    thread), so the same plan gives the same matrix; a row is taken only when that tag's adaptive run and
-    this one have identical accuracies of the learned tasks up to step k-1, which shows the same training code
-    and decisions (a row also holds the next task's accuracy before training, which depends on decision k).
-    The other tag's adaptive run measured its own choices too: a schedule rerun of an adaptive run's plan has
-    reproduced its matrix exactly in every counterfactual so far (each row's prefix_check is 0.000)."""
+    """Alternatives already measured for this seed by the counterfactuals of `tag`
+    (--reuse-counterfactuals): (k, plan) -> (that row, file). A schedule run is deterministic (same
+    seed, code, data and one thread), so the same plan gives the same matrix; a row is taken only
+    when that tag's adaptive run and this one have identical accuracies of the learned tasks up to
+    step k-1, which shows the same training code and decisions (a row also holds the next task's
+    accuracy before training, which depends on decision k). The other tag's adaptive run measured
+    its own choices too: a schedule rerun of an adaptive run's plan has reproduced its matrix
+    exactly in every counterfactual so far (each row's prefix_check is 0.000)."""
     cf, source = (
         out_path("item2", seed, f"-counterfactuals{tag}"),
         out_path("item2", seed, f"-adaptive{tag}"),
@@ -531,8 +540,8 @@ def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, s
         json.loads(source.read_text()),
         {r["step"]: r for r in json.loads(cf.read_text())["rows"]},
     )
-    learned = lambda acc, k: [row[: j + 1] for j, row in enumerate(acc["rows"][:k])]  # noqa: E731
-    agree = lambda k: learned(old["accuracy"], k) == learned(data["accuracy"], k)  # noqa: E731
+    learned = lambda acc, k: [row[: j + 1] for j, row in enumerate(acc["rows"][:k])]
+    agree = lambda k: learned(old["accuracy"], k) == learned(data["accuracy"], k)
     chosen = {
         (k, tuple(plan)): (
             {"alternative_mean": prefix_mean(old["accuracy"], k), "prefix_check": 0.0},
@@ -552,11 +561,11 @@ def measured_under(seed: int, tag: str, data: dict) -> dict[tuple, tuple[dict, s
 
 
 def counterfactuals(seed: int) -> None:
-    """For each adaptive decision k >= 1, rerun tasks 0..k with the same earlier assignments and the other
-    option at k (`alternatives`). The better option is the one with the higher mean accuracy over tasks 0..k
-    after step k; the adaptive arm chose well when its own figure is at least the alternative's. With
-    --reuse-counterfactuals TAG, an alternative that TAG's counterfactuals measured is read from there
-    (`measured_under`) instead of trained again."""
+    """For each adaptive decision k >= 1, rerun tasks 0..k with the same earlier assignments and the
+    other option at k (`alternatives`). The better option is the one with the higher mean accuracy
+    over tasks 0..k after step k; the adaptive arm chose well when its own figure is at least the
+    alternative's. With --reuse-counterfactuals TAG, an alternative that TAG's counterfactuals
+    measured is read from there (`measured_under`) instead of trained again."""
     path = out_path("item2", seed, f"-counterfactuals{TAG}")
     adaptive = out_path("item2", seed, f"-adaptive{TAG}")
     if path.exists() or not adaptive.exists():
@@ -639,8 +648,10 @@ def item2_partial(seed: int, arm: str, run_dir: Path) -> None:
     )
 
 
-CURRENT = "adaptive-k8-evidence-tau0.5-replica-acc"  # the adaptive arm's file under the current defaults (docs/adr/0048)
-PREVIOUS = "adaptive-k8-evidence-tau0.5-replica"  # the same defaults with the probe on balanced accuracy, before docs/adr/0048's metric
+# The adaptive arm's file under the current defaults (docs/adr/0048).
+CURRENT = "adaptive-k8-evidence-tau0.5-replica-acc"
+# The same defaults with the probe on balanced accuracy, before docs/adr/0048's metric.
+PREVIOUS = "adaptive-k8-evidence-tau0.5-replica"
 REPORTED = (
     0,
     1,
@@ -662,18 +673,25 @@ FIRST_FOUR = (
 def target_lines(
     arms: list[dict], arm: str = CURRENT, title: str = "the current defaults"
 ) -> list[str]:
-    """Item 2's target per seed for the adaptive file `arm`, and judged as ITEM2-SEEDS.md fixes it: the mean over
-    the reported seeds of AvgAcc(adaptive) - max(always-new, always-shared) >= -0.01, fewer experts than tasks."""
+    """Item 2's target per seed for the adaptive file `arm`, and judged as ITEM2-SEEDS.md fixes it:
+    the mean over the reported seeds of AvgAcc(adaptive) - max(always-new, always-shared) >= -0.01,
+    fewer experts than tasks."""
     by_seed: dict[int, dict[str, dict]] = {}
     for a in arms:
         by_seed.setdefault(a["seed"], {})[a["file"].split(f"s{a['seed']}-", 1)[-1]] = a
     lines = [
         f"### Item 2's target under {title}",
         "",
-        f"`{arm}` against the better baseline; reported seeds {', '.join(map(str, REPORTED if arm == CURRENT else FIRST_FOUR))} "
-        "(benchmarks/results/ITEM2-SEEDS.md), the others chose settings.",
+        (
+            f"`{arm}` against the better baseline; reported seeds "
+            f"{', '.join(map(str, REPORTED if arm == CURRENT else FIRST_FOUR))} "
+            "(benchmarks/results/ITEM2-SEEDS.md), the others chose settings."
+        ),
         "",
-        "| seed | role | experts / tasks | AvgAcc | better baseline | margin | met (>= -0.01, fewer experts) |",
+        (
+            "| seed | role | experts / tasks | AvgAcc | better baseline | margin | met (>= -0.01, "
+            "fewer experts) |"
+        ),
         "|---|---|---|---|---|---|---|",
     ]
     margins: dict[int, tuple[float, bool]] = {}
@@ -687,8 +705,9 @@ def target_lines(
         if seed in REPORTED:
             margins[seed] = (margin, a["experts"] < tasks)
         lines.append(
-            f"| {seed} | {'reported' if seed in REPORTED else 'chose settings'} | {a['experts']} / {tasks} "
-            f"| {a['metrics']['avg_acc']:.3f} | {best} {got[best]['metrics']['avg_acc']:.3f} | {margin:+.3f} | {'yes' if met else 'no'} |"
+            f"| {seed} | {'reported' if seed in REPORTED else 'chose settings'} | {a['experts']} "
+            f"/ {tasks} | {a['metrics']['avg_acc']:.3f} | {best} "
+            f"{got[best]['metrics']['avg_acc']:.3f} | {margin:+.3f} | {'yes' if met else 'no'} |"
         )
     if margins:
         lines += [""]
@@ -699,13 +718,14 @@ def target_lines(
             mean = sum(m for m, _ in got) / len(got)
             verdict = "met" if mean >= -0.01 - 1e-9 and all(f for _, f in got) else "not met"
             lines.append(
-                f"Mean margin over reported seeds {', '.join(map(str, seeds))} (all three arms): {mean:+.3f}: **{verdict}**."
+                f"Mean margin over reported seeds {', '.join(map(str, seeds))} (all three arms): "
+                f"{mean:+.3f}: **{verdict}**."
             )
         missing = [s for s in REPORTED if s not in margins]
         if missing and arm == CURRENT:
             lines.append(
-                f"Reported seeds without all three arms yet: {', '.join(map(str, missing))}; the verdict of the final "
-                "sample (seeds 0-7, ITEM2-SEEDS.md) waits for them."
+                f"Reported seeds without all three arms yet: {', '.join(map(str, missing))}; the "
+                "verdict of the final sample (seeds 0-7, ITEM2-SEEDS.md) waits for them."
             )
     return [*lines, ""]
 
@@ -728,12 +748,16 @@ def table() -> None:
         lines += [
             "## Item 2 at a glance",
             "",
-            "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained probe, N steps "
-            "(docs/adr/0040); `-supersede`: with `routing.probe_rule = 'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: "
-            "supersede with the noise-aware outcome and the probe as a UCB observation (docs/adr/0044); `-tau0.5`: tau 0.5 "
-            "(docs/adr/0046); `-replica`: the probe's fresh LoRA initialised as the new expert (docs/adr/0048); `-acc`: the probe "
-            "on plain accuracy (docs/adr/0048). Seeds 100-109 chose settings (never reported as results); 0-7 are reported "
-            "(benchmarks/results/ITEM2-SEEDS.md).",
+            (
+                "`adaptive`: the zero-step probe (docs/adr/0034); `adaptive-kN`: the trained "
+                "probe, N steps (docs/adr/0040); `-supersede`: with `routing.probe_rule = "
+                "'supersede'` (docs/adr/0042), before docs/adr/0044; `-evidence`: supersede with "
+                "the noise-aware outcome and the probe as a UCB observation (docs/adr/0044); "
+                "`-tau0.5`: tau 0.5 (docs/adr/0046); `-replica`: the probe's fresh LoRA "
+                "initialised as the new expert (docs/adr/0048); `-acc`: the probe on plain "
+                "accuracy (docs/adr/0048). Seeds 100-109 chose settings (never reported as "
+                "results); 0-7 are reported (benchmarks/results/ITEM2-SEEDS.md)."
+            ),
             "",
             "| seed | arm (file) | experts | AvgAcc | BWT |",
             "|---|---|---|---|---|",
@@ -741,7 +765,8 @@ def table() -> None:
         for a in sorted(arms, key=lambda a: (a["seed"], a["file"])):
             arm = a["file"].split(f"s{a['seed']}-", 1)[-1]
             lines.append(
-                f"| {a['seed']} | {arm} | {a['experts']} | {a['metrics']['avg_acc']:.3f} | {a['metrics']['bwt']:+.3f} |"
+                f"| {a['seed']} | {arm} | {a['experts']} | {a['metrics']['avg_acc']:.3f} | "
+                f"{a['metrics']['bwt']:+.3f} |"
             )
         lines += [
             "",
@@ -771,13 +796,16 @@ def table() -> None:
             ]
         if data["stage"] == "item1":
             lines += [
-                "| representation | routing accuracy | task-free accuracy | task-given accuracy | seconds |",
+                (
+                    "| representation | routing accuracy | task-free accuracy | task-given "
+                    "accuracy | seconds |"
+                ),
                 "|---|---|---|---|---|",
             ]
             for name, r in data["representations"].items():
                 lines.append(
-                    f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | {r['task_given_accuracy']:.3f} "
-                    f"| {r['seconds']:.0f} |"
+                    f"| {name} | {r['routing_accuracy']:.3f} | {r['task_free_accuracy']:.3f} | "
+                    f"{r['task_given_accuracy']:.3f} | {r['seconds']:.0f} |"
                 )
             if (
                 "earlier" in data
@@ -793,15 +821,22 @@ def table() -> None:
                 ]
         if data["stage"] == "item2-counterfactuals":
             lines += [
-                f"The adaptive arm chose the better option in {data['chose_better']} of {data['decisions']} decisions "
-                "(mean accuracy over tasks 0..k right after step k; ties count as chosen well).",
+                (
+                    f"The adaptive arm chose the better option in {data['chose_better']} of "
+                    f"{data['decisions']} decisions (mean accuracy over tasks 0..k right after "
+                    "step k; ties count as chosen well)."
+                ),
                 "",
-                "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun check: row k-1 minus the adaptive arm's |",
+                (
+                    "| step | task | chosen | mean 0..k | alternative | mean 0..k | margin | rerun "
+                    "check: row k-1 minus the adaptive arm's |"
+                ),
                 "|---|---|---|---|---|---|---|---|",
             ]
             lines += [
-                f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | {r['alternative']} | {r['alternative_mean']:.3f} "
-                f"| {r['margin']:+.3f} | {r['prefix_check']:+.3f} |"
+                f"| {r['step']} | {r['task']} | {r['chosen']} | {r['chosen_mean']:.3f} | "
+                f"{r['alternative']} | {r['alternative_mean']:.3f} | {r['margin']:+.3f} | "
+                f"{r['prefix_check']:+.3f} |"
                 for r in data["rows"]
             ]
             reused = [
@@ -812,19 +847,22 @@ def table() -> None:
             lines += (
                 [
                     "",
-                    "Alternatives read, not trained again (same plan, identical adaptive rows before the step): "
-                    + "; ".join(reused)
-                    + ".",
+                    "Alternatives read, not trained again (same plan, identical adaptive rows "
+                    "before the step): " + "; ".join(reused) + ".",
                 ]
                 if reused
                 else []
             )
         if data["stage"] == "item4":
             lines += [
-                f"One triple-signal task representation ({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
-                f"{data['profile_examples']} examples), bare backbone: median over tasks {data['profile_seconds_median_over_tasks']:.1f} s; "
-                f"one query embedded for routing: {data['query_embed_seconds_median'] * 1000:.0f} ms; loading the backbone "
-                f"{data['backbone_load_seconds']:.0f} s.",
+                (
+                    "One triple-signal task representation "
+                    f"({', '.join(f'{k} {v}' for k, v in data['profile_dims'].items())}; "
+                    f"{data['profile_examples']} examples), bare backbone: median over tasks "
+                    f"{data['profile_seconds_median_over_tasks']:.1f} s; one query embedded for "
+                    f"routing: {data['query_embed_seconds_median'] * 1000:.0f} ms; loading the "
+                    f"backbone {data['backbone_load_seconds']:.0f} s."
+                ),
                 "",
                 "| task | first s | median s | min s | max s |",
                 "|---|---|---|---|---|",
@@ -845,12 +883,16 @@ def table() -> None:
             m = data["metrics"]
             if data.get("partial"):
                 lines += [
-                    f"**Partial: stopped after {data['completed_tasks']} of {len(data['accuracy']['task_ids'])} tasks "
-                    "(out of time); AvgAcc and BWT below cover only those tasks.**",
+                    (
+                        f"**Partial: stopped after {data['completed_tasks']} of "
+                        f"{len(data['accuracy']['task_ids'])} tasks (out of time); AvgAcc and BWT "
+                        "below cover only those tasks.**"
+                    ),
                     "",
                 ]
             cost = (
-                f" One triple-signal profile {data['profile_seconds']:.1f} s ({data['profile_dims']})."
+                f" One triple-signal profile {data['profile_seconds']:.1f} s "
+                f"({data['profile_dims']})."
                 if "profile_seconds" in data
                 else ""
             )
@@ -862,7 +904,10 @@ def table() -> None:
             )
             lines += [
                 "",
-                f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, wall {data['wall_seconds']:.0f} s.{cost}",
+                (
+                    f"AvgAcc {m['avg_acc']:.3f}, BWT {m['bwt']:+.3f}, experts {data['experts']}, "
+                    f"wall {data['wall_seconds']:.0f} s.{cost}"
+                ),
                 "",
                 f"Final accuracy per task: {per_task}; owners: {data.get('owners', {})}.",
                 "",
@@ -870,7 +915,8 @@ def table() -> None:
                 "|---|---|---|---|---|---|---|",
             ]
             lines += [
-                f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | {d['probability']:.3f} | {d['reason']} |"
+                f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} "
+                f"| {d['probability']:.3f} | {d['reason']} |"
                 for d in data["decisions"]
             ]
         lines.append("")
@@ -903,7 +949,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        help="item2: run only this arm (adaptive, always-new, always-shared) or the counterfactuals.",
+        help="item2: run only this arm (adaptive, always-new, always-shared) or the "
+        "counterfactuals.",
     )
     parser.add_argument(
         "--arm", default="adaptive", help="item2-partial: the arm whose unfinished run is saved."
@@ -921,15 +968,16 @@ def main() -> None:
     parser.add_argument(
         "--tag",
         default="",
-        help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result files "
-        "(e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside each other.",
+        help="item2/item3: suffix of the adaptive arm's, counterfactuals' and item 3's result "
+        "files (e.g. -k8 for a run with --set routing.probe_steps=8), so variants sit beside "
+        "each other.",
     )
     parser.add_argument(
         "--reuse-counterfactuals",
         metavar="TAG",
         help="item2 counterfactuals: take an alternative that the "
-        "counterfactuals or the adaptive run of this tag (e.g. -k8-evidence) measured, when the two adaptive runs agree up to that step, "
-        "instead of training it again.",
+        "counterfactuals or the adaptive run of this tag (e.g. -k8-evidence) measured, when the "
+        "two adaptive runs agree up to that step, instead of training it again.",
     )
     args = parser.parse_args()
     SETS.extend(args.sets)

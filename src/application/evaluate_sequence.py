@@ -44,7 +44,8 @@ class EvaluateSequence:
     def rescore(
         self, state: RunState, tasks: TaskSequence, store: AdapterStore
     ) -> dict[str, Score]:
-        """Load a finished run's saved experts and score every learned task again (a reproducibility check)."""
+        """Load a finished run's saved experts and score every learned task again (a
+        reproducibility check)."""
         for expert in state.library:
             store.load_expert(expert.id, expert.adapter_ref)
         return {

@@ -12,8 +12,13 @@ from collections.abc import Iterable
 
 from adaptive_learner.application.catalog import TaskCatalog
 from adaptive_learner.application.ports import (
-    ExampleSource, LabelledInput, Profiler, RouterModel, Tracker, VectorIndex,
-)  # fmt: skip
+    ExampleSource,
+    LabelledInput,
+    Profiler,
+    RouterModel,
+    Tracker,
+    VectorIndex,
+)
 from adaptive_learner.application.settings import RoutingSettings
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.profiles import mean_vector

@@ -91,7 +91,8 @@ class LearnTask:
                     "diverged", task=task.id, expert=expert.id, epoch=epoch, reason=verdict.reason
                 )
                 raise TrainingDiverged(
-                    f"task {task.id!r} diverged: {verdict.reason}; continue with `resume RUN --set training.learning_rate=<lower>`"
+                    f"task {task.id!r} diverged: {verdict.reason};"
+                    " continue with `resume RUN --set training.learning_rate=<lower>`"
                 )
             epochs_run, metrics = epoch, {f"{task.id}/train_loss": report.train_loss}
             losses.append(report.train_loss)
@@ -164,6 +165,7 @@ class LearnTask:
 
     def _materialise(self, state: RunState, step: int, decision: ReuseDecision) -> Expert:
         if decision.action is ReuseAction.REUSE:
+            assert decision.expert_id is not None  # ReuseDecision requires one for a reuse
             return state.library.get(decision.expert_id)
         parent = decision.expert_id if decision.action is ReuseAction.FORK else None
         expert = state.library.create(step=step, parent=parent)

@@ -62,6 +62,7 @@ class RecordOutcome:
         decision = choice.decision
         if decision.action is not ReuseAction.REUSE:
             return Pending(step, task, choice, {})
+        assert decision.expert_id is not None  # ReuseDecision requires one for a reuse
         expert = state.library.get(decision.expert_id)
         scores = {
             t: choice.scored.get(t) or self._dev(expert.id, t)

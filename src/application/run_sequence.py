@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from attrs import evolve
+
 from adaptive_learner.application.evaluate_routing import EvaluateRouting
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
 from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.ports import AdapterStore, RunStore, TaskSource, Tracker
-from attrs import evolve
-
 from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.divergence import TrainingDiverged, judge_outcome
 from adaptive_learner.domain.errors import DomainError
@@ -44,7 +44,8 @@ class RunSequence:
             state = RunState.from_dict(saved)
             if state.task_ids != tasks.ids:
                 raise DomainError(
-                    f"the run's tasks are {list(state.task_ids)}, but the data now gives {list(tasks.ids)}; "
+                    f"the run's tasks are {list(state.task_ids)},"
+                    f" but the data now gives {list(tasks.ids)}; "
                     "restore the data folder (or data.tasks) the run started with"
                 )
             for expert in state.library:

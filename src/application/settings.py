@@ -6,11 +6,17 @@ default lives (docs/adr/0050), and tests build these settings from it too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from attrs import field, frozen
 
 from adaptive_learner.domain.adaptive_reuse import AdaptiveThreshold
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.router_memory import RouterMemory
+
+
+def _weights(value: Mapping[str, float]) -> dict[str, float]:
+    return dict(value)
 
 
 @frozen
@@ -19,7 +25,7 @@ class RoutingSettings:
 
     base_model: str
     blocks: tuple[str, ...]  # profile blocks of a task (description, prototype, gradient, context)
-    weights: dict[str, float] = field(converter=dict)
+    weights: dict[str, float] = field(converter=_weights)
     profile_examples: int  # examples handed to the profiler (prototype and sketch)
     key_examples: int  # inputs per task (train, then dev) behind its key / the learned router
     dynamic_profiles: bool

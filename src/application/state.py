@@ -10,8 +10,8 @@ from attrs.validators import deep_iterable, instance_of
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.expert import ExpertLibrary
 from adaptive_learner.domain.metrics import AccuracyMatrix
-from adaptive_learner.domain.router_memory import RouterMemory
 from adaptive_learner.domain.reuse import ReuseDecision
+from adaptive_learner.domain.router_memory import RouterMemory
 from adaptive_learner.domain.task import TaskSequence
 
 Vector = tuple[float, ...]
@@ -121,7 +121,8 @@ class RunState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunState:
-        """The state saved by `to_dict`; a missing field or a wrong type is one DomainError naming it."""
+        """The state saved by `to_dict`; a missing field or a wrong type is one DomainError naming
+        it."""
         if not isinstance(data, dict):
             raise DomainError(f"expected a JSON object, got {type(data).__name__}")
         try:
@@ -157,11 +158,13 @@ class RunState:
         return state
 
     def _check_consistent(self) -> None:
-        """The parts agree with each other (a hand-edited or mixed-up state.json fails here, not in a report)."""
+        """The parts agree with each other (a hand-edited or mixed-up state.json fails here, not in
+        a report)."""
         for name, matrix in (("accuracy", self.accuracy), ("balanced_accuracy", self.balanced)):
             if matrix.task_ids != self.task_ids:
                 raise ValueError(
-                    f"{name}.task_ids {list(matrix.task_ids)} differ from task_ids {list(self.task_ids)}"
+                    f"{name}.task_ids {list(matrix.task_ids)} differ from task_ids"
+                    f" {list(self.task_ids)}"
                 )
         if self.balanced.trained != self.completed:
             raise ValueError(
@@ -170,7 +173,8 @@ class RunState:
         learned = [r.task_id for r in self.reports]
         if learned != list(self.task_ids[: len(learned)]) or len(learned) < self.completed:
             raise ValueError(
-                f"reports cover {learned}, but the first {self.completed} of task_ids are {list(self.task_ids[: self.completed])}"
+                f"reports cover {learned}, but the first {self.completed} of task_ids are"
+                f" {list(self.task_ids[: self.completed])}"
             )
         done, held = self.task_ids[: self.completed], self.library.learned_tasks()
         if missing := [t for t in done if t not in held]:

@@ -1,6 +1,8 @@
-"""The experiment configuration: loaded from TOML presets into the typed schema (bootstrap/config_schema.py).
+"""The experiment configuration: loaded from TOML presets into the typed schema
+(bootstrap/config_schema.py).
 
-Presets are TOML files shipped in `bootstrap/presets/`; a preset may name a `base` preset it extends.
+Presets are TOML files shipped in `bootstrap/presets/`; a preset may name a `base` preset it
+extends.
 `--set section.key=value` overrides any field; values are parsed as TOML literals (`3`, `1e-4`,
 `true`, `["q_proj"]`) and fall back to plain strings. Unknown keys and ill-typed values are
 errors that name the key and suggest the closest valid one. The schema's classes are re-exported
@@ -126,12 +128,21 @@ def _check_text(value: str, where: str) -> None:
 # always uses, and why. A run folder saved with that value still loads; with another it is refused,
 # since this version cannot continue or reproduce it; `--set` of a retired key is refused.
 RETIRED = {
-    "routing.probe_rule": ("supersede", "a trained probe's evidence always supersedes the cosine "
-                           "prior; a zero-step probe is combined with it (docs/adr/0042)"),
-    "routing.probe_replica": (True, "the probe's fresh LoRA always starts as the next new expert "
-                              "would (docs/adr/0048)"),
-    "routing.probe_metric": ("accuracy", "the probe compares plain dev accuracy, what the matrix "
-                             "reports (docs/adr/0048)"),
+    "routing.probe_rule": (
+        "supersede",
+        (
+            "a trained probe's evidence always supersedes the cosine "
+            "prior; a zero-step probe is combined with it (docs/adr/0042)"
+        ),
+    ),
+    "routing.probe_replica": (
+        True,
+        "the probe's fresh LoRA always starts as the next new expert would (docs/adr/0048)",
+    ),
+    "routing.probe_metric": (
+        "accuracy",
+        "the probe compares plain dev accuracy, what the matrix reports (docs/adr/0048)",
+    ),
     "routing.embedding_layer": (-1, "routing.embedding_layers names the layers (docs/adr/0039)"),
 }
 
@@ -260,7 +271,8 @@ def load_config(preset: str = "default", overrides: Sequence[str] = ()) -> Confi
 
 
 def load_reference(name: str) -> dict[str, Any] | None:
-    """The reference result `name` (run.reference): a shipped name or a path to a .reference.json file; None when empty."""
+    """The reference result `name` (run.reference): a shipped name or a path to a .reference.json
+    file; None when empty."""
     if not name:
         return None
     import json
@@ -298,6 +310,9 @@ def config_help(cls: type = Config, prefix: str = "") -> list[tuple[str, str, An
         if attrs.has(f.type if isinstance(f.type, type) else typing.get_type_hints(cls)[f.name]):
             rows += config_help(typing.get_type_hints(cls)[f.name], f"{prefix}{f.name}.")
         else:
-            default = f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
+            # attrs' stubs type Factory as a function (so that `x: list = Factory(list)` checks);
+            # at run time it is the class of a factory default.
+            factory_class: type[Any] = typing.cast(Any, attrs.Factory)
+            default = f.default.factory() if isinstance(f.default, factory_class) else f.default
             rows.append((f"{prefix}{f.name}", f.metadata.get("help", ""), default))
     return rows

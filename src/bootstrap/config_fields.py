@@ -33,7 +33,8 @@ def within(
     hi_open: bool = False,
     also: tuple = (),
 ) -> Any:
-    """A validator for a number in a range (ends open or closed); `also` lists extra allowed values (-1 = all)."""
+    """A validator for a number in a range (ends open or closed); `also` lists extra allowed values
+    (-1 = all)."""
 
     def check(_: Any, attribute: Any, value: float) -> None:
         if value in also:
@@ -43,7 +44,8 @@ def within(
         if low_bad or high_bad:
             extra = "".join(f", or {a}" for a in also)
             raise ValueError(
-                f"{attribute.name!r} must be {_span(lo, hi, lo_open, hi_open)}{extra} (got {value!r})"
+                f"{attribute.name!r} must be {_span(lo, hi, lo_open, hi_open)}{extra}"
+                f" (got {value!r})"
             )
 
     return check
@@ -60,8 +62,8 @@ def _safe_name(_: Any, attribute: Any, value: str) -> None:
     """A run name becomes a folder name under output_dir: one path component, no separators."""
     if not _SAFE_NAME.fullmatch(value):
         raise ValueError(
-            f"{attribute.name!r} must be 1-100 letters, digits or . _ - + = @ , starting with a letter or digit "
-            f"(it names the run folder), got {value!r:.60}"
+            f"{attribute.name!r} must be 1-100 letters, digits or . _ - + = @ , starting with a "
+            f"letter or digit (it names the run folder), got {value!r:.60}"
         )
 
 
@@ -75,7 +77,8 @@ def _task_names(_: Any, attribute: Any, value: list[str]) -> None:
         parts = Path(name).parts
         if not name.strip() or Path(name).is_absolute() or ".." in parts:
             raise ValueError(
-                f"{attribute.name!r}: {name!r} must be a task folder name (or sub-path) inside the data directory"
+                f"{attribute.name!r}: {name!r} must be a task folder name (or sub-path) inside "
+                "the data directory"
             )
 
 
@@ -83,7 +86,8 @@ def _word_lists(_: Any, attribute: Any, value: dict[str, list[str]]) -> None:
     for task, words in value.items():
         if not words or any(not w.strip() for w in words):
             raise ValueError(
-                f"'{attribute.name}.{task}': give one non-empty answer word per label, got {words!r:.60}"
+                f"'{attribute.name}.{task}': give one non-empty answer word per label,"
+                f" got {words!r:.60}"
             )
 
 
@@ -103,7 +107,8 @@ def _signal_table(positive: bool) -> Any:
                 )
             if number < 0 or (positive and number == 0):
                 raise ValueError(
-                    f"'{attribute.name}.{key}' must be {'> 0' if positive else '>= 0'} (got {number!r})"
+                    f"'{attribute.name}.{key}' must be {'> 0' if positive else '>= 0'}"
+                    f" (got {number!r})"
                 )
 
     return check
@@ -115,7 +120,8 @@ def _layer_list(_: Any, attribute: Any, value: list[int]) -> None:
     for layer in value:
         if isinstance(layer, bool) or not isinstance(layer, int) or not -1 <= layer <= 4096:
             raise ValueError(
-                f"{attribute.name!r}: layers are integers from -1 (the final layer) to 4096 (got {layer!r:.40})"
+                f"{attribute.name!r}: layers are integers from -1 (the final layer) to 4096"
+                f" (got {layer!r:.40})"
             )
 
 
@@ -125,7 +131,8 @@ def _block_weights(_: Any, attribute: Any, value: dict[str, float]) -> None:
     for key, number in value.items():
         if key not in BLOCK_ORDER:
             raise ValueError(
-                f"{attribute.name!r}: unknown profile block {key!r}; known: {', '.join(BLOCK_ORDER)}"
+                f"{attribute.name!r}: unknown profile block {key!r}; known: "
+                f"{', '.join(BLOCK_ORDER)}"
             )
         if number < 0:
             raise ValueError(f"'{attribute.name}.{key}' must be >= 0 (got {number!r})")

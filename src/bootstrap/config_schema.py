@@ -1,7 +1,7 @@
 """The experiment configuration's schema: one typed, documented class per section.
 
-Every hyperparameter of a run lives here (the seed's central config); each field carries its default,
-its help text (`doc`, shown by `adaptive-learner presets --show NAME`) and its validator
+Every hyperparameter of a run lives here (the seed's central config); each field carries its
+default, its help text (`doc`, shown by `adaptive-learner presets --show NAME`) and its validator
 (bootstrap/config_fields.py). Loading presets and `--set` overrides is bootstrap/config.py.
 """
 
@@ -59,7 +59,8 @@ class RunConfig:
     )
     keep_checkpoints: bool = doc(
         False,
-        "Keep <run>/checkpoint/ (within-task resume state) after the run finishes; by default it is deleted.",
+        "Keep <run>/checkpoint/ (within-task resume state) after the run finishes; by default it "
+        "is deleted.",
     )
     wandb_project: str = doc(
         "adaptive-learner",
@@ -68,12 +69,14 @@ class RunConfig:
     wandb_tags: list[str] = doc([], "Extra W&B tags for the run.")
     experiment_tag: str = doc(
         "",
-        "Experiment tag (e.g. 'MVE_CL_SharedLoRA_SL_A'); W&B gets it as a tag and group, with '_seed<seed>' as a second tag.",
+        "Experiment tag (e.g. 'MVE_CL_SharedLoRA_SL_A'); W&B gets it as a tag and group, with "
+        "'_seed<seed>' as a second tag.",
     )
     reference: str = doc(
         "",
-        "A shipped reference result printed beside this run's (bootstrap/presets/<name>.reference.json), e.g. "
-        "'demo-naive': the default preset without replay, measured in a separate run; or a path to such a file. Empty = none.",
+        "A shipped reference result printed beside this run's "
+        "(bootstrap/presets/<name>.reference.json), e.g. 'demo-naive': the default preset "
+        "without replay, measured in a separate run; or a path to such a file. Empty = none.",
     )
 
 
@@ -86,7 +89,8 @@ class DataConfig:
     )
     data_dir: str = doc(
         "",
-        "Folder of task folders (<task>/task.json, train.jsonl, validation.jsonl) for source 'folder'.",
+        "Folder of task folders (<task>/task.json, train.jsonl, validation.jsonl) for source "
+        "'folder'.",
     )
     tasks: list[str] = doc(
         [],
@@ -131,7 +135,8 @@ class ModelConfig:
     )
     attention: str = doc(
         "auto",
-        "'auto' (flash_attention_2 when flash-attn is importable on CUDA, else sdpa), 'sdpa', 'eager'.",
+        "'auto' (flash_attention_2 when flash-attn is importable on CUDA, else sdpa), 'sdpa', "
+        "'eager'.",
         validator=attrs.validators.in_(("auto", "sdpa", "eager", "flash_attention_2")),
     )
     quantize: str = doc(
@@ -158,7 +163,8 @@ class LoraConfig:
     )
     first_layer: int = doc(
         0,
-        "Adapt decoder layers from this index up (0 = all); latent replay reads the input of this layer.",
+        "Adapt decoder layers from this index up (0 = all); latent replay reads the input of "
+        "this layer.",
         validator=within(0, 100000),
     )
 
@@ -183,13 +189,15 @@ class TrainingConfig:
     min_epochs_before_stop: int = doc(1, "Never stop before this many epochs.", validator=within(0))
     share_prefix: bool | str = doc(
         "auto",
-        "Run the prompt prefix a batch shares (task description) once per batch, not once per row: true, false or "
-        "'auto' (on a CPU, where it halves the arithmetic; off on CUDA, where its extra launches cost more: docs/adr/0047).",
+        "Run the prompt prefix a batch shares (task description) once per batch, not once per "
+        "row: true, false or 'auto' (on a CPU, where it halves the arithmetic; off on CUDA, "
+        "where its extra launches cost more: docs/adr/0047).",
         validator=attrs.validators.in_(("auto", True, False)),
     )
     compile: str = doc(
         "none",
-        "torch.compile the answer forward: 'none', 'default' or 'reduce-overhead' (CUDA graphs); turns share_prefix off.",
+        "torch.compile the answer forward: 'none', 'default' or 'reduce-overhead' (CUDA graphs); "
+        "turns share_prefix off.",
         validator=attrs.validators.in_(("none", "default", "reduce-overhead")),
     )
     pad_to_multiple: int = doc(
@@ -204,8 +212,9 @@ class TrainingConfig:
     )
     cudnn_attention: bool = doc(
         False,
-        "Let SDPA use cuDNN attention in passes that are differentiated on CUDA (off: its backward returns NaN on "
-        "H100/H200 for masked inputs, pytorch/pytorch#196678; docs/adr/0047).",
+        "Let SDPA use cuDNN attention in passes that are differentiated on CUDA (off: its "
+        "backward returns NaN on H100/H200 for masked inputs, pytorch/pytorch#196678; "
+        "docs/adr/0047).",
     )
 
 
@@ -213,8 +222,8 @@ class TrainingConfig:
 class RoutingConfig:
     strategy: str = doc(
         "schedule",
-        "'schedule' (num_tasks_to_share_lora), 'similarity' (profile cosine vs reuse_threshold) or 'adaptive' "
-        "(calibrated p_reuse, UCB, adaptive tau; docs/adr/0031).",
+        "'schedule' (num_tasks_to_share_lora), 'similarity' (profile cosine vs reuse_threshold) "
+        "or 'adaptive' (calibrated p_reuse, UCB, adaptive tau; docs/adr/0031).",
         validator=attrs.validators.in_(("schedule", "similarity", "adaptive")),
     )
     num_tasks_to_share_lora: int = doc(
@@ -224,8 +233,9 @@ class RoutingConfig:
     )
     expert_of_task: list[int] = doc(
         [],
-        "Schedule strategy, written out (ablations, counterfactual runs): task i joins the expert made for task "
-        "expert_of_task[i], and i itself = a new expert, e.g. [0, 1, 0]; empty = num_tasks_to_share_lora.",
+        "Schedule strategy, written out (ablations, counterfactual runs): task i joins the "
+        "expert made for task expert_of_task[i], and i itself = a new expert, e.g. [0, 1, 0]; "
+        "empty = num_tasks_to_share_lora.",
     )
     reuse_threshold: float = doc(
         0.9, "Similarity routing: reuse an expert at or above this cosine (> 1 = never)."
@@ -240,8 +250,9 @@ class RoutingConfig:
     )
     router_confidence_threshold: float = doc(
         0.5,
-        "Adaptive routing: initial tau on p_reuse; reuse only candidates with p_reuse >= tau (0.5: reuse when the evidence says "
-        "a reuse is at least as likely to work as not; docs/adr/0046). Any value >= 1 = always a new expert.",
+        "Adaptive routing: initial tau on p_reuse; reuse only candidates with p_reuse >= tau "
+        "(0.5: reuse when the evidence says a reuse is at least as likely to work as not; "
+        "docs/adr/0046). Any value >= 1 = always a new expert.",
         validator=within(0.0),
     )
     use_advanced_embeddings: bool = doc(
@@ -255,7 +266,8 @@ class RoutingConfig:
     )
     profile_weights: dict[str, float] = doc(
         {"description": 1.0, "prototype": 1.0, "gradient": 1.0, "context": 0.5},
-        "Weight of each profile block (each block is L2-normalised first; weight = its share of the squared norm).",
+        "Weight of each profile block (each block is L2-normalised first; weight = its share of "
+        "the squared norm).",
         validator=_block_weights,
     )
     embedding_layers: list[int] = doc(
@@ -299,15 +311,17 @@ class RoutingConfig:
     )
     probe_candidates: int = doc(
         2,
-        "Adaptive routing: transfer probe on the N nearest experts: the new task's dev inputs answered by each and by a "
-        "fresh start, no training; the evidence joins p_reuse (docs/adr/0034). 0 = off.",
+        "Adaptive routing: transfer probe on the N nearest experts: the new task's dev inputs "
+        "answered by each and by a fresh start, no training; the evidence joins p_reuse "
+        "(docs/adr/0034). 0 = off.",
         validator=within(0, 100),
     )
     probe_steps: int = doc(
         8,
-        "Adaptive routing: train the probe's throwaway copies (each candidate and a fresh LoRA) this many steps under the "
-        "consolidation policy before comparing them, and score the candidate's earlier tasks before and after; the "
-        "evidence is the change of summed dev accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
+        "Adaptive routing: train the probe's throwaway copies (each candidate and a fresh LoRA) "
+        "this many steps under the consolidation policy before comparing them, and score the "
+        "candidate's earlier tasks before and after; the evidence is the change of summed dev "
+        "accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000),
     )
     ucb_c: float = doc(
@@ -315,9 +329,9 @@ class RoutingConfig:
     )
     probe_visits: float = doc(
         1.0,
-        "Adaptive routing: a trained probe of a candidate counts as this many UCB observations with reward p_probe, so "
-        "a measured candidate is weighed, not explored blindly (docs/adr/0044). 0 = an expert never reused keeps an "
-        "infinite UCB index.",
+        "Adaptive routing: a trained probe of a candidate counts as this many UCB observations "
+        "with reward p_probe, so a measured candidate is weighed, not explored blindly "
+        "(docs/adr/0044). 0 = an expert never reused keeps an infinite UCB index.",
         validator=within(0.0, 1e6),
     )
     top_k: int = doc(
@@ -345,24 +359,26 @@ class RoutingConfig:
     )
     outcome_z: float = doc(
         1.0,
-        "A reuse still works if its forgetting exceeds tol_forget by at most this many standard errors of the dev "
-        "measurement (docs/adr/0044); 0 = the fixed tolerance.",
+        "A reuse still works if its forgetting exceeds tol_forget by at most this many standard "
+        "errors of the dev measurement (docs/adr/0044); 0 = the fixed tolerance.",
         validator=within(0.0, 100.0),
     )
     router_model: str = doc(
         "cosine",
-        "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' (learned).",
+        "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' "
+        "(learned).",
         validator=attrs.validators.in_(("cosine", "linear", "mlp")),
     )
     router_examples_per_task: int = doc(
         256,
-        "Inputs per task behind its routing key and the learned router: its training inputs, then its dev inputs "
-        "(never the validation split).",
+        "Inputs per task behind its routing key and the learned router: its training inputs, "
+        "then its dev inputs (never the validation split).",
         validator=within(1, 100000),
     )
     evaluate_routing: bool = doc(
         True,
-        "Measure routing and task-free accuracy on the validation inputs at the end of a routed run.",
+        "Measure routing and task-free accuracy on the validation inputs at the end of a routed "
+        "run.",
     )
 
 
@@ -391,7 +407,8 @@ class ConsolidationConfig:
     )
     gamma_direction: str = doc(
         "competence",
-        "What drives gamma: 'competence' (well-learned tasks consolidated more) or 'surprise' (hard tasks more).",
+        "What drives gamma: 'competence' (well-learned tasks consolidated more) or 'surprise' "
+        "(hard tasks more).",
         validator=attrs.validators.in_(("competence", "surprise")),
     )
     gamma_weights: dict[str, float] = doc(
@@ -425,13 +442,15 @@ class ConsolidationConfig:
     )
     replay_tasks_per_step: int = doc(
         1,
-        "Earlier tasks whose memory each training step replays, one batch each (-1 = every earlier task).",
+        "Earlier tasks whose memory each training step replays, one batch each (-1 = every "
+        "earlier task).",
         validator=lambda _, attribute, value: _positive_or_all(attribute.name, value),
     )
     replay_batch_size: int = doc(
         0,
-        "Rows of each replayed batch (0 = training.batch_size). Fewer rows cost less per step (on a CPU the replayed "
-        "forward and backward cost about as much as the training batch's) and make the replayed gradient noisier.",
+        "Rows of each replayed batch (0 = training.batch_size). Fewer rows cost less per step "
+        "(on a CPU the replayed forward and backward cost about as much as the training batch's) "
+        "and make the replayed gradient noisier.",
         validator=within(0, MAX_BATCH),
     )
 

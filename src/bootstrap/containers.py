@@ -21,8 +21,8 @@ from adaptive_learner.adapters.trackers import FanoutTracker, JsonlTracker, LogT
 from adaptive_learner.application.catalog import TaskCatalog
 from adaptive_learner.application.evaluate_routing import EvaluateRouting
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.input_router import InputRouter, TaskKeys
+from adaptive_learner.application.learn_task import LearnTask
 from adaptive_learner.application.profiling import TaskProfiles
 from adaptive_learner.application.record_outcome import KeepProfile, RecordOutcome
 from adaptive_learner.application.reuse import ReuseRule
@@ -36,10 +36,10 @@ from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.application.settings import RoutingSettings
 from adaptive_learner.application.train_jointly import TrainJointly
 from adaptive_learner.bootstrap.config import Config
+from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
-from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter
 from adaptive_learner.domain.reuse import FixedAssignment, SharingSchedule, SimilarityRouter
 
 
@@ -70,7 +70,8 @@ def build_assignment(cfg: Config) -> FixedAssignment:
     r = cfg.routing
     if cfg.data.tasks and len(r.expert_of_task) != len(cfg.data.tasks):
         raise ValueError(
-            f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks in data.tasks"
+            f"expert_of_task has {len(r.expert_of_task)} entries for {len(cfg.data.tasks)} tasks "
+            "in data.tasks"
         )
     return FixedAssignment(r.expert_of_task)
 
@@ -82,9 +83,7 @@ def build_similarity(cfg: Config) -> SimilarityRouter:
 
 def build_adaptive_router(cfg: Config) -> AdaptiveRouter:
     r = cfg.routing
-    return AdaptiveRouter(
-        ucb_c=r.ucb_c, top_k=r.top_k, probe_visits=r.probe_visits
-    )
+    return AdaptiveRouter(ucb_c=r.ucb_c, top_k=r.top_k, probe_visits=r.probe_visits)
 
 
 @frozen
@@ -188,7 +187,8 @@ def build_routing_settings(cfg: Config, run_dir: Path | None = None) -> RoutingS
 
 
 def build_router_model(cfg: Config):
-    """A learned router (LinearRouter / MLPRouter, issue 10's adapters) or None for cosine routing."""
+    """A learned router (LinearRouter / MLPRouter, issue 10's adapters) or None for cosine
+    routing."""
     kind = cfg.routing.router_model
     if kind == "cosine":
         return None
@@ -240,7 +240,8 @@ def check_backbone(cfg: Config) -> None:
 
 
 def check_tracker(cfg: Config) -> None:
-    """Refuse a tracker that cannot work before a run folder exists (WANDB_MODE=online without network)."""
+    """Refuse a tracker that cannot work before a run folder exists (WANDB_MODE=online without
+    network)."""
     if cfg.run.tracker == "wandb":
         import os
 

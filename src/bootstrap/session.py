@@ -110,7 +110,11 @@ def load_routing(run_dir: Path, state: RunState) -> RouteQuery:
 
 
 def answer(
-    routing: RouteQuery, state: RunState, inputs: Sequence[LabelledInput], top_k: int, batch_size: int
+    routing: RouteQuery,
+    state: RunState,
+    inputs: Sequence[LabelledInput],
+    top_k: int,
+    batch_size: int,
 ) -> list[dict[str, Any]]:
     """One answer per input (task, expert, label, probability, route_probability), `batch_size`
     inputs routed and answered at a time; `top_k` > 1 mixes the k likeliest tasks' answers."""

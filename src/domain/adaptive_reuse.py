@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from attrs import evolve, field, frozen, validators
 
@@ -33,12 +34,11 @@ from adaptive_learner.domain.reuse import ReuseAction, ReuseDecision
 from adaptive_learner.domain.vectors import cosine
 
 
-
 @frozen
 class ArmStats:
-    """Reuses of one expert whose outcome was measured, and the sum of their rewards. A decision may add
-    weighted observations (a trained probe, docs/adr/0044), so `visits` can be fractional there; what a
-    run saves counts measured reuses only, each of weight 1."""
+    """Reuses of one expert whose outcome was measured, and the sum of their rewards. A decision may
+    add weighted observations (a trained probe, docs/adr/0044), so `visits` can be fractional there;
+    what a run saves counts measured reuses only, each of weight 1."""
 
     visits: float = field(default=0, validator=validators.ge(0))
     reward: float = 0.0
@@ -120,7 +120,8 @@ class AdaptiveRouter:
         scores = self.candidates(profile, experts)
         probs = {e: calibrator.probability(s) for e, s in scores.items()}
         probs = {e: self._with_probe(p, probes.get(e)) for e, p in probs.items()}
-        evidence = {"scores": scores, "probabilities": probs, "tau": tau}
+        # ReuseDecision's evidence fields: scores, probabilities, tau, and the UCB indices below.
+        evidence: dict[str, Any] = {"scores": scores, "probabilities": probs, "tau": tau}
         best_p = max(probs.values(), default=0.0)
         if threshold.always_new:
             return ReuseDecision(
@@ -141,7 +142,8 @@ class AdaptiveRouter:
                 None,
                 scores[top],
                 1.0 - best_p,
-                f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}{_probe_note(probes, top)}) < tau {tau:.3f}",
+                f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}"
+                f"{_probe_note(probes, top)}) < tau {tau:.3f}",
                 **evidence,
             )
         weights = {e: self._probe_weight(probes.get(e)) for e in eligible}
@@ -156,28 +158,36 @@ class AdaptiveRouter:
         chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
-        head = f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}{_probe_note(probes, chosen)}) >= tau {tau:.3f}"
+        head = (
+            f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}"
+            f"{_probe_note(probes, chosen)}) >= tau {tau:.3f}"
+        )
         if arm.visits and arm.mean < self.fork_below:
             return ReuseDecision(
                 ReuseAction.FORK,
                 chosen,
                 scores[chosen],
                 probs[chosen],
-                f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed (mean reward {arm.mean:.2f}): fork",
+                f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed"
+                f" (mean reward {arm.mean:.2f}): fork",
                 **evidence,
             )
         if not observed[chosen].visits:
             why = "never reused yet (UCB explores it)"
         else:
             probe = f" + probe as {weights[chosen]:g}" if weights[chosen] else ""
-            why = f"UCB {index[chosen]:.3f} (mean reward {observed[chosen].mean:.2f} over {arm.visits:g} measured reuse(s){probe})"
+            why = (
+                f"UCB {index[chosen]:.3f} (mean reward {observed[chosen].mean:.2f}"
+                f" over {arm.visits:g} measured reuse(s){probe})"
+            )
         return ReuseDecision(
             ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence
         )
 
     def _probe_weight(self, probe: ProbeResult | None) -> float:
-        """How many UCB observations a candidate's probe counts for: `probe_visits` for a trained probe, 0 for
-        none or a zero-step probe (it does not see what a reuse costs the earlier tasks)."""
+        """How many UCB observations a candidate's probe counts for: `probe_visits` for a trained
+        probe, 0 for none or a zero-step probe (it does not see what a reuse costs the earlier
+        tasks)."""
         return self.probe_visits if probe is not None and probe.steps > 0 else 0.0
 
     def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:

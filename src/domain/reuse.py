@@ -89,8 +89,8 @@ class SharingSchedule:
 
 
 def decided_later(step: int, total: int) -> bool:
-    """`learns_again` of a router that decides from evidence (cosine or adaptive): any expert may be chosen by a
-    later task, so only the last task's expert learns no more."""
+    """`learns_again` of a router that decides from evidence (cosine or adaptive): any expert may be
+    chosen by a later task, so only the last task's expert learns no more."""
     return step < total - 1
 
 
@@ -99,24 +99,27 @@ class FixedAssignment:
     """A schedule written out task by task, for ablations and counterfactual runs: task i joins the
     expert first made for task `assignment[i]`; `assignment[i] == i` makes a new expert."""
 
-    assignment: tuple[int, ...] = field(converter=tuple)
+    assignment: tuple[int, ...] = field(converter=tuple[int, ...])
 
     def __attrs_post_init__(self) -> None:
         for i, j in enumerate(self.assignment):
             if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j <= i:
                 raise DomainError(
-                    f"expert_of_task[{i}] must be an earlier task's index or {i} itself (a new expert), got {j!r}"
+                    f"expert_of_task[{i}] must be an earlier task's index or {i} itself"
+                    f" (a new expert), got {j!r}"
                 )
             if self.assignment[j] != j:
                 raise DomainError(
-                    f"expert_of_task[{i}] = {j}, but task {j} did not make an expert of its own (expert_of_task[{j}] = {self.assignment[j]})"
+                    f"expert_of_task[{i}] = {j}, but task {j} did not make an expert of its own"
+                    f" (expert_of_task[{j}] = {self.assignment[j]})"
                 )
 
     def decide(self, step: int, expert_of: Sequence[str]) -> ReuseDecision:
         """`expert_of[j]`: the expert of the j-th task already learned."""
         if step >= len(self.assignment):
             raise DomainError(
-                f"expert_of_task has {len(self.assignment)} entries, the sequence has a task number {step + 1}"
+                f"expert_of_task has {len(self.assignment)} entries,"
+                f" the sequence has a task number {step + 1}"
             )
         j = self.assignment[step]
         if j == step:

@@ -1,4 +1,5 @@
-"""What the adaptive router keeps for a run between decisions (docs/adr/0032), saved with the run."""
+"""What the adaptive router keeps for a run between decisions (docs/adr/0032), saved with the
+run."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ class RouterMemory:
     def check_model(self, base_model: str, where: str = "state.json") -> None:
         if self.base_model != base_model:
             raise DomainError(
-                f"{where}: router.base_model {self.base_model!r} differs from this run's model {base_model!r}"
+                f"{where}: router.base_model {self.base_model!r} differs from this run's model"
+                f" {base_model!r}"
             )
 
     def record_outcome(
@@ -79,7 +81,8 @@ class RouterMemory:
         version = data.get("schema_version")
         if version != ROUTER_SCHEMA_VERSION:
             raise DomainError(
-                f"{where}: router.schema_version {version!r} is not the supported {ROUTER_SCHEMA_VERSION}"
+                f"{where}: router.schema_version {version!r} is not the supported"
+                f" {ROUTER_SCHEMA_VERSION}"
             )
         t = data["threshold"]
         return cls(

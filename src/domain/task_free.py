@@ -1,4 +1,5 @@
-"""Answering without a task id: mix the routed experts' label distributions; gate routes by input form."""
+"""Answering without a task id: mix the routed experts' label distributions; gate routes by input
+form."""
 
 from __future__ import annotations
 
@@ -23,9 +24,10 @@ def mixture(distributions: Sequence[tuple[float, Mapping[str, float]]]) -> dict[
 def gate_by_form(
     probabilities: Mapping[str, float], task_has_pair: Mapping[str, bool], query_has_pair: bool
 ) -> dict[str, float]:
-    """Route a query only among tasks whose inputs have its form (one text, or a text pair), renormalised
-    (docs/adr/0039). Tasks of unknown form stay candidates; when no task has the query's form, nothing
-    is removed. The form is part of the input a user gives, not a threshold fitted to tasks."""
+    """Route a query only among tasks whose inputs have its form (one text, or a text pair),
+    renormalised (docs/adr/0039). Tasks of unknown form stay candidates; when no task has the
+    query's form, nothing is removed. The form is part of the input a user gives, not a threshold
+    fitted to tasks."""
     kept = {
         t: p
         for t, p in probabilities.items()

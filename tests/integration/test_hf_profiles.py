@@ -1,15 +1,16 @@
-"""The HF profiler on a tiny random model: blocks, sketch math, dynamic profiles, answers, layer check."""
+"""The HF profiler on a tiny random model: blocks, sketch math, dynamic profiles, answers, layer
+check."""
 
 import pytest
 from tests.integration.conftest import make_backbone
 
 torch = pytest.importorskip("torch")
 
-from adaptive_learner.adapters.data.inputs import SourceInputs  # noqa: E402
-from adaptive_learner.adapters.errors import AdapterError  # noqa: E402
-from adaptive_learner.adapters.hf.profiles import HFProfiler, count_sketch, sketch_hashes  # noqa: E402
-from adaptive_learner.application.ports import LabelledInput  # noqa: E402
-from adaptive_learner.bootstrap.config import RoutingConfig  # noqa: E402
+from adaptive_learner.adapters.data.inputs import SourceInputs
+from adaptive_learner.adapters.errors import AdapterError
+from adaptive_learner.adapters.hf.profiles import HFProfiler, count_sketch, sketch_hashes
+from adaptive_learner.application.ports import LabelledInput
+from adaptive_learner.bootstrap.config import RoutingConfig
 
 pytestmark = pytest.mark.integration
 ALL = ("description", "prototype", "gradient", "context")
@@ -70,7 +71,8 @@ def test_unknown_sketch_layer_names_the_closest(tokenizer, demo_source):
     backbone = make_backbone(tokenizer, demo_source)
     with pytest.raises(
         AdapterError,
-        match=r"unknown module 'model.layers.1.mlp.down_prj' \(closest: model.layers.1.mlp.down_proj",
+        match=r"unknown module 'model.layers.1.mlp.down_prj' "
+        r"\(closest: model.layers.1.mlp.down_proj",
     ):
         HFProfiler(backbone, RoutingConfig(grad_sketch_layer_names=["model.layers.1.mlp.down_prj"]))
     with pytest.raises(

@@ -7,16 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adaptive_learner.domain.calibration import ReuseCalibrator
-from adaptive_learner.domain.profiles import assemble_profile, block_dims
 from adaptive_learner.domain.adaptive_reuse import (
     AdaptiveRouter,
     AdaptiveThreshold,
     ArmStats,
     ucb_bonus,
 )
-from adaptive_learner.domain.router_memory import RouterMemory
+from adaptive_learner.domain.calibration import ReuseCalibrator
+from adaptive_learner.domain.profiles import assemble_profile, block_dims
 from adaptive_learner.domain.reuse import ReuseAction
+from adaptive_learner.domain.router_memory import RouterMemory
 
 pytestmark = pytest.mark.property
 

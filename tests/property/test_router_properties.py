@@ -32,7 +32,7 @@ def test_schedule_creates_exactly_the_expected_experts(n, tasks):
     assert created == expected
 
 
-# --- which experts learn again (docs/adr/0041: consolidation only where a later task reads it) -----
+# --- which experts learn again (docs/adr/0041: consolidation only where a later task reads it) ---
 from adaptive_learner.domain.reuse import FixedAssignment
 
 

@@ -9,14 +9,14 @@ from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.application.state import RunState
+from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter, AdaptiveThreshold, ArmStats
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, sigmoid
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.profiles import assemble_profile, block_slice
-from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter, AdaptiveThreshold, ArmStats
-from adaptive_learner.domain.router_memory import RouterMemory
-from adaptive_learner.domain.task_free import mixture
 from adaptive_learner.domain.reuse import FixedAssignment, ReuseAction
+from adaptive_learner.domain.router_memory import RouterMemory
 from adaptive_learner.domain.task import Task, TaskSequence
+from adaptive_learner.domain.task_free import mixture
 
 pytestmark = pytest.mark.unit
 
@@ -41,8 +41,9 @@ def test_works_and_regret():
 
 
 def test_a_loss_of_one_dev_example_in_192_is_noise_not_a_failed_reuse():
-    """Item 2 seed 0 (docs/adr/0044): the SST-2 repeat cost SST-2 0.021 dev accuracy (0.812 -> 0.792 on 192
-    inputs), over tol_forget 0.02 by one example; its standard error is ~0.041, so at z = 1 the reuse works."""
+    """Item 2 seed 0 (docs/adr/0044): the SST-2 repeat cost SST-2 0.021 dev accuracy (0.812 -> 0.792
+    on 192 inputs), over tol_forget 0.02 by one example; its standard error is ~0.041, so at z = 1
+    the reuse works."""
     from adaptive_learner.domain.calibration import mean_change_se
 
     se = mean_change_se([(0.8125, 0.7917, 192)])
@@ -61,10 +62,10 @@ def test_a_loss_of_one_dev_example_in_192_is_noise_not_a_failed_reuse():
 
 
 def test_a_trained_probe_counts_as_a_ucb_observation():
-    """Item 2 seed 101's pattern (docs/adr/0044): expert e0 was reused once and worked; both e0 and e1 were
-    probed after 8 steps, e0 at p 0.99, e1 at p 0.75, both above tau. Without probe visits e1 has never been
-    reused, so its index is infinite and it is explored; with the probe counted as one observation the
-    measured better candidate wins."""
+    """Item 2 seed 101's pattern (docs/adr/0044): expert e0 was reused once and worked; both e0 and
+    e1 were probed after 8 steps, e0 at p 0.99, e1 at p 0.75, both above tau. Without probe visits
+    e1 has never been reused, so its index is infinite and it is explored; with the probe counted as
+    one observation the measured better candidate wins."""
     from adaptive_learner.domain.probe import ProbeResult
 
     cal = ReuseCalibrator()
@@ -292,7 +293,8 @@ def test_seed_threshold_1_1_is_accepted_by_the_config_and_bad_weights_are_named(
 
 
 def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
-    """Prior 0.5 at the midpoint; the candidate starts 0.80 vs a fresh 0.60 on 200 dev inputs: reuse."""
+    """Prior 0.5 at the midpoint; the candidate starts 0.80 vs a fresh 0.60 on 200 dev inputs:
+    reuse."""
     from adaptive_learner.domain.probe import ProbeResult
 
     cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
@@ -307,10 +309,11 @@ def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
 
 
 def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
-    """Item 2's pattern (docs/adr/0042): cosine 0.72 gives the stated prior p 0.03; a trained probe measured a net
-    gain of +0.09 in summed accuracy (p_probe ~0.95). Combined, the prior wins (new expert); superseded, the
-    measurement decides (reuse). A zero-step probe, which does not see the earlier tasks, still combines.
-    ('combine' for trained probes was the rule before docs/adr/0042; its option is retired.)"""
+    """Item 2's pattern (docs/adr/0042): cosine 0.72 gives the stated prior p 0.03; a trained probe
+    measured a net gain of +0.09 in summed accuracy (p_probe ~0.95). Combined, the prior wins (new
+    expert); superseded, the measurement decides (reuse). A zero-step probe, which does not see the
+    earlier tasks, still combines. ('combine' for trained probes was the rule before docs/adr/0042;
+    its option is retired.)"""
     from adaptive_learner.domain.probe import EarlierTask, ProbeResult
 
     cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
@@ -327,17 +330,14 @@ def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     )
     zero_step = {"e0": ProbeResult(0.70, 0.64, 192)}
     assert (
-        AdaptiveRouter()
-        .decide(query, profiles, cal, tau, probes=zero_step)
-        .action
+        AdaptiveRouter().decide(query, profiles, cal, tau, probes=zero_step).action
         is ReuseAction.CREATE
     )
     # a measured net loss is a new expert, even at a cosine the prior likes
     close = (0.99, (1 - 0.99**2) ** 0.5)
     loss = {"e0": ProbeResult(0.60, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.70, 192)])}
     assert (
-        AdaptiveRouter().decide(close, profiles, cal, tau, probes=loss).action
-        is ReuseAction.CREATE
+        AdaptiveRouter().decide(close, profiles, cal, tau, probes=loss).action is ReuseAction.CREATE
     )
 
 
@@ -353,7 +353,8 @@ def test_probe_runs_on_the_nearest_candidates_and_lands_in_the_decision_log():
 
 
 def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks():
-    """Fake backbone: k of an epoch's 10 steps on a copy; the unprotected earlier task fades, the library does not."""
+    """Fake backbone: k of an epoch's 10 steps on a copy; the unprotected earlier task fades, the
+    library does not."""
     r = routed_run(seq(), 0.5, probe=1, steps=5)
     run = r.run
     fb = r.learner
@@ -454,7 +455,8 @@ def test_pair_queries_are_routed_among_pair_tasks():
 
 
 def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_training():
-    """The probe's before-scores of the chosen expert are the reuse's before-scores (same expert, unchanged)."""
+    """The probe's before-scores of the chosen expert are the reuse's before-scores (same expert,
+    unchanged)."""
     r = routed_run(seq(), 0.0, probe=2, steps=5)
     run = r.run
     fb = r.learner
@@ -553,8 +555,8 @@ def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert():
 
 
 def test_the_probe_compares_plain_accuracy():
-    """Every number of the probe (new task and earlier tasks) is the dev score's plain accuracy, what
-    the matrix reports (docs/adr/0048), never its balanced accuracy."""
+    """Every number of the probe (new task and earlier tasks) is the dev score's plain accuracy,
+    what the matrix reports (docs/adr/0048), never its balanced accuracy."""
     from attrs import evolve
 
     metric = "accuracy"
@@ -562,7 +564,8 @@ def test_the_probe_compares_plain_accuracy():
     run = r.run
     fb, fresh = r.learner, []
     real_trial, real_score = fb.trial, fb.score
-    skew = lambda s: evolve(s, balanced_accuracy=s.accuracy / 2)  # noqa: E731  the two fields differ wherever accuracy > 0
+    # The two fields differ wherever accuracy > 0.
+    skew = lambda s: evolve(s, balanced_accuracy=s.accuracy / 2)
 
     def trial(parent, task, *a, **kw):
         out = {t: skew(s) for t, s in real_trial(parent, task, *a, **kw).items()}

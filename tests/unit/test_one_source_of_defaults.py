@@ -72,7 +72,9 @@ def stated_defaults():
 def test_every_stated_default_is_the_schemas():
     rows = list(stated_defaults())
     assert len(rows) >= 25  # the comparison covers the values that restate settings
-    wrong = [(where, key, plain(v), schema(key)) for where, key, v in rows if plain(v) != schema(key)]
+    wrong = [
+        (where, key, plain(v), schema(key)) for where, key, v in rows if plain(v) != schema(key)
+    ]
     assert not wrong, "defaults that differ from the config schema: " + repr(wrong)
 
 
@@ -102,7 +104,10 @@ def test_a_retired_key_is_refused_with_its_reason(key, value):
 
 def test_a_saved_run_with_a_retired_key_loads_when_it_followed_what_this_version_does():
     data = load_config("fake").to_dict()
-    kept = {**data, "routing": {**data["routing"], "probe_rule": "supersede", "embedding_layer": -1}}
+    kept = {
+        **data,
+        "routing": {**data["routing"], "probe_rule": "supersede", "embedding_layer": -1},
+    }
     assert config_from_dict(kept) == load_config("fake")
     other = {**data, "routing": {**data["routing"], "probe_metric": "balanced_accuracy"}}
     with pytest.raises(ConfigError, match="probe_metric was saved as 'balanced_accuracy'"):

@@ -20,11 +20,11 @@ from adaptive_learner.domain.reuse import SharingSchedule
 from adaptive_learner.domain.task import TaskSequence
 
 pytestmark = pytest.mark.unit
+# Frozen values, shared as defaults of `build`.
+DEFAULT_POLICY, DEFAULT_STOPPER = ConsolidationPolicy(), EarlyStopping()
 
 
-def build(
-    tasks, rule, policy=ConsolidationPolicy(), epochs=2, stopper=EarlyStopping(), backbone=None
-):
+def build(tasks, rule, policy=DEFAULT_POLICY, epochs=2, stopper=DEFAULT_STOPPER, backbone=None):
     fb = backbone or FakeBackbone()
     tracker, store = RecordingTracker(), MemoryRunStore()
     learn = LearnTask(fb, fb, ScheduleRule(rule), KeepProfile(fb), tracker, policy, epochs, stopper)
