@@ -7,7 +7,7 @@ imported inside their builder functions so `--backbone fake` never imports torch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from attrs import frozen
@@ -27,6 +27,7 @@ from adaptive_learner.application.profiling import TaskProfiles
 from adaptive_learner.application.record_outcome import KeepProfile, RecordOutcome
 from adaptive_learner.application.reuse import ReuseRule
 from adaptive_learner.application.reuse.adaptive import AdaptiveRule
+from adaptive_learner.application.reuse.always_new import AlwaysNew
 from adaptive_learner.application.reuse.fixed import FixedRule
 from adaptive_learner.application.reuse.probe import TransferProbe
 from adaptive_learner.application.reuse.schedule import ScheduleRule
@@ -88,13 +89,26 @@ def build_adaptive_router(cfg: Config) -> AdaptiveRouter:
 
 @frozen
 class Strategy:
-    """One row of the reuse-rule table: how to build the rule, and whether the run measures
-    (keeps a router memory: outcomes, profiles, routing evaluation) or follows a schedule."""
+    """One row of the reuse-rule table: how to build the rule, whether the run measures (keeps a
+    router memory: outcomes, profiles, routing evaluation) or follows a schedule, and the routing
+    keys its decisions read (a key given for a rule that does not read it is refused)."""
 
     check: Callable[[Config], object]  # the rule's domain math: its own checks fire in preflight
     build: Callable[[Config, TaskProfiles, TransferProbe], ReuseRule]
     measured: bool
+    reads: frozenset[str]
 
+
+# The profile of a task and what a measured run records: read by the rules that profile tasks.
+PROFILE_KEYS = frozenset({
+    "top_k", "use_advanced_embeddings", "profile_weights", "grad_sketch_layer_names",
+    "grad_sketch_dim", "grad_sketch_examples", "dynamic_profiles", "evaluate_routing",
+})  # fmt: skip
+ADAPTIVE_KEYS = frozenset({
+    "router_confidence_threshold", "probe_candidates", "probe_steps", "probe_visits", "ucb_c",
+    "tau_step", "target_regret", "calibration", "prior_midpoint", "prior_slope", "prior_strength",
+    "tol_forget", "tol_new", "outcome_z",
+})  # fmt: skip
 
 # The one table of reuse rules (docs/adr/0049): `routing.strategy` is decoded here and nowhere else.
 STRATEGIES = {
@@ -104,29 +118,40 @@ STRATEGIES = {
             SharingSchedule(cfg.routing.num_tasks_to_share_lora)
         ),
         measured=False,
+        reads=frozenset({"num_tasks_to_share_lora"}),
     ),
     "fixed": Strategy(
         build_assignment,
         lambda cfg, profiles, probe: FixedRule(build_assignment(cfg)),
         measured=False,
+        reads=frozenset({"expert_of_task"}),
     ),
     "similarity": Strategy(
         build_similarity,
         lambda cfg, profiles, probe: SimilarityRule(profiles, build_similarity(cfg)),
         measured=True,
+        reads=PROFILE_KEYS | {"reuse_threshold", "fork_threshold"},
     ),
     "adaptive": Strategy(
         build_adaptive_router,
         lambda cfg, profiles, probe: AdaptiveRule(profiles, probe, build_adaptive_router(cfg)),
         measured=True,
+        reads=PROFILE_KEYS | ADAPTIVE_KEYS,
     ),
 }
+# Keys some rule's decisions read; the rest of the section (strategy, temperature, the task keys'
+# examples and layers, the learned router) serves every run, since every run answers queries.
+DECISION_KEYS = frozenset().union(*(s.reads for s in STRATEGIES.values()))
+
+
+def strategy_name(cfg: Config) -> str:
+    """The table's row for this config: a schedule written out (`expert_of_task`) is 'fixed'."""
+    r = cfg.routing
+    return "fixed" if r.strategy == "schedule" and r.expert_of_task else r.strategy
 
 
 def strategy_of(cfg: Config) -> Strategy:
-    """The table's row for this config: a schedule written out (`expert_of_task`) is 'fixed'."""
-    r = cfg.routing
-    return STRATEGIES["fixed" if r.strategy == "schedule" and r.expert_of_task else r.strategy]
+    return STRATEGIES[strategy_name(cfg)]
 
 
 def build_rule(cfg: Config) -> object:
@@ -134,8 +159,33 @@ def build_rule(cfg: Config) -> object:
     return strategy_of(cfg).check(cfg)
 
 
+def check_keys_take_effect(cfg: Config, given: Iterable[str]) -> None:
+    """Refuse a routing key the user gave (`--set`, an option, an API override) that the run's
+    rule does not read, naming the rules that would; `router_confidence_threshold >= 1` takes
+    effect under every rule (one expert per task)."""
+    name, r = strategy_name(cfg), cfg.routing
+    for key in given:
+        section, _, leaf = key.partition(".")
+        if section != "routing" or leaf not in DECISION_KEYS or leaf in STRATEGIES[name].reads:
+            continue
+        if leaf == "router_confidence_threshold" and r.router_confidence_threshold >= 1:
+            continue
+        readers = " or ".join(_label(n) for n, s in STRATEGIES.items() if leaf in s.reads)
+        raise ValueError(
+            f"routing.{leaf} has no effect under routing.strategy {_label(name)}; it is read "
+            f"under {readers}"
+        )
+
+
+def _label(name: str) -> str:
+    return "'schedule' with routing.expert_of_task" if name == "fixed" else f"'{name}'"
+
+
 def build_reuse_rule(cfg: Config, profiles: TaskProfiles, probe: TransferProbe) -> ReuseRule:
-    return strategy_of(cfg).build(cfg, profiles, probe)
+    row, tau = strategy_of(cfg), cfg.routing.router_confidence_threshold
+    if tau >= 1 and "router_confidence_threshold" not in row.reads:
+        return AlwaysNew(tau)  # the seed's "one expert per task", whatever the rule
+    return row.build(cfg, profiles, probe)
 
 
 def build_outcome_record(cfg: Config, learner, catalog, profiles, router, tracker):
