@@ -412,6 +412,11 @@ def predict(
         raise typer.BadParameter(
             "--text-pair goes with --text (a JSONL file gives pairs in its text_pair field)"
         )
+    for value, option in ((text, "--text"), (text_pair, "--text-pair")):
+        if value is not None:
+            _check_text(value, option)  # undecodable bytes in argv arrive as lone surrogates
+            if not value.strip():
+                raise ConfigError(f"{option}: empty; give the input to answer")
     state = run_state(run_dir)
     if not state.library.learned_tasks():
         raise DomainError(
@@ -505,7 +510,9 @@ def entry(args: list[str] | None = None) -> None:
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise
-        console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
+        # stderr, so a pipe of the results never holds the error; width as for `console`
+        errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
+        errors.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None

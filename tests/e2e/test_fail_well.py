@@ -1,0 +1,83 @@
+"""Issue 27, the last dozen ways to fail badly, on the fake backbone: each case is one clear line on
+stderr and exit 2, or a silent wrong result made loud. The cases that need the real model's
+tokenizer or weights are in tests/integration/test_fail_well_model.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from adaptive_learner.bootstrap import cli
+
+pytestmark = pytest.mark.e2e
+FAKE = ("--backbone", "fake")
+
+
+def refused(code: int, text: str, *needles: str) -> str:
+    """The one `error:` line of a refusal (exit 2, no traceback) that holds every needle."""
+    assert code == 2, text
+    assert "Traceback" not in text and "╭" not in text, text
+    (line,) = [x for x in text.splitlines() if x.startswith("error:")]
+    for needle in needles:
+        assert needle in line, line
+    return line
+
+
+@pytest.fixture
+def finished(tiny_data: Path, tmp_path: Path, run_cli) -> Path:
+    out = tmp_path / "runs"
+    code, text = run_cli("run", *FAKE, "--data-dir", str(tiny_data), "--output-dir", str(out))
+    assert code == 0, text
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+# --- 1, 11: predict reads its inputs as `run` does ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        (b'{"text": "bad \\ud800"}\n', "q.jsonl:1: field 'text' is not valid Unicode"),
+        (b'{"text": "ok"}\n{"text": "bad \xff x"}\n', "q.jsonl:2: not UTF-8 text"),
+        (b'{"text": "   "}\n', "q.jsonl:1: field 'text' is empty"),
+        (b'{"text": "ok", "text_pair": 3}\n', "field 'text_pair' must be a string"),
+    ],
+)
+def test_predict_file_with_bad_text_is_one_line(finished, tmp_path, run_cli, raw, needle):
+    (tmp_path / "q.jsonl").write_bytes(raw)
+    refused(*run_cli("predict", str(finished), "--file", str(tmp_path / "q.jsonl")), needle)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--text", "bad \udcff x"], "--text: not valid Unicode"),  # argv's undecodable byte
+        (["--text", "   "], "--text: empty"),
+        (["--text", "ok", "--text-pair", "\t"], "--text-pair: empty"),
+    ],
+)
+def test_predict_text_that_cannot_be_answered_is_one_line(finished, run_cli, args, needle):
+    refused(*run_cli("predict", str(finished), *args), needle)
+
+
+def test_predict_file_keeps_u0085_inside_a_string_as_run_does(finished, tmp_path, run_cli):
+    """str.splitlines() cut this line in two at U+0085 (NEL); a JSONL line ends at '\\n' only."""
+    (tmp_path / "q.jsonl").write_text(
+        json.dumps({"text": "fine\x85and\u2028more", "label": "yes"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    code, text = run_cli("predict", str(finished), "--file", str(tmp_path / "q.jsonl"))
+    assert code == 0 and "on 1 labelled inputs" in text, text
+
+
+# --- 9: errors on stderr --------------------------------------------------------------------------
+
+
+def test_an_error_line_goes_to_stderr_and_nothing_to_stdout(finished, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.entry(["predict", str(finished), "--text", "   "])
+    out = capsys.readouterr()
+    assert stop.value.code == 2 and out.out == ""
+    assert out.err.startswith("error: --text: empty"), out.err
