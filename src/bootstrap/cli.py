@@ -292,12 +292,19 @@ def compare(
             raise ConfigError(
                 f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)"
             )
-    console.print(
-        render.compare_table(
-            [(d, run_config(d), run_state(d)) for d in run_dirs],
-            include_incomplete=include_incomplete,
-        )
-    )
+    runs = [(d, run_config(d), run_state(d)) for d in run_dirs]
+    counted: dict[str, Path] = {}
+    for d, cfg, state in runs:
+        key = cfg.to_dict()  # as render.compare_table groups seeds, but with the seed kept
+        key["run"] = {k: v for k, v in key["run"].items() if k not in render.NOT_RESULT_KEYS}
+        key["seed"] = cfg.run.seed
+        grouped = state.finished or include_incomplete  # otherwise it is a row of its own
+        if grouped and (first := counted.setdefault(repr(key), d)) is not d:
+            raise ConfigError(
+                f"compare: {d} and {first} are runs of one config with the same seed "
+                f"{cfg.run.seed} (a copy?); give one of them (mean ± std would count it twice)"
+            )
+    console.print(render.compare_table(runs, include_incomplete=include_incomplete))
 
 
 @app.command()

@@ -5,6 +5,7 @@ tokenizer or weights are in tests/integration/test_fail_well_model.py."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,19 @@ def test_an_error_line_goes_to_stderr_and_nothing_to_stdout(finished, capsys):
     out = capsys.readouterr()
     assert stop.value.code == 2 and out.out == ""
     assert out.err.startswith("error: --text: empty"), out.err
+
+
+# --- 12: compare counts a seed once ---------------------------------------------------------------
+
+
+def test_compare_refuses_two_copies_of_one_seed(finished, tmp_path, run_cli):
+    copy = shutil.copytree(finished, tmp_path / "copy")
+    refused(*run_cli("compare", str(finished), str(copy)), "the same seed 0", "give one of them")
+
+
+def test_compare_still_groups_two_seeds(tiny_data, tmp_path, run_cli):
+    out = tmp_path / "seeds"
+    args = ("--data-dir", str(tiny_data), "--output-dir", str(out), "--seeds", "0,1")
+    assert run_cli("run", *FAKE, *args)[0] == 0
+    code, text = run_cli("compare", *map(str, sorted(out.iterdir())))
+    assert code == 0 and "0,1" in text, text
