@@ -98,3 +98,30 @@ def test_compare_still_groups_two_seeds(tiny_data, tmp_path, run_cli):
     assert run_cli("run", *FAKE, *args)[0] == 0
     code, text = run_cli("compare", *map(str, sorted(out.iterdir())))
     assert code == 0 and "0,1" in text, text
+
+
+# --- 6: values that do not fit the run's tasks, or contradict each other --------------------------
+
+
+@pytest.mark.parametrize(
+    "sets, needle",
+    [
+        (["data.verbalizers={gamma=[' a', ' b']}"], "data.verbalizers: ['gamma'] are not tasks"),
+        (
+            ["routing.expert_of_task=[0, 1, 2, 3, 4, 5, 6, 7]"],
+            "has 8 entries for the run's 2 tasks",
+        ),
+        (["data.source='hub'"], "data.source is given twice"),
+        (["data.verbalizers={alpha=[' good', 'good ']}"], "repeat ['good']"),
+    ],
+)
+def test_config_that_does_not_fit_the_tasks_is_refused_before_a_folder(
+    tiny_data, tmp_path, run_cli, sets, needle
+):
+    out = tmp_path / "runs"
+    args = [a for s in sets for a in ("--set", s)]
+    code, text = run_cli(
+        "run", *FAKE, *args, "--data-dir", str(tiny_data), "--output-dir", str(out)
+    )
+    refused(code, text, needle)
+    assert not out.exists()

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -97,6 +98,33 @@ def default_targets(model_type: str) -> list[str]:
     )
 
 
+def check_lora(config, lora) -> None:
+    """Refuse LoRA settings the model cannot take, on a weightless (meta-device) copy of it built
+    from its config: a target name that matches no module (PEFT only refuses when none match),
+    a module type PEFT cannot adapt, a first layer out of range. Milliseconds, before any load."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    names = [name for name, _ in skeleton.named_modules()]
+    for target in lora.target_modules:
+        if not any(n == target or n.endswith("." + target) for n in names):
+            raise BackboneError(
+                f"lora.target_modules: no module of the model is named {target!r} or ends in "
+                f"'.{target}'; list the modules with `adaptive-learner inspect-layers`"
+            )
+    experts = PeftExperts(
+        skeleton,
+        r=lora.r,
+        alpha=lora.alpha,
+        dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        base_name="",
+        first_layer=lora.first_layer,
+    )
+    experts.add("check")
+
+
 class PeftExperts:
     """Creates, switches, snapshots, saves and loads the LoRA experts of one backbone."""
 
@@ -138,10 +166,18 @@ class PeftExperts:
         return list(self.peft.peft_config) if self.peft is not None else []
 
     def add(self, expert_id: str, parent: str | None = None) -> None:
-        if self.peft is None:
-            self.peft = get_peft_model(self.base, self.lora, adapter_name=expert_id)
-        else:
-            self.peft.add_adapter(expert_id, self.lora)
+        try:
+            if self.peft is None:
+                self.peft = get_peft_model(self.base, self.lora, adapter_name=expert_id)
+            else:
+                self.peft.add_adapter(expert_id, self.lora)
+        except ValueError as exc:  # PEFT: no module matches, or one of a type it cannot adapt
+            # PEFT prints the whole module (many lines) where its type name says enough
+            text = re.sub(r"(\w+)\(.*\)(?= is not supported)", r"\1", " ".join(str(exc).split()))
+            raise BackboneError(
+                f"lora.target_modules {sorted(self.lora.target_modules)}: {text[:400]}; "
+                "list the modules with `adaptive-learner inspect-layers`"
+            ) from None
         if parent is not None:
             self.load_state(expert_id, self.state(parent))
         self.activate(expert_id)
