@@ -25,6 +25,7 @@ from adaptive_learner.bootstrap.containers import (
     check_backbone,
     check_tracker,
 )
+from adaptive_learner.bootstrap.runs import check_data_unchanged, check_results_have_state
 from adaptive_learner.domain.errors import DomainError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -196,11 +197,14 @@ def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
     source = build_task_source(cfg)
     check_data(source)
     saved = JsonRunStore(run_dir).load_state()
-    if saved is not None and tuple(saved["task_ids"]) != source.load().ids:
+    if saved is None:
+        check_results_have_state(run_dir)
+    elif tuple(saved["task_ids"]) != source.load().ids:
         raise ConfigError(
             f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
             "restore the data folder (or data.tasks) the run started with"
         )
+    check_data_unchanged(run_dir, source.files())
     check_tasks(cfg, source.load())
     check_backbone(cfg)
     check_model(cfg, source.load())

@@ -4,11 +4,17 @@ tokenizer or weights are in tests/integration/test_fail_well_model.py."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+
 from adaptive_learner.bootstrap import cli
 
 pytestmark = pytest.mark.e2e
@@ -125,3 +131,66 @@ def test_config_that_does_not_fit_the_tasks_is_refused_before_a_folder(
     )
     refused(code, text, needle)
     assert not out.exists()
+
+
+# --- 3, 4: resume refuses edited data and a run folder that lost its state ------------------------
+
+
+def test_resume_refuses_a_task_file_edited_since_the_run_started(finished, tiny_data, run_cli):
+    manifest = (finished / "manifest.json").read_text()
+    with (tiny_data / "alpha" / "train.jsonl").open("a") as handle:
+        handle.write('{"text": "a valid line, added later", "label": "yes"}\n')
+    refused(*run_cli("resume", str(finished)), "alpha/train.jsonl: changed since the run started")
+    assert (finished / "manifest.json").read_text() == manifest  # no resume recorded
+
+
+def test_resume_refuses_results_without_state_json(finished, run_cli):
+    (finished / "state.json").unlink()
+    experts = sorted(p.name for p in (finished / "experts").iterdir())
+    refused(*run_cli("resume", str(finished)), "state.json is missing", "experts")
+    assert sorted(p.name for p in (finished / "experts").iterdir()) == experts
+    assert not (finished / "state.json").exists()
+
+
+# --- 7: staging folders of runs killed while making their folder ----------------------------------
+
+
+def killed_while_staging(out: Path) -> Path:
+    """A real process killed (SIGKILL) between making its staging folder and renaming it."""
+    script = (
+        "import os, signal\n"
+        "from adaptive_learner.bootstrap import runs\n"
+        "from adaptive_learner.bootstrap.config import load_config\n"
+        "runs.write_manifest = lambda *_: os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"runs.new_run_dir(load_config('fake', ['run.output_dir={json.dumps(str(out))}']), [])\n"
+    )
+    assert subprocess.run([sys.executable, "-c", script], timeout=120).returncode == -9
+    (left,) = out.glob(".*.tmp")
+    return left
+
+
+def aged(path: Path) -> Path:
+    """As if an hour had passed (a staging folder that young may not hold its lock yet)."""
+    then = time.time() - 3600
+    os.utime(path, (then, then))
+    return path
+
+
+@pytest.mark.parametrize("command", ["run", "resume"])
+def test_stale_staging_folders_are_removed_but_not_a_live_runs(
+    finished, tiny_data, run_cli, command
+):
+    out = finished.parent
+    dead = aged(killed_while_staging(out))
+    live = out / ".fake-20260101-000000-s1.abcd1234.tmp"
+    live.mkdir()
+    with open(live / ".lock", "a+") as lock:  # a run still making its folder holds this
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        aged(live)
+        if command == "run":
+            args = ("run", *FAKE, "--data-dir", str(tiny_data), "--output-dir", str(out))
+        else:
+            args = ("resume", str(finished))
+        code, text = run_cli(*args)
+        assert code == 0, text
+        assert not dead.exists() and live.is_dir()

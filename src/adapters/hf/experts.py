@@ -9,7 +9,6 @@ every other file in the folder, checked before loading (docs/adr/0023-run-file-i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -23,19 +22,12 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
+from adaptive_learner.adapters.storage import sha256_file
 
 CONFIG_FILE, WEIGHT_FILES = (
     "adapter_config.json",
     ("adapter_model.safetensors", "adapter_model.bin"),
 )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_checksums(folder: Path, meta: dict) -> None:
