@@ -4,13 +4,20 @@ weights, long texts cut before tokenising, two runs converting one GGUF at once.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file, save_file
 
+from adaptive_learner.adapters.data.examples import Example
+from adaptive_learner.adapters.errors import StorageError
 from adaptive_learner.adapters.hf import loading
+from adaptive_learner.adapters.hf.experts import PeftExperts
+from adaptive_learner.adapters.hf.prompts import encode_example
+from adaptive_learner.domain.task import Task
 from tests.conftest import call_cli, write_tiny_data
 from tests.integration.conftest import tiny_model
 
@@ -107,6 +114,81 @@ def test_the_embedded_gguf_is_checked_without_converting_it(tmp_path, no_load, m
     code, text = run_hf(tmp_path, data, 'lora.target_modules=["nope_proj"]')
     refused_before_any_folder(tmp_path, code, text, "'nope_proj'")
     assert not (cache / "models").exists()  # read from the GGUF as it is, no minute-long convert
+
+
+# --- 5: saved experts that cannot be checked, or hold weights no training makes -------------------
+
+
+@pytest.fixture
+def saved_expert(tokenizer, tmp_path) -> Path:
+    experts = make_experts(tokenizer)
+    experts.add("e0")
+    folder = tmp_path / "experts" / "e0" / "v1"
+    experts.save("e0", folder, {"expert_id": "e0"})
+    return folder
+
+
+def make_experts(tokenizer) -> PeftExperts:
+    return PeftExperts(
+        tiny_model(tokenizer), r=4, alpha=8, dropout=0.0, target_modules=[], base_name="tiny"
+    )
+
+
+def rewrite_meta(folder: Path, change) -> None:
+    meta = json.loads((folder / "expert.json").read_text())
+    change(meta)
+    (folder / "expert.json").write_text(json.dumps(meta))
+
+
+def test_a_saved_expert_loads(tokenizer, saved_expert):
+    assert make_experts(tokenizer).load("e0", saved_expert)["expert_id"] == "e0"
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (lambda meta: meta.pop("sha256"), "no field 'sha256'"),
+        (lambda meta: meta["sha256"].pop("adapter_model.safetensors"), "does not list"),
+    ],
+)
+def test_an_expert_without_checksums_is_refused(tokenizer, saved_expert, change, needle):
+    rewrite_meta(saved_expert, change)
+    with pytest.raises(StorageError, match=needle):
+        make_experts(tokenizer).load("e0", saved_expert)
+
+
+@pytest.mark.parametrize("value, needle", [(1.2e24, "beyond any trained"), (float("nan"), "NaN")])
+def test_absurd_weights_are_refused_even_with_matching_checksums(
+    tokenizer, saved_expert, value, needle
+):
+    weights = saved_expert / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name].view(-1)[0] = value
+    save_file(tensors, weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    rewrite_meta(saved_expert, lambda meta: meta["sha256"].update({weights.name: digest}))
+    with pytest.raises(StorageError, match=needle):
+        make_experts(tokenizer).load("e0", saved_expert)
+
+
+# --- 8: a long line is cut before it is tokenised -------------------------------------------------
+
+
+def test_a_10_mb_line_is_cut_before_it_is_tokenised(tokenizer):
+    seen: list[int] = []
+
+    def recording(text, **kwargs):
+        seen.append(len(text))
+        return tokenizer(text, **kwargs)
+
+    task = Task("t", "T", "is it good", ["yes", "no"])
+    huge = "a good film, " * 800_000  # 10.4 MB
+    long_pair = Example(huge, huge, 0)
+    encoded = encode_example(recording, task, long_pair, 64)
+    assert max(seen) < 100_000  # a bound from max_length, not the line's 10 MB
+    short = Example(huge[:20_000], huge[:20_000], 0)  # more tokens than fit, whole
+    assert encoded == encode_example(tokenizer, task, short, 64)
 
 
 # --- 10: two runs converting one GGUF at once -----------------------------------------------------

@@ -31,12 +31,23 @@ CONFIG_FILE, WEIGHT_FILES = (
 
 
 def verify_checksums(folder: Path, meta: dict) -> None:
-    """Each file expert.json lists must still have the bytes it was saved with."""
-    sums = meta.get("sha256", {})  # experts saved before checksums existed have none
+    """Each file expert.json lists must still have the bytes it was saved with; the files that
+    loading reads (config and weights) must be listed: every expert this version saves lists
+    them, and a damaged file that nothing checks loads as a wrong answer, not an error."""
+    sums = meta.get("sha256")
     if not isinstance(sums, dict):
+        what = "no field 'sha256'" if sums is None else "field 'sha256' is not a map of digests"
         raise StorageError(
-            f"{folder / 'expert.json'}: field 'sha256' must map file names to digests"
+            f"{folder / 'expert.json'}: {what}, so the expert's files cannot be checked; "
+            "restore the expert folder as it was saved"
         )
+    weights = [n for n in WEIGHT_FILES if (folder / n).exists()][:1]  # none: load names it
+    for name in (CONFIG_FILE, *weights):
+        if name not in sums:
+            raise StorageError(
+                f"{folder / 'expert.json'}: field 'sha256' does not list {name}, so it cannot be "
+                "checked; restore the expert folder as it was saved"
+            )
     for name, expected in sorted(sums.items()):
         path = folder / name
         try:
@@ -48,6 +59,22 @@ def verify_checksums(folder: Path, meta: dict) -> None:
         if actual != expected:
             raise StorageError(
                 f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved"
+            )
+
+
+# No trained LoRA weight comes near this; a flipped exponent bit does (1e24 in issue 27).
+MAX_WEIGHT = 1e6
+
+
+def check_weights(where: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse weights no training can have made: NaN, infinite, or beyond MAX_WEIGHT."""
+    for name, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise StorageError(f"{where}: tensor {name} holds NaN or infinite values")
+        if (largest := tensor.detach().abs().max().item()) > MAX_WEIGHT:
+            raise StorageError(
+                f"{where}: tensor {name} holds {largest:.3g}, beyond any trained LoRA weight "
+                f"(> {MAX_WEIGHT:g}); the expert is damaged"
             )
 
 
@@ -293,6 +320,7 @@ class PeftExperts:
             raise StorageError(
                 f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})"
             ) from None
+        check_weights(weights, self.parameters(expert_id))
         return meta
 
 
