@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -53,6 +54,14 @@ def read_json(path: Path) -> Any:
         raise StorageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise StorageError(f"{path}: not valid JSON ({exc})") from None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync_dir(directory: Path) -> None:

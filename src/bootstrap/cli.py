@@ -227,12 +227,19 @@ def compare(
             raise ConfigError(
                 f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)"
             )
-    console.print(
-        render.compare_table(
-            [(d, run_config(d), run_state(d)) for d in run_dirs],
-            include_incomplete=include_incomplete,
-        )
-    )
+    runs = [(d, run_config(d), run_state(d)) for d in run_dirs]
+    counted: dict[str, Path] = {}
+    for d, cfg, state in runs:
+        key = cfg.to_dict()  # as render.compare_table groups seeds, but with the seed kept
+        key["run"] = {k: v for k, v in key["run"].items() if k not in render.NOT_RESULT_KEYS}
+        key["seed"] = cfg.run.seed
+        grouped = state.finished or include_incomplete  # otherwise it is a row of its own
+        if grouped and (first := counted.setdefault(repr(key), d)) is not d:
+            raise ConfigError(
+                f"compare: {d} and {first} are runs of one config with the same seed "
+                f"{cfg.run.seed} (a copy?); give one of them (mean ± std would count it twice)"
+            )
+    console.print(render.compare_table(runs, include_incomplete=include_incomplete))
 
 
 @app.command()
@@ -326,6 +333,11 @@ def predict(
         raise typer.BadParameter(
             "--text-pair goes with --text (a JSONL file gives pairs in its text_pair field)"
         )
+    for value, option in ((text, "--text"), (text_pair, "--text-pair")):
+        if value is not None:
+            _check_text(value, option)  # undecodable bytes in argv arrive as lone surrogates
+            if not value.strip():
+                raise ConfigError(f"{option}: empty; give the input to answer")
     state = run_state(run_dir)
     if not state.library.learned_tasks():
         raise DomainError(
@@ -416,7 +428,9 @@ def entry(args: list[str] | None = None) -> None:
     except (ConfigError, DomainError, AdapterError) as exc:
         if DEBUG["on"]:
             raise
-        console.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
+        # stderr, so a pipe of the results never holds the error; width as for `console`
+        errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
+        errors.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None

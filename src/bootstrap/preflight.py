@@ -16,7 +16,7 @@ from typing import Any
 from attrs import frozen
 
 from adaptive_learner.adapters.storage import JsonRunStore
-from adaptive_learner.bootstrap.config import Config, ConfigError, load_config
+from adaptive_learner.bootstrap.config import Config, ConfigError, load_config, parse_override
 from adaptive_learner.bootstrap.containers import (
     build_early_stopping,
     build_policy,
@@ -25,6 +25,7 @@ from adaptive_learner.bootstrap.containers import (
     check_backbone,
     check_tracker,
 )
+from adaptive_learner.bootstrap.runs import check_data_unchanged, check_results_have_state
 from adaptive_learner.domain.errors import DomainError
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -105,6 +106,58 @@ def check_output_dir(output_dir: str) -> None:
         ) from None
 
 
+def check_overrides(overrides: Sequence[str]) -> None:
+    """One value per key: a key given twice with different values is refused (the later one won
+    without a word; `--data-dir` adds data.source=folder after every `--set`)."""
+    given: dict[tuple[str, ...], str] = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        first = given.setdefault(tuple(path), text)
+        if first != text and parse_override(first)[1] != value:
+            raise ConfigError(
+                f"{'.'.join(path)} is given twice, as {first!r} and {text!r}; give it once "
+                "(--data-dir sets data.source=folder and data.data_dir; --backbone, --tasks and "
+                "--output-dir set run.backbone, data.tasks and run.output_dir)"
+            )
+
+
+def check_tasks(cfg: Config, tasks: Any) -> None:
+    """The config's per-task values fit the tasks the data gives, and no two labels of a task
+    share an answer word (the tokenizer found that only after the model had loaded)."""
+    ids = list(tasks.ids)
+    if unknown := sorted(set(cfg.data.verbalizers) - set(ids)):
+        raise ConfigError(
+            f"data.verbalizers: {unknown} are not tasks of this run; its tasks: {ids}"
+        )
+    count = len(cfg.routing.expert_of_task)
+    if count and count != len(ids):
+        raise ConfigError(
+            f"routing.expert_of_task has {count} entries for the run's {len(ids)} tasks {ids}"
+        )
+    for task in tasks:
+        words = [word.strip() for word in task.answers]
+        if repeated := sorted({word for word in words if words.count(word) > 1}):
+            raise ConfigError(
+                f"task {task.id!r}: the answer words {list(task.answers)} repeat {repeated}; give "
+                f"each label its own (task.json 'verbalizers' or data.verbalizers.{task.id})"
+            )
+
+
+def check_model(cfg: Config, tasks: Any) -> None:
+    """What the model's config and tokenizer decide, read without its weights (seconds, not the
+    load's minute): each task's answer words start with distinct tokens; the LoRA targets exist."""
+    if cfg.run.backbone != "hf":
+        return
+    from adaptive_learner.adapters.hf.experts import check_lora
+    from adaptive_learner.adapters.hf.loading import outline
+    from adaptive_learner.adapters.hf.prompts import label_token_ids
+
+    config, tokenizer = outline(cfg.model)
+    for task in tasks:
+        label_token_ids(tokenizer, task)
+    check_lora(config, cfg.lora)
+
+
 def check_data(source: Any) -> None:
     """Parse every task file of the sequence now; errors name the file, line and field."""
     for task in source.load():
@@ -114,6 +167,7 @@ def check_data(source: Any) -> None:
 def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> list[Plan]:
     """The checked plan of each seed's run; raises ConfigError/AdapterError before anything is written."""
     seed_list = parse_seeds(seeds)
+    check_overrides(overrides)
     configs = []
     for seed in seed_list or [None]:
         cfg = load_config(preset, [*overrides, *([f"run.seed={seed}"] if seed is not None else [])])
@@ -125,8 +179,10 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
     for cfg in configs:
         source = build_task_source(cfg)
         check_data(source)
+        check_tasks(cfg, source.load())
         plans.append(Plan(cfg, source))
     check_backbone(configs[0])  # the model settings do not vary with the seed
+    check_model(configs[0], plans[0].source.load())
     check_tracker(configs[0])  # e.g. WANDB_MODE=online without network
     return plans
 
@@ -141,11 +197,16 @@ def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
     source = build_task_source(cfg)
     check_data(source)
     saved = JsonRunStore(run_dir).load_state()
-    if saved is not None and tuple(saved["task_ids"]) != source.load().ids:
+    if saved is None:
+        check_results_have_state(run_dir)
+    elif tuple(saved["task_ids"]) != source.load().ids:
         raise ConfigError(
             f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
             "restore the data folder (or data.tasks) the run started with"
         )
+    check_data_unchanged(run_dir, source.files())
+    check_tasks(cfg, source.load())
     check_backbone(cfg)
+    check_model(cfg, source.load())
     check_tracker(cfg)
     return Plan(cfg, source)

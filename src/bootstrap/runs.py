@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from adaptive_learner.adapters.errors import StorageError
-from adaptive_learner.adapters.storage import JsonRunStore, atomic_write_json, read_json
+from adaptive_learner.adapters.storage import (
+    JsonRunStore,
+    atomic_write_json,
+    read_json,
+    sha256_file,
+)
 from adaptive_learner.application.state import RunState
 from adaptive_learner.bootstrap.config import Config, ConfigError, config_from_dict, parse_override
 
@@ -42,7 +49,10 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
         raise ConfigError(f"run.name: {cfg.run.name!r} would leave the output directory")
     try:
         output.mkdir(parents=True, exist_ok=True)
+        remove_stale_staging(output)
         staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{base.name}.", suffix=".tmp"))
+        lock = open(staging / ".lock", "a+")  # held while staging: a live run's is never stale
+        fcntl.flock(lock, fcntl.LOCK_EX)
     except OSError as exc:
         raise StorageError(
             f"{output}: cannot create the run folder ({exc.strerror or exc})"
@@ -68,6 +78,41 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
             path, n = base.with_name(f"{base.name}-{n}"), n + 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        lock.close()  # renamed with the folder, the run's own .lock (RunLock) from here on
+
+
+# `.<run name>-<stamp>-s<seed>.<random>.tmp`: new_run_dir's staging folders, and only those.
+_STAGING = re.compile(r"\..+-\d{8}-\d{6}-s-?\d+\.\w+\.tmp")
+STAGING_GRACE_S = 60  # a staging folder younger than this may be one whose lock is not taken yet
+
+
+def remove_stale_staging(output: Path) -> list[Path]:
+    """Remove the staging folders that runs killed while creating their run folder left in
+    `output`. A live run holds its staging folder's lock, so only dead runs' folders go."""
+    removed = []
+    for path in Path(output).glob(".*.tmp"):
+        if _STAGING.fullmatch(path.name) and not path.is_symlink() and _is_stale(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _is_stale(staging: Path) -> bool:
+    try:
+        if time.time() - staging.stat().st_mtime < STAGING_GRACE_S:
+            return False
+        fd = os.open(staging / ".lock", os.O_RDONLY)
+    except FileNotFoundError:
+        return staging.is_dir()  # killed before it took its lock (or made before locks existed)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True  # nobody holds it: its run is dead (it is never locked again)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def run_config(run_dir: Path) -> Config:
@@ -126,6 +171,7 @@ def repair_run(run_dir: Path, cfg: Config, data_files: list[Path], overrides: li
     """Before `resume` continues: clean leftovers, put back a missing config.json or manifest.json,
     and record the resume (with its `--set` overrides) in the manifest."""
     clean_leftovers(run_dir)
+    remove_stale_staging(run_dir.parent)
     if not (run_dir / "config.json").exists() or overrides:
         atomic_write_json(run_dir / "config.json", cfg.to_dict())
     manifest = run_dir / "manifest.json"
@@ -142,9 +188,47 @@ def repair_run(run_dir: Path, cfg: Config, data_files: list[Path], overrides: li
     atomic_write_json(manifest, data)
 
 
+def check_data_unchanged(run_dir: Path, data_files: list[Path]) -> None:
+    """Each task file still has the sha256 manifest.json recorded when the run started: a run
+    resumed on edited data would put two datasets into one accuracy matrix without a word.
+    Files are matched by task folder and name, so a data folder that moved still matches."""
+    manifest = Path(run_dir) / "manifest.json"
+    saved = read_json(manifest) if manifest.exists() else {}  # a lost one is written anew
+    recorded = saved.get("data") if isinstance(saved, dict) else None
+    if not isinstance(recorded, dict):
+        return
+    started = {Path(name).parts[-2:]: digest for name, digest in recorded.items()}
+    for path in data_files:
+        digest = started.get(path.parts[-2:])
+        if digest is not None and sha256_file(path) != digest:
+            raise ConfigError(
+                f"{path}: changed since the run started (its sha256 differs from manifest.json's); "
+                "restore the file the run started with, or start a new run on the new data"
+            )
+
+
+# What a run writes once its state.json exists (experts after the zero-shot pass saved it).
+RESULTS = ("experts", "checkpoint", "checkpoint.json", "router", "matrix.json", "report.md")
+
+
+def check_results_have_state(run_dir: Path) -> None:
+    """A run folder without state.json starts from its first task on resume. Refuse when it holds
+    results (state.json deleted or lost): starting over would retrain and overwrite them."""
+    found = [
+        name
+        for name in RESULTS
+        if (path := Path(run_dir) / name).is_file()
+        or (path.is_dir() and any(not p.name.startswith(".") for p in path.iterdir()))
+    ]
+    if found:
+        raise ConfigError(
+            f"{run_dir}: state.json is missing, but the run folder holds {', '.join(found)}; "
+            "resuming would retrain every task over them. Restore state.json, or start a new run"
+        )
+
+
 def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
     """What a reader needs to reproduce the run: config, seed, versions, git revision, data fingerprints."""
-    import hashlib
     import platform
     import subprocess
     import sys
@@ -169,13 +253,7 @@ def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
         )
     except (OSError, subprocess.SubprocessError):
         revision = None
-    fingerprints = {}
-    for path in data_files:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        fingerprints[str(path)] = digest.hexdigest()
+    fingerprints = {str(path): sha256_file(path) for path in data_files}
     packages = (
         "adaptive-learner",
         "torch",
@@ -210,8 +288,6 @@ class RunLock:
         self.handle = None
 
     def __enter__(self) -> RunLock:
-        import fcntl
-
         try:
             self.handle = open(self.path, "a+")
         except OSError as exc:
@@ -226,7 +302,5 @@ class RunLock:
         return self
 
     def __exit__(self, *exc) -> None:
-        import fcntl
-
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()

@@ -131,10 +131,10 @@ def test_duplicate_task_names_are_one_line_errors(tmp_path):
         str(tmp_path),
         cwd=tmp_path,
     )
-    assert result.returncode == 2
+    assert result.returncode == 2 and not result.stdout  # errors go to stderr
     assert (
-        "'news_topic' appears twice" in result.stdout
-        and len(result.stdout.strip().splitlines()) == 1
+        "'news_topic' appears twice" in result.stderr
+        and len(result.stderr.strip().splitlines()) == 1
     )
 
 
@@ -154,8 +154,8 @@ def test_an_unknown_reference_is_one_line_and_leaves_no_run_folder(tmp_path):
         str(tmp_path / "runs"),
         cwd=tmp_path,
     )
-    assert result.returncode == 2 and "run.reference: no shipped reference 'nope'" in result.stdout
-    assert len(result.stdout.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+    assert result.returncode == 2 and "run.reference: no shipped reference 'nope'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
 
 
 def test_a_reference_run_is_printed_and_reported_beside_the_run(tmp_path):

@@ -80,7 +80,7 @@ def test_predict_errors_are_one_line(tmp_path):
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert (
         result.returncode == 2
-        and "no trained expert yet" in result.stdout
+        and "no trained expert yet" in result.stderr
         and "Traceback" not in result.stderr
     )
     lone = cli("predict", str(run_dir), "--text-pair", "world", cwd=tmp_path)
@@ -105,7 +105,7 @@ def test_router_state_from_another_model_is_a_one_line_error(tmp_path):
     result = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert (
         result.returncode == 2
-        and "router.base_model 'gemma3-270m'" in result.stdout
+        and "router.base_model 'gemma3-270m'" in result.stderr
         and "Traceback" not in result.stderr
     )
 
@@ -247,7 +247,7 @@ def test_predict_uses_the_saved_router_weights(tmp_path):
     other = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert (
         other.returncode == 2
-        and "base_model 'gemma3-270m'" in other.stdout
+        and "base_model 'gemma3-270m'" in other.stderr
         and "Traceback" not in other.stderr
     )
 
@@ -256,7 +256,7 @@ def test_predict_uses_the_saved_router_weights(tmp_path):
     kind = cli("predict", str(run_dir), "--text", "hello", cwd=tmp_path)
     assert (
         kind.returncode == 2
-        and "does not match the run's routing.router_model 'linear'" in kind.stdout
+        and "does not match the run's routing.router_model 'linear'" in kind.stderr
     )
 
 

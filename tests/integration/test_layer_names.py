@@ -109,8 +109,8 @@ def test_rows_list_names_types_shapes_and_counts(tokenizer):
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """The console entry point in-process (a subprocess would re-import transformers): (exit
-    code, stdout)."""
+    """The console entry point in-process (a subprocess would re-import transformers): (exit code,
+    stdout and stderr)."""
     from adaptive_learner.bootstrap.cli import entry
 
     monkeypatch.setattr(sys, "argv", ["adaptive-learner", *args])
@@ -119,7 +119,8 @@ def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
         entry()
     except SystemExit as exc:
         code = exc.code or 0
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
 
 
 @pytest.mark.e2e

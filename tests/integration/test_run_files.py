@@ -3,6 +3,7 @@ StorageError naming the file at fault, a full disk while saving is one line, and
 reported."""
 
 import errno
+import hashlib
 import json
 import os
 
@@ -61,25 +62,28 @@ def test_overwritten_bytes_are_refused_naming_the_file(trained, tokenizer, demo_
         )
 
 
-def strip_checksums(folder):
+def rechecksum(folder):
+    """Record the damaged files' own checksums: what is left to fail is the loader (an expert
+    without checksums is refused before it, tests/integration/test_fail_well_model.py)."""
     meta = json.loads((folder / "expert.json").read_text())
-    meta.pop("sha256")
+    files = [f for f in folder.iterdir() if f.name != "expert.json"]
+    meta["sha256"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     (folder / "expert.json").write_text(json.dumps(meta))
 
 
 def test_a_broken_adapter_config_is_blamed_on_adapter_config(trained, tokenizer, demo_source):
     b, _, _, folder = trained
-    strip_checksums(folder)  # an expert saved before checksums existed
     (folder / "adapter_config.json").write_text("{")
+    rechecksum(folder)
     with pytest.raises(StorageError, match=r"adapter_config\.json: cannot read the adapter config"):
         fresh(tokenizer, demo_source, b.run_dir).load_expert("expert-0", "expert-0/v1")
 
 
 def test_a_broken_bin_file_is_blamed_on_the_bin_file(trained, tokenizer, demo_source):
     b, _, _, folder = trained
-    strip_checksums(folder)
     (folder / "adapter_model.safetensors").unlink()
     (folder / "adapter_model.bin").write_bytes(b"not a torch file")
+    rechecksum(folder)
     with pytest.raises(StorageError) as info:
         fresh(tokenizer, demo_source, b.run_dir).load_expert("expert-0", "expert-0/v1")
     assert "adapter_model.bin: cannot load expert" in str(info.value) and "\n" not in str(
@@ -89,19 +93,23 @@ def test_a_broken_bin_file_is_blamed_on_the_bin_file(trained, tokenizer, demo_so
 
 def test_missing_weights_are_named(trained, tokenizer, demo_source):
     b, _, _, folder = trained
-    strip_checksums(folder)
     (folder / "adapter_model.safetensors").unlink()
+    rechecksum(folder)
     with pytest.raises(StorageError, match="no adapter weights"):
         fresh(tokenizer, demo_source, b.run_dir).load_expert("expert-0", "expert-0/v1")
 
 
-@pytest.mark.parametrize("damage", ["meta", "tensors", "overwrite"])
+@pytest.mark.parametrize("damage", ["meta", "unchecked", "tensors", "overwrite"])
 def test_a_damaged_checkpoint_is_one_error_naming_the_file(trained, tokenizer, demo_source, damage):
     b, task, policy, _ = trained
     folder = b.run_dir / "checkpoint"
     if damage == "meta":
         (folder / "meta.json").write_text((folder / "meta.json").read_text()[:50])
         expected = "meta.json: damaged checkpoint"
+    elif damage == "unchecked":  # every checkpoint this version writes has its sha256
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps({**meta, "sha256": None}))
+        expected = "epoch-1.safetensors: no sha256 in meta.json"
     else:
         (tensors,) = folder.glob("epoch-*.safetensors")
         data = tensors.read_bytes()

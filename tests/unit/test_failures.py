@@ -48,7 +48,7 @@ def test_nan_loss_stops_the_task_keeps_earlier_tasks(tmp_path, monkeypatch, caps
     with pytest.raises(SystemExit) as exit_info:
         cli.entry()
     assert exit_info.value.code == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # error lines go to stderr
     assert "loss became nan" in out and "Traceback" not in out
     (run_dir,) = tmp_path.iterdir()
     state = json.loads((run_dir / "state.json").read_text())

@@ -169,5 +169,5 @@ def test_wandb_mode_online_without_network_fails_before_a_run_folder_exists(
     with pytest.raises(SystemExit) as info:
         cli.entry()
     assert info.value.code == 2
-    assert "error: WANDB_MODE=online but W&B cannot be reached" in capsys.readouterr().out
+    assert "error: WANDB_MODE=online but W&B cannot be reached" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from adaptive_learner.adapters.data.task_folder import json_rows, string_field
 from adaptive_learner.adapters.errors import DataError
 from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.domain.task import Task
@@ -23,30 +23,23 @@ class SourceInputs:
 
 
 def read_queries(path: Path) -> list[LabelledInput]:
-    """A JSONL file in the task-folder format (`text`, optional `text_pair`, optional `label`)."""
+    """A JSONL file in the task-folder format (`text`, optional `text_pair`, optional `label`),
+    read line by line as `run` reads task files (adapters/data/task_folder.py `json_rows`)."""
     path = Path(path)
+    out = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open("rb") as lines:
+            for where, row in json_rows(lines, str(path)):
+                if not isinstance(row, dict):
+                    raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+                if not string_field(row, "text", where).strip():
+                    raise DataError(f"{where}: field 'text' is empty")
+                pair, label = row.get("text_pair"), row.get("label")
+                pair = None if pair is None else string_field(row, "text_pair", where)
+                label = string_field(row, "label", where) if isinstance(label, str) else label
+                out.append(LabelledInput(row["text"], pair, None if label is None else str(label)))
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    out = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{path}:{n}: not valid JSON ({exc})") from None
-        if (
-            not isinstance(row, dict)
-            or not isinstance(row.get("text"), str)
-            or not row["text"].strip()
-        ):
-            raise DataError(f"{path}:{n}: field 'text' must be a non-empty string")
-        pair, label = row.get("text_pair"), row.get("label")
-        if pair is not None and not isinstance(pair, str):
-            raise DataError(f"{path}:{n}: field 'text_pair' must be a string")
-        out.append(LabelledInput(row["text"], pair, None if label is None else str(label)))
     if not out:
         raise DataError(f"{path}: no inputs")
     return out

@@ -8,7 +8,7 @@ other fields (source, counts, licence notes) are ignored. Each JSONL line is an 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,15 @@ def read_examples(path: Path, task: Task) -> list[Example]:
 
 def parse_lines(lines: Iterable[bytes | str], task: Task, source: str) -> list[Example]:
     """Parse JSONL lines (numbered from 1; blank ones skipped); errors name `source:line`."""
-    examples = []
+    return [parse_row(row, task, where) for where, row in json_rows(lines, source)]
+
+
+def json_rows(lines: Iterable[bytes | str], source: str) -> Iterator[tuple[str, Any]]:
+    """(`source:line`, decoded value) of each non-blank JSONL line: the one JSONL reader.
+
+    Give it a file opened in binary: its lines end at "\n" only, so U+0085 or U+2028 inside a
+    string stays inside it (str.splitlines() would cut the line there).
+    """
     for number, raw in enumerate(lines, start=1):
         where = f"{source}:{number}"
         if isinstance(raw, bytes):
@@ -194,25 +202,23 @@ def parse_lines(lines: Iterable[bytes | str], task: Task, source: str) -> list[E
         if not raw.strip():
             continue
         try:
-            row = json.loads(raw)
+            yield where, json.loads(raw)
         except json.JSONDecodeError as e:
             raise DataError(f"{where}: not valid JSON: {e.msg} (column {e.colno})") from None
         except (ValueError, RecursionError) as e:  # e.g. an integer over Python's digit limit
             raise DataError(f"{where}: not valid JSON: {_reason(e)}") from None
-        examples.append(parse_row(row, task, where))
-    return examples
 
 
 def parse_row(row: Any, task: Task, where: str) -> Example:
     """Turn one decoded JSONL value into an Example of `task`; `where` is `file:line`."""
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    text = _string_field(row, "text", where)
+    text = string_field(row, "text", where)
     pair = None
     if task.is_pair:
         if "text_pair" not in row:
             raise DataError(f"{where}: missing field 'text_pair' (task {task.id!r} is a pair task)")
-        pair = _string_field(row, "text_pair", where)
+        pair = string_field(row, "text_pair", where)
     if "label" not in row:
         raise DataError(f"{where}: missing field 'label'")
     label = row["label"]
@@ -231,7 +237,7 @@ def parse_row(row: Any, task: Task, where: str) -> Example:
     return Example(text=text, text_pair=pair, label=task.labels.index(label))
 
 
-def _string_field(row: dict[str, Any], key: str, where: str) -> str:
+def string_field(row: dict[str, Any], key: str, where: str) -> str:
     if key not in row:
         raise DataError(f"{where}: missing field {key!r}")
     value = row[key]

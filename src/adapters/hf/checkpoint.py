@@ -19,7 +19,10 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from adaptive_learner.adapters.errors import StorageError
+from adaptive_learner.adapters.hf.experts import check_weights
 from adaptive_learner.adapters.storage import atomic_write_bytes, atomic_write_json
+
+WEIGHTS = ("current/", "best/")  # the LoRA weights; the rest is optimizer and RNG state
 
 
 def _rng_to_json(state: tuple) -> list:
@@ -87,14 +90,15 @@ def load(folder: Path, session) -> dict[str, Any] | None:
         raise StorageError(
             f"{meta_path}: damaged checkpoint ({type(exc).__name__}: {exc}); {hint}"
         ) from None
-    if meta.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
-        raise StorageError(
-            f"{tensor_path}: checksum mismatch (the file changed after it was saved); {hint}"
-        )
+    saved = meta.get("sha256")  # every checkpoint this version writes has one
+    if saved != hashlib.sha256(data).hexdigest():
+        what = "no sha256 in meta.json to check it" if saved is None else "checksum mismatch"
+        raise StorageError(f"{tensor_path}: {what} (the file changed after it was saved); {hint}")
     try:
         tensors = load_bytes(data)
     except Exception as exc:  # noqa: BLE001  safetensors raises its own error type for corrupt files
         raise StorageError(f"{tensor_path}: damaged checkpoint ({exc}); {hint}") from None
+    check_weights(tensor_path, {k: v for k, v in tensors.items() if k.startswith(WEIGHTS)})
     b, eid = session.b, session.expert_id
     b.experts.load_state(
         eid, {k[len("current/") :]: v for k, v in tensors.items() if k.startswith("current/")}

@@ -9,9 +9,9 @@ every other file in the folder, checked before loading (docs/adr/0023-run-file-i
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -22,6 +22,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
+from adaptive_learner.adapters.storage import sha256_file
 
 CONFIG_FILE, WEIGHT_FILES = (
     "adapter_config.json",
@@ -29,21 +30,24 @@ CONFIG_FILE, WEIGHT_FILES = (
 )
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_checksums(folder: Path, meta: dict) -> None:
-    """Each file expert.json lists must still have the bytes it was saved with."""
-    sums = meta.get("sha256", {})  # experts saved before checksums existed have none
+    """Each file expert.json lists must still have the bytes it was saved with; the files that
+    loading reads (config and weights) must be listed: every expert this version saves lists
+    them, and a damaged file that nothing checks loads as a wrong answer, not an error."""
+    sums = meta.get("sha256")
     if not isinstance(sums, dict):
+        what = "no field 'sha256'" if sums is None else "field 'sha256' is not a map of digests"
         raise StorageError(
-            f"{folder / 'expert.json'}: field 'sha256' must map file names to digests"
+            f"{folder / 'expert.json'}: {what}, so the expert's files cannot be checked; "
+            "restore the expert folder as it was saved"
         )
+    weights = [n for n in WEIGHT_FILES if (folder / n).exists()][:1]  # none: load names it
+    for name in (CONFIG_FILE, *weights):
+        if name not in sums:
+            raise StorageError(
+                f"{folder / 'expert.json'}: field 'sha256' does not list {name}, so it cannot be "
+                "checked; restore the expert folder as it was saved"
+            )
     for name, expected in sorted(sums.items()):
         path = folder / name
         try:
@@ -55,6 +59,22 @@ def verify_checksums(folder: Path, meta: dict) -> None:
         if actual != expected:
             raise StorageError(
                 f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved"
+            )
+
+
+# No trained LoRA weight comes near this; a flipped exponent bit does (1e24 in issue 27).
+MAX_WEIGHT = 1e6
+
+
+def check_weights(where: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Refuse weights no training can have made: NaN, infinite, or beyond MAX_WEIGHT."""
+    for name, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise StorageError(f"{where}: tensor {name} holds NaN or infinite values")
+        if (largest := tensor.detach().abs().max().item()) > MAX_WEIGHT:
+            raise StorageError(
+                f"{where}: tensor {name} holds {largest:.3g}, beyond any trained LoRA weight "
+                f"(> {MAX_WEIGHT:g}); the expert is damaged"
             )
 
 
@@ -95,6 +115,33 @@ def default_targets(model_type: str) -> list[str]:
     raise BackboneError(
         f"no default LoRA target modules for architecture {model_type!r}; set lora.target_modules"
     )
+
+
+def check_lora(config, lora) -> None:
+    """Refuse LoRA settings the model cannot take, on a weightless (meta-device) copy of it built
+    from its config: a target name that matches no module (PEFT only refuses when none match),
+    a module type PEFT cannot adapt, a first layer out of range. Milliseconds, before any load."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    names = [name for name, _ in skeleton.named_modules()]
+    for target in lora.target_modules:
+        if not any(n == target or n.endswith("." + target) for n in names):
+            raise BackboneError(
+                f"lora.target_modules: no module of the model is named {target!r} or ends in "
+                f"'.{target}'; list the modules with `adaptive-learner inspect-layers`"
+            )
+    experts = PeftExperts(
+        skeleton,
+        r=lora.r,
+        alpha=lora.alpha,
+        dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        base_name="",
+        first_layer=lora.first_layer,
+    )
+    experts.add("check")
 
 
 class PeftExperts:
@@ -138,10 +185,18 @@ class PeftExperts:
         return list(self.peft.peft_config) if self.peft is not None else []
 
     def add(self, expert_id: str, parent: str | None = None) -> None:
-        if self.peft is None:
-            self.peft = get_peft_model(self.base, self.lora, adapter_name=expert_id)
-        else:
-            self.peft.add_adapter(expert_id, self.lora)
+        try:
+            if self.peft is None:
+                self.peft = get_peft_model(self.base, self.lora, adapter_name=expert_id)
+            else:
+                self.peft.add_adapter(expert_id, self.lora)
+        except ValueError as exc:  # PEFT: no module matches, or one of a type it cannot adapt
+            # PEFT prints the whole module (many lines) where its type name says enough
+            text = re.sub(r"(\w+)\(.*\)(?= is not supported)", r"\1", " ".join(str(exc).split()))
+            raise BackboneError(
+                f"lora.target_modules {sorted(self.lora.target_modules)}: {text[:400]}; "
+                "list the modules with `adaptive-learner inspect-layers`"
+            ) from None
         if parent is not None:
             self.load_state(expert_id, self.state(parent))
         self.activate(expert_id)
@@ -265,6 +320,7 @@ class PeftExperts:
             raise StorageError(
                 f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})"
             ) from None
+        check_weights(weights, self.parameters(expert_id))
         return meta
 
 

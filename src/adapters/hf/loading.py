@@ -9,6 +9,7 @@ safetensors in seconds. Cache: `$ADAPTIVE_LEARNER_CACHE/models` (default
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.util
 import os
@@ -104,17 +105,49 @@ def check_gguf_file(path: Path, key: str = "") -> None:
         raise BackboneError(f"{where}: not a GGUF file (it does not start with the bytes 'GGUF')")
 
 
-def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
-    """Dequantise a GGUF once into a safetensors folder; returns that folder."""
-    source = folder / gguf_file
-    check_gguf_file(source)
+def conversion_folder(source: Path, cache_dir: str = "") -> Path:
+    """The cache folder of a GGUF file's conversion, keyed on the file's path, size and mtime."""
     stat = source.stat()
     key = hashlib.sha1(
         f"{source.resolve()}:{stat.st_size}:{int(stat.st_mtime)}".encode()
     ).hexdigest()[:10]
-    target = cache_root(cache_dir) / f"{source.stem}-{key}"
+    return cache_root(cache_dir) / f"{source.stem}-{key}"
+
+
+def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
+    """Dequantise a GGUF once into a safetensors folder; returns that folder.
+
+    Two runs may convert the same file at once: each writes its own temporary folder and renames
+    it into place; the one that comes second finds the folder there and uses it.
+    """
+    source = folder / gguf_file
+    check_gguf_file(source)
+    target = conversion_folder(source, cache_dir)
     if (target / "config.json").exists():
         return target
+    model, tokenizer = _dequantise(folder, gguf_file)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise BackboneError(f"{target.parent}: cannot write ({exc.strerror or exc})") from None
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)  # a crash leaves a hidden temp folder, never a half cache
+    except OSError as exc:
+        if not (target / "config.json").exists():  # not another run's finished conversion
+            raise BackboneError(
+                f"{target}: cannot write the converted model ({exc.strerror or exc})"
+            ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _dequantise(folder: Path, gguf_file: str):
+    """(model, tokenizer) from a GGUF file, as a float32 model that can `save_pretrained`."""
+    source = folder / gguf_file
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
         loaded = AutoModelForCausalLM.from_pretrained(
@@ -135,16 +168,7 @@ def convert_gguf(folder: Path, gguf_file: str, cache_dir: str = "") -> Path:
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)  # a crash leaves a hidden temp folder, never a half cache
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return model, tokenizer
 
 
 def resolve(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> str:
@@ -162,6 +186,49 @@ def resolve(name_or_path: str, gguf_file: str = "", cache_dir: str = "") -> str:
     if name_or_path.startswith((".", "/", "~")):
         raise BackboneError(f"{name_or_path}: no such model folder")
     return name_or_path  # a hub id
+
+
+def outline(model_cfg):
+    """(config, tokenizer) of the model, without its weights: what the checks before a run folder
+    exists need (the tokenizer for the verbalizers, the config for the LoRA target modules).
+
+    A GGUF file not converted yet is read as it is (its metadata and vocabulary: seconds, where the
+    conversion takes a minute). Kept per process: `run --seeds` and tests ask more than once.
+    """
+    return _outline(model_cfg.name_or_path, model_cfg.gguf_file, model_cfg.cache_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _outline(name: str, gguf_file: str, cache_dir: str):
+    quiet_transformers()
+    folder = Path(name).expanduser()
+    if name in EMBEDDED:
+        folder, gguf_file = embedded_gguf(name)
+    if gguf_file:
+        converted = conversion_folder(folder / gguf_file, cache_dir)
+        done = (converted / "config.json").exists()
+        where, kwargs = (str(converted), {}) if done else (str(folder), {"gguf_file": gguf_file})
+    else:
+        where, kwargs = resolve(name), _auth()
+    try:
+        config = AutoConfig.from_pretrained(where, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BackboneError(
+            f"cannot read the config and tokenizer of model {name!r}: {_first_line(exc)}"
+        ) from None
+    return config, tokenizer
+
+
+def _auth() -> dict[str, str]:
+    """The hub token for gated models, when set; never logged."""
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN")
+    return {"token": token} if token else {}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def check_model_config(model_cfg, device: str) -> None:
@@ -246,10 +313,7 @@ def load_backbone(model_cfg, device: torch.device):
     where = resolve(model_cfg.name_or_path, model_cfg.gguf_file, model_cfg.cache_dir)
     dtype = pick_dtype(model_cfg.dtype, device)
     kwargs = {"dtype": dtype, "attn_implementation": pick_attention(model_cfg.attention, device)}
-    token = os.environ.get("HF_TOKEN") or os.environ.get(
-        "HUGGINGFACE_HUB_TOKEN"
-    )  # gated hub models; never logged
-    auth = {"token": token} if token else {}
+    auth = _auth()
     quant = quantization(model_cfg.quantize, dtype)
     if quant is not None:
         kwargs["quantization_config"] = quant
@@ -264,7 +328,7 @@ def load_backbone(model_cfg, device: torch.device):
             else ""
         )
         raise BackboneError(
-            f"cannot load model {model_cfg.name_or_path!r}{offline}: {str(exc).splitlines()[0]}"
+            f"cannot load model {model_cfg.name_or_path!r}{offline}: {_first_line(exc)}"
         ) from None
     if quant is None:
         model.to(device)

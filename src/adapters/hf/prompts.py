@@ -2,7 +2,8 @@
 
 Prompt: "<description>\nInput: <text>[\nSecond: <text_pair>]\nAnswer:" and the answer is one
 token, the first token of " <verbaliser>". Truncation cuts the input text(s) only, never the
-description or "Answer:", so the scored position always exists.
+description or "Answer:", so the scored position always exists; a text is cut to a length in
+characters that still holds `max_length` tokens before it is tokenised at all (`clip`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ class Encoded:
 
 def _tok(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# Characters per token that no token exceeds (SmolLM2's longest token is 81 characters), so the
+# first CHARS_PER_TOKEN * n characters of a text hold at least its first n tokens.
+CHARS_PER_TOKEN = 128
+
+
+def clip(text: str, max_length: int) -> str:
+    """The part of `text` that can reach the first `max_length` tokens: a 10 MB line costs what a
+    short one does, where tokenising it whole took tens of seconds before it was cut."""
+    return text[: CHARS_PER_TOKEN * max_length]
 
 
 def label_token_ids(tokenizer, task: Task) -> tuple[int, ...]:
@@ -68,10 +80,11 @@ def trimmed_lengths(first: int, second: int, budget: int) -> tuple[int, int]:
 def encode_example(tokenizer, task: Task, example: Example, max_length: int) -> tuple[int, ...]:
     head = _tok(tokenizer, f"{task.description}\nInput:")
     tail = _tok(tokenizer, "\nAnswer:")
-    first = _tok(tokenizer, " " + example.text)
+    first = _tok(tokenizer, " " + clip(example.text, max_length))
     mid, second = ([], [])
     if example.text_pair is not None:
-        mid, second = _tok(tokenizer, "\nSecond:"), _tok(tokenizer, " " + example.text_pair)
+        second = _tok(tokenizer, " " + clip(example.text_pair, max_length))
+        mid = _tok(tokenizer, "\nSecond:")
     budget = max(max_length - len(head) - len(tail) - len(mid), 2)
     keep_first, keep_second = trimmed_lengths(len(first), len(second), budget)
     first, second = first[:keep_first], second[:keep_second]
