@@ -22,6 +22,7 @@ from adaptive_learner.bootstrap.containers import (
     build_policy,
     build_rule,
     build_task_source,
+    check_keys_take_effect,
     check_backbone,
     check_tracker,
 )
@@ -173,6 +174,10 @@ def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> li
         cfg = load_config(preset, [*overrides, *([f"run.seed={seed}"] if seed is not None else [])])
         check_config(cfg)
         configs.append(cfg)
+    try:  # a key the user gave that the run's reuse rule would silently ignore (docs/adr/0049)
+        check_keys_take_effect(configs[0], [".".join(parse_override(o)[0]) for o in overrides])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     for cfg in configs:
         check_output_dir(cfg.run.output_dir)
     plans = []
