@@ -22,4 +22,5 @@ class StorageError(AdapterError):
 
 
 class RoutingError(AdapterError):
-    """A profile index or learned router got vectors it cannot use, or a router file does not fit."""
+    """A profile index or learned router got vectors it cannot use, or a router file does not
+    fit."""

@@ -129,10 +129,13 @@ def run(
             result = container.train_jointly()()
             for task_id, score in result.scores.items():
                 console.print(
-                    f"{task_id:>16}  accuracy {score.accuracy:.3f}  balanced {score.balanced_accuracy:.3f}  majority {score.majority_baseline:.3f}"
+                    f"{task_id:>16}  accuracy {score.accuracy:.3f}  "
+                    f"balanced {score.balanced_accuracy:.3f}  "
+                    f"majority {score.majority_baseline:.3f}"
                 )
             console.print(
-                f"joint AvgAcc {result.avg_acc:.3f}  balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)",
+                f"joint AvgAcc {result.avg_acc:.3f}  "
+                f"balanced AvgAcc {result.balanced_avg_acc:.3f}  ({result.seconds:.0f} s)",
                 style="bold",
             )
             console.print(render.wall_time(time.perf_counter() - started))
@@ -153,7 +156,8 @@ def _execute(cfg, run_dir: Path, source=None, prepare=None):
 
 
 def _execute_worker(cfg, source) -> None:
-    """A process of rank > 0: the same computation, nothing written (no run folder, no experts, no events)."""
+    """A process of rank > 0: the same computation, nothing written (no run folder, no experts, no
+    events)."""
     import shutil
     import tempfile
 
@@ -179,10 +183,11 @@ def resume(
         typer.Option(
             "--set",
             "-s",
-            help="Change a training.* key for the rest of the run (e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.",
+            help="Change a training.* key for the rest of the run "
+            "(e.g. training.learning_rate=1e-4 after a divergence); recorded in manifest.json.",
         ),
-    ] = [],
-) -> None:  # noqa: B006
+    ] = [],  # noqa: B006 - typer needs a literal default
+) -> None:
     """Continue a stopped or killed run from its last saved task (or epoch); one process."""
     if world_size() > 1:
         raise ConfigError(
@@ -216,7 +221,8 @@ def compare(
         bool,
         typer.Option(
             "--include-incomplete",
-            help="Count runs that did not learn every task in mean ± std (they are listed on their own rows otherwise).",
+            help="Count runs that did not learn every task in mean ± std "
+            "(they are listed on their own rows otherwise).",
         ),
     ] = False,
 ) -> None:
@@ -225,7 +231,8 @@ def compare(
     for d in run_dirs:
         if (first := seen.setdefault(d.resolve(), d)) is not d:
             raise ConfigError(
-                f"compare: {d} is the same run folder as {first}; give each run once (it would count twice in mean ± std)"
+                f"compare: {d} is the same run folder as {first}; "
+                "give each run once (it would count twice in mean ± std)"
             )
     runs = [(d, run_config(d), run_state(d)) for d in run_dirs]
     counted: dict[str, Path] = {}
@@ -260,7 +267,8 @@ def evaluate(
         expert = state.library.expert_for(task_id).id
         saved = state.accuracy.get(last, j)
         console.print(
-            f"{task_id:>12}  {expert:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  balanced {score.balanced_accuracy:.3f}"
+            f"{task_id:>12}  {expert:>10}  now {score.accuracy:.3f}  saved {saved:.3f}  "
+            f"balanced {score.balanced_accuracy:.3f}"
         )
 
 
@@ -315,7 +323,8 @@ def predict(
     top_k: Annotated[
         int,
         typer.Option(
-            help="Mix the label distributions of the k most likely tasks' experts (1 = the routed one).",
+            help="Mix the label distributions of the k most likely tasks' experts "
+            "(1 = the routed one).",
             min=1,
         ),
     ] = 1,
@@ -343,20 +352,26 @@ def predict(
         raise DomainError(
             f"{run_dir}: the run has no trained expert yet; predict needs at least one learned task"
         )
-    inputs = [LabelledInput(text, text_pair)] if text is not None else read_queries(file)
+    if text is not None:
+        inputs = [LabelledInput(text, text_pair)]
+    else:
+        assert file is not None  # exactly one of --text and --file, checked above
+        inputs = read_queries(file)
     answers = answer(load_routing(run_dir, state), state, inputs, top_k, batch_size)
     for x, a in zip(inputs, answers, strict=True):
         mark = (
             "" if x.label is None else ("  ok" if a["label"] == x.label else f"  (gold {x.label})")
         )
         console.print(
-            f"{a['expert']:>10}  {a['task']:>14}  {a['label']:>14}  p {a['probability']:.3f}  route p {a['route_probability']:.2f}{mark}",
+            f"{a['expert']:>10}  {a['task']:>14}  {a['label']:>14}  p {a['probability']:.3f}  "
+            f"route p {a['route_probability']:.2f}{mark}",
             highlight=False,
         )
     gold = [(x, a) for x, a in zip(inputs, answers, strict=True) if x.label is not None]
     if gold:
         console.print(
-            f"task-free accuracy {sum(a['label'] == x.label for x, a in gold) / len(gold):.3f} on {len(gold)} labelled inputs"
+            f"task-free accuracy {sum(a['label'] == x.label for x, a in gold) / len(gold):.3f} "
+            f"on {len(gold)} labelled inputs"
         )
 
 
@@ -401,7 +416,7 @@ def inspect_layers(
         str, typer.Option("--filter", help="Show only modules whose name contains this text.")
     ] = "",
 ) -> None:
-    """List the backbone's modules, parameter shapes and counts, to choose grad_sketch_layer_names."""
+    """List the backbone's modules, parameter shapes and counts, to choose grad_sketch_layer_names."""  # noqa: E501  (the command's --help text, printed as written)
     from adaptive_learner.adapters.hf.layers import default_sketch_layers, layer_rows, skeleton
 
     net = skeleton(model, gguf_file)

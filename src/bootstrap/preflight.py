@@ -2,7 +2,8 @@
 
 Order: the seeds, every seed's config (types, ranges, and the domain objects built from it),
 the output folder, every task file of every seed, parsed in full, and what can be known about
-the model without loading it. Only then does `run` create a folder, so a mistake in any of them costs one line and leaves nothing behind.
+the model without loading it. Only then does `run` create a folder, so a mistake in any of them
+costs one line and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -49,11 +50,13 @@ def parse_seeds(text: str | None) -> list[int] | None:
         part = part.strip()
         if not part:
             raise ConfigError(
-                f"--seeds: entry {position} of {text!r:.60} is empty; give comma-separated integers, e.g. 0,1,2"
+                f"--seeds: entry {position} of {text!r:.60} is empty; "
+                "give comma-separated integers, e.g. 0,1,2"
             )
         if not _INTEGER.fullmatch(part):
             raise ConfigError(
-                f"--seeds: {part!r:.40} is not an integer; give comma-separated integers, e.g. 0,1,2"
+                f"--seeds: {part!r:.40} is not an integer; "
+                "give comma-separated integers, e.g. 0,1,2"
             )
         seed = int(part)
         if seed in seeds:
@@ -166,11 +169,12 @@ def check_data(source: Any) -> None:
 
 
 def prepare_runs(preset: str, overrides: Sequence[str], seeds: str | None) -> list[Plan]:
-    """The checked plan of each seed's run; raises ConfigError/AdapterError before anything is written."""
+    """The checked plan of each seed's run; raises ConfigError/AdapterError before anything is
+    written."""
     seed_list = parse_seeds(seeds)
     check_overrides(overrides)
     configs = []
-    for seed in seed_list or [None]:
+    for seed in seed_list if seed_list else [None]:
         cfg = load_config(preset, [*overrides, *([f"run.seed={seed}"] if seed is not None else [])])
         check_config(cfg)
         configs.append(cfg)
@@ -206,7 +210,8 @@ def prepare_resume(cfg: Config, run_dir: Path) -> Plan:
         check_results_have_state(run_dir)
     elif tuple(saved["task_ids"]) != source.load().ids:
         raise ConfigError(
-            f"{run_dir}: the run's tasks are {saved['task_ids']}, but the data now gives {list(source.load().ids)}; "
+            f"{run_dir}: the run's tasks are {saved['task_ids']}, "
+            f"but the data now gives {list(source.load().ids)}; "
             "restore the data folder (or data.tasks) the run started with"
         )
     check_data_unchanged(run_dir, source.files())

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Self, TextIO
 
 from adaptive_learner.adapters.errors import StorageError
 from adaptive_learner.adapters.storage import (
@@ -51,7 +52,8 @@ def new_run_dir(cfg: Config, data_files: list[Path] | None = None) -> Path:
         output.mkdir(parents=True, exist_ok=True)
         remove_stale_staging(output)
         staging = Path(tempfile.mkdtemp(dir=output, prefix=f".{base.name}.", suffix=".tmp"))
-        lock = open(staging / ".lock", "a+")  # held while staging: a live run's is never stale
+        # held while staging (a live run's is never stale), so not closed by a `with` block
+        lock = open(staging / ".lock", "a+")  # noqa: SIM115
         fcntl.flock(lock, fcntl.LOCK_EX)
     except OSError as exc:
         raise StorageError(
@@ -149,14 +151,16 @@ def resume_config(cfg: Config, overrides: list[str]) -> Config:
         path, value = parse_override(text)
         if len(path) != 2 or path[0] not in RESUMABLE_SECTIONS:
             raise ConfigError(
-                f"resume --set {text!r}: only {', '.join(s + '.*' for s in RESUMABLE_SECTIONS)} keys can change when a run resumes"
+                f"resume --set {text!r}: only {', '.join(s + '.*' for s in RESUMABLE_SECTIONS)} "
+                "keys can change when a run resumes"
             )
         data[path[0]] = {**data[path[0]], path[1]: value}
     return config_from_dict(data, where="resume --set")
 
 
 def clean_leftovers(run_dir: Path) -> list[Path]:
-    """Remove the `.<name>.tmp` files and folders a killed writer left behind (call under the run lock)."""
+    """Remove the `.<name>.tmp` files and folders a killed writer left behind (call under the run
+    lock)."""
     removed = []
     for path in sorted(Path(run_dir).rglob(".*.tmp"), key=lambda p: len(p.parts), reverse=True):
         if path.is_dir() and not path.is_symlink():
@@ -228,7 +232,8 @@ def check_results_have_state(run_dir: Path) -> None:
 
 
 def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
-    """What a reader needs to reproduce the run: config, seed, versions, git revision, data fingerprints."""
+    """What a reader needs to reproduce the run: config, seed, versions, git revision, data
+    fingerprints."""
     import platform
     import subprocess
     import sys
@@ -246,6 +251,7 @@ def write_manifest(run_dir: Path, cfg: Config, data_files: list[Path]) -> None:
                 ["git", "rev-parse", "HEAD"],
                 capture_output=True,
                 text=True,
+                check=False,
                 timeout=5,
                 cwd=Path(__file__).resolve().parent,
             ).stdout.strip()
@@ -285,9 +291,9 @@ class RunLock:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = Path(run_dir) / ".lock"
-        self.handle = None
+        self.handle: TextIO | None = None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         try:
             self.handle = open(self.path, "a+")
         except OSError as exc:
@@ -302,5 +308,6 @@ class RunLock:
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self.handle is not None  # set by __enter__
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()

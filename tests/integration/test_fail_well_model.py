@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file, save_file
+from tests.conftest import call_cli, write_tiny_data
+from tests.integration.conftest import tiny_model
 
 from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import StorageError
@@ -18,8 +20,6 @@ from adaptive_learner.adapters.hf import loading
 from adaptive_learner.adapters.hf.experts import PeftExperts
 from adaptive_learner.adapters.hf.prompts import encode_example
 from adaptive_learner.domain.task import Task
-from tests.conftest import call_cli, write_tiny_data
-from tests.integration.conftest import tiny_model
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def test_absurd_weights_are_refused_even_with_matching_checksums(
 ):
     weights = saved_expert / "adapter_model.safetensors"
     tensors = load_file(weights)
-    name = sorted(tensors)[0]
+    name = min(tensors)
     tensors[name].view(-1)[0] = value
     save_file(tensors, weights)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()

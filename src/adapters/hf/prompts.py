@@ -58,7 +58,8 @@ def label_token_ids(tokenizer, task: Task) -> tuple[int, ...]:
         ids.append(pieces[0])
     if len(set(ids)) != len(ids):
         raise DataError(
-            f"task {task.id!r}: answers {list(task.answers)} share a first token; set distinct verbalizers "
+            f"task {task.id!r}: answers {list(task.answers)} share a first token; "
+            "set distinct verbalizers "
             f"(task.json 'verbalizers' or --set 'data.verbalizers.{task.id}=[...]')"
         )
     return tuple(ids)
