@@ -23,8 +23,8 @@ from adaptive_learner.bootstrap.containers import (
     build_policy,
     build_rule,
     build_task_source,
-    check_keys_take_effect,
     check_backbone,
+    check_keys_take_effect,
     check_tracker,
 )
 from adaptive_learner.bootstrap.runs import check_data_unchanged, check_results_have_state
