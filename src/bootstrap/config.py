@@ -144,6 +144,11 @@ RETIRED = {
         "the probe compares plain dev accuracy, what the matrix reports (docs/adr/0048)",
     ),
     "routing.embedding_layer": (-1, "routing.embedding_layers names the layers (docs/adr/0039)"),
+    # A benchmark-only switch, now the benchmark's own (docs/adr/0050): any saved value loads.
+    "routing.evaluate_routing": (
+        None,
+        "a routed run always measures routing and task-free accuracy (docs/adr/0050)",
+    ),
 }
 
 
@@ -152,7 +157,7 @@ def _retired(path: str, value: Any, saved: bool) -> bool:
     if path not in RETIRED:
         return False
     kept, why = RETIRED[path]
-    if saved and value == kept:
+    if saved and (kept is None or value == kept):
         return True
     given = f"was saved as {value!r}" if saved else "is given"
     raise ConfigError(f"{path} {given}, but it was removed: {why}")

@@ -375,11 +375,6 @@ class RoutingConfig:
         "then its dev inputs (never the validation split).",
         validator=within(1, 100000),
     )
-    evaluate_routing: bool = doc(
-        True,
-        "Measure routing and task-free accuracy on the validation inputs at the end of a routed "
-        "run.",
-    )
 
 
 @frozen

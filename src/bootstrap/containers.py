@@ -102,7 +102,7 @@ class Strategy:
 # The profile of a task and what a measured run records: read by the rules that profile tasks.
 PROFILE_KEYS = frozenset({
     "top_k", "use_advanced_embeddings", "profile_weights", "grad_sketch_layer_names",
-    "grad_sketch_dim", "grad_sketch_examples", "dynamic_profiles", "evaluate_routing",
+    "grad_sketch_dim", "grad_sketch_examples", "dynamic_profiles",
 })  # fmt: skip
 ADAPTIVE_KEYS = frozenset({
     "router_confidence_threshold", "probe_candidates", "probe_steps", "probe_visits", "ucb_c",
@@ -196,7 +196,7 @@ def build_outcome_record(cfg: Config, learner, catalog, profiles, router, tracke
 
 def build_evaluate_routing(cfg: Config, query: RouteQuery, examples, tracker):
     """End-of-run routing and task-free accuracy, for runs that keep a router memory."""
-    if not (strategy_of(cfg).measured and cfg.routing.evaluate_routing):
+    if not strategy_of(cfg).measured:
         return None
     return EvaluateRouting(query, examples, tracker)
 

@@ -231,3 +231,31 @@ def test_a_conversion_renames_a_whole_folder_into_place(tmp_path, monkeypatch):
     target = loading.convert_gguf(tmp_path, "m.gguf", str(tmp_path / "cache"))
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.json", "tok.json"]
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
+def test_a_10_mb_query_is_cut_before_it_is_tokenised_where_inputs_are_routed(
+    tokenizer, demo_source, tmp_path
+):
+    """`predict` and `route --text` embed the raw input: the same bound applies there."""
+    from tests.integration.conftest import make_backbone
+
+    from adaptive_learner.adapters.hf.profiles import HFProfiler
+    from adaptive_learner.application.ports import LabelledInput
+    from adaptive_learner.bootstrap.config import RoutingConfig
+
+    backbone = make_backbone(tokenizer, demo_source, run_dir=tmp_path)
+    profiler = HFProfiler(backbone, RoutingConfig())
+    seen: list[int] = []
+    real = backbone.tokenizer
+
+    def recording(text, **kwargs):
+        seen.append(len(text))
+        return real(text, **kwargs)
+
+    backbone.tokenizer = recording
+    huge = "a good film, " * 800_000  # 10.4 MB
+    vectors = profiler.embed_inputs([LabelledInput(huge)])
+    backbone.embed(huge)
+    assert len(seen) == 2 and max(seen) < 100_000  # a bound from max_length, not 10 MB
+    backbone.tokenizer = real
+    assert vectors == profiler.embed_inputs([LabelledInput(huge[:20_000])])  # more than fits

@@ -95,6 +95,7 @@ def test_routing_settings_have_no_defaults_of_their_own():
         ("routing.probe_replica", "false"),
         ("routing.probe_metric", "'balanced_accuracy'"),
         ("routing.embedding_layer", "20"),
+        ("routing.evaluate_routing", "false"),
     ],
 )
 def test_a_retired_key_is_refused_with_its_reason(key, value):
@@ -104,10 +105,8 @@ def test_a_retired_key_is_refused_with_its_reason(key, value):
 
 def test_a_saved_run_with_a_retired_key_loads_when_it_followed_what_this_version_does():
     data = load_config("fake").to_dict()
-    kept = {
-        **data,
-        "routing": {**data["routing"], "probe_rule": "supersede", "embedding_layer": -1},
-    }
+    old = {"probe_rule": "supersede", "embedding_layer": -1, "evaluate_routing": False}
+    kept = {**data, "routing": {**data["routing"], **old}}
     assert config_from_dict(kept) == load_config("fake")
     other = {**data, "routing": {**data["routing"], "probe_metric": "balanced_accuracy"}}
     with pytest.raises(ConfigError, match="probe_metric was saved as 'balanced_accuracy'"):

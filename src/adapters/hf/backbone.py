@@ -31,6 +31,7 @@ from adaptive_learner.adapters.hf.forward import (
 )
 from adaptive_learner.adapters.hf.prompts import (
     Encoded,
+    clip,
     encode_example,
     encode_split,
     label_token_ids,
@@ -448,7 +449,13 @@ class HFBackbone:
 
     def embed(self, text: str) -> tuple[float, ...]:
         return self._embed_rows(
-            [tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"][: self.max_length])]
+            [
+                tuple(
+                    self.tokenizer(clip(text, self.max_length), add_special_tokens=False)[
+                        "input_ids"
+                    ][: self.max_length]
+                )
+            ]
         )
 
     @torch.inference_mode()

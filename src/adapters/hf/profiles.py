@@ -24,7 +24,7 @@ from adaptive_learner.adapters.data.examples import Example
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.hf import scoring
 from adaptive_learner.adapters.hf.layers import check_layer_names, default_sketch_layers
-from adaptive_learner.adapters.hf.prompts import encode_example, length_batches
+from adaptive_learner.adapters.hf.prompts import clip, encode_example, length_batches
 from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.domain.profiles import label_entropy
 from adaptive_learner.domain.task import Task
@@ -139,7 +139,9 @@ class HFProfiler:
     # --- blocks --------------------------------------------------------------------------------
     def _tok(self, text: str) -> tuple[int, ...]:
         return tuple(
-            self.b.tokenizer(text, add_special_tokens=False)["input_ids"][: self.b.max_length]
+            self.b.tokenizer(clip(text, self.b.max_length), add_special_tokens=False)["input_ids"][
+                : self.b.max_length
+            ]
         ) or (self.b.pad_id,)
 
     def _prompt(self, task: Task, x: LabelledInput) -> tuple[int, ...]:
