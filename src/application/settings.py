@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
+from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.adaptive_reuse import AdaptiveThreshold
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.router_memory import RouterMemory
@@ -49,7 +50,7 @@ class RoutingSettings:
             calibrator=self.calibrator, threshold=threshold, base_model=self.base_model
         )
 
-    def memory(self, state) -> RouterMemory:  # state: RunState (application.state imports this)
+    def memory(self, state: RunState) -> RouterMemory:
         """The run's router memory, made on first use; refused when saved for another model."""
         if state.router is None:
             state.router = self.new_memory()
