@@ -200,6 +200,11 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
     return "\n".join(lines)
 
 
+def _to_task(ev: dict) -> str:
+    to_task = ev.get("task_routing_accuracy")
+    return "" if to_task is None else f" (**{_f(to_task)}** to the task itself)"
+
+
 def routing_markdown(state: RunState) -> list[str]:
     """Routing and task-free accuracy beside the task-given figure, and every router decision."""
     router = state.router
@@ -211,18 +216,19 @@ def routing_markdown(state: RunState) -> list[str]:
         lines += [
             (
                 f"Task-free answering on the validation inputs ({ev.get('router_model', '')} "
-                f"router): routing accuracy **{_f(ev['routing_accuracy'])}**, task-free accuracy "
+                f"router): routing accuracy **{_f(ev['routing_accuracy'])}** to the task's expert"
+                f"{_to_task(ev)}, task-free accuracy "
                 f"**{_f(ev['task_free_accuracy'])}**, task-given accuracy "
                 f"{_f(ev['task_given_accuracy'])}."
             ),
             "",
-            "| task | routing accuracy | task-free accuracy | n |",
-            "|---|---|---|---|",
+            "| task | routing accuracy | to the task itself | task-free accuracy | n |",
+            "|---|---|---|---|---|",
         ]
         for task_id, p in ev.get("per_task", {}).items():
             lines.append(
-                f"| {task_id} | {_f(p['routing_accuracy'])} | {_f(p['task_free_accuracy'])} | "
-                f"{p['n']} |"
+                f"| {task_id} | {_f(p['routing_accuracy'])} | "
+                f"{_f(p.get('task_routing_accuracy'))} | {_f(p['task_free_accuracy'])} | {p['n']} |"
             )
         lines.append("")
     lines += [

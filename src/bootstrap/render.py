@@ -118,7 +118,7 @@ def print_run(console: Console, state: RunState, reference: dict | None = None) 
     ev = state.router.evaluation if state.router is not None else {}
     if ev:
         console.print(
-            f"routing accuracy {ev['routing_accuracy']:.3f}  task-free accuracy "
+            f"routing accuracy {ev['routing_accuracy']:.3f}{_to_task(ev)}  task-free accuracy "
             f"{ev['task_free_accuracy']:.3f}  task-given accuracy {ev['task_given_accuracy']:.3f}",
             style="bold",
         )
@@ -163,6 +163,12 @@ def decision_text(decision: ReuseDecision) -> str:
         f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) "
         f"— {decision.reason}"
     )
+
+
+def _to_task(ev: dict) -> str:
+    """Routing accuracy to the task itself, beside the figure to its expert (older runs lack it)."""
+    to_task = ev.get("task_routing_accuracy")
+    return "" if to_task is None else f" (to the task itself {to_task:.3f})"
 
 
 def route_text(ranked: list[tuple[str, float]], expert_id: str) -> str:

@@ -581,3 +581,22 @@ def test_the_probe_compares_plain_accuracy():
     assert earlier and all(
         0 <= b <= (1 if metric == "accuracy" else 0.5) for pair in earlier for b in pair
     )
+
+
+def test_routing_accuracy_is_reported_to_the_expert_and_to_the_task_itself():
+    """Two tasks on one expert have different label sets: an input routed to the other task of
+    its expert counts as routed right to the expert, not to its task (issue 31). Here the second
+    sentiment task's inputs are the first's words, so no router can tell the two apart."""
+
+    class Twins(Examples):
+        def inputs(self, task, split, limit=None):
+            twin = seq()[0] if task.id == "sentiment2" else task
+            rows = super().inputs(twin, split, limit)
+            return [LabelledInput(r.text, None, r.label, task.id) for r in rows]
+
+    state = routed_run(seq(), 0.5, examples=Twins(seq())).run()
+    ev = state.router.evaluation
+    assert state.library.get("expert-0").tasks == ("sentiment", "sentiment2")
+    for p in ev["per_task"].values():
+        assert p["task_routing_accuracy"] <= p["routing_accuracy"]
+    assert ev["task_routing_accuracy"] < ev["routing_accuracy"]  # the shared pair is confused
