@@ -130,7 +130,7 @@ class WandbTracker:
             self.run = wandb.init(**kwargs, mode="offline")
 
     def log_event(self, event: str, **fields: Any) -> None:
-        if event == "task_learned":
+        if event == "task_trained":
             self.run.log(
                 {
                     f"task/{fields['task']}/{k}": v

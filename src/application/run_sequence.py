@@ -77,10 +77,11 @@ class RunSequence:
                     reason=verdict.reason,
                 )
             self.run_store.save_state(state.to_dict())
-            self.tracker.log_event(
-                "task_learned",
+            self.tracker.log_event(  # "trained", not "learned": a flagged task says so
+                "task_trained",
                 task=report.task_id,
                 expert=report.expert_id,
+                health=report.health,
                 decision=str(report.decision.action),
                 epochs=report.epochs_run,
                 accuracy=state.accuracy[step, step],

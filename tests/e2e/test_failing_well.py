@@ -244,6 +244,10 @@ def test_a_task_that_ends_at_zero_shot_is_flagged_did_not_learn(tmp_path, monkey
     flagged = {r["task_id"]: r["health"] for r in state["reports"]}
     assert flagged["news_topic"] == "did_not_learn" and list(flagged.values()).count("ok") == 4
     assert "**Warning — news_topic did not learn:** accuracy" in (run_dir / "report.md").read_text()
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    trained = {e["task"]: e["health"] for e in events if e.get("event") == "task_trained"}
+    assert trained["news_topic"] == "did_not_learn" and len(trained) == 5  # never "learned"
+    assert not any(e.get("event") == "task_learned" for e in events)
 
 
 def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(

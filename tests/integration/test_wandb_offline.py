@@ -17,7 +17,7 @@ def test_offline_run_is_written_for_later_sync(tmp_path, monkeypatch):
     tracker.log_metrics({"sst2/train_loss": 0.5}, step=1, axis="sst2/epoch")
     tracker.log_metrics({"sst2/step_loss": 0.6}, step=3, axis="sst2/step")
     tracker.log_metrics({"avg_acc": 0.7})
-    tracker.log_event("task_learned", task="sst2", accuracy=0.9, seconds=1.0)
+    tracker.log_event("task_trained", task="sst2", accuracy=0.9, seconds=1.0)
     tracker.log_matrix(("a", "b"), [[0.9, None], [0.8, 0.7]])
     tracker.finish()
     assert list(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))

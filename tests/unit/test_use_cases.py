@@ -47,7 +47,8 @@ def test_one_expert_per_task_never_forgets(tasks):
     assert state.accuracy.avg_acc() == pytest.approx(0.9)
     assert len(state.library) == 3
     assert store.saves == 1 + 3  # after zero-shot and after every task
-    assert [e for e, _ in tracker.events].count("task_learned") == 3
+    trained = [f for e, f in tracker.events if e == "task_trained"]
+    assert len(trained) == 3 and all(f["health"] == "ok" for f in trained)
 
 
 def test_shared_expert_forgets_by_task_dissimilarity():
