@@ -130,6 +130,8 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
                 f"**Warning — {r.task_id} {r.health.replace('_', ' ')}:** {r.health_reason}",
                 "",
             ]
+        if r.end_health != "ok":
+            lines += [f"**Warning — {r.task_id} at the end:** {r.end_health_reason}", ""]
     lines += [
         "## Accuracy matrix R[i][j] (row: after training task i; column: evaluated on task j)",
         "",

@@ -65,7 +65,11 @@ class RunSequence:
                 raise
             state.reports.append(report)
             self.evaluate(state, tasks, step)
-            verdict = judge_outcome(state.accuracy[step, step], state.accuracy.zero_shot.get(step))
+            verdict = judge_outcome(
+                state.accuracy[step, step],
+                state.accuracy.zero_shot.get(step),
+                state.majority.get(report.task_id),
+            )
             if not verdict.ok:
                 state.reports[-1] = report = evolve(
                     report, health=str(verdict.health), health_reason=verdict.reason
@@ -87,6 +91,7 @@ class RunSequence:
                 accuracy=state.accuracy[step, step],
                 seconds=round(report.seconds, 2),
             )
+        self._judge_final_row(state)
         routing = self.evaluate_routing
         if routing is not None and state.router is not None and not state.router.evaluation:
             routing(state)  # routing and task-free accuracy beside the task-given matrix
@@ -98,3 +103,24 @@ class RunSequence:
         if not self.keep_checkpoints:
             self.store.discard_checkpoints()
         return state
+
+    def _judge_final_row(self, state: RunState) -> None:
+        """Judge every task again on the final row, beside the judgement after its training."""
+        if not state.finished:
+            return
+        last = state.completed - 1
+        for j, report in enumerate(state.reports):
+            verdict = judge_outcome(
+                state.accuracy[last, j],
+                state.accuracy.zero_shot.get(j),
+                state.majority.get(report.task_id),
+                when="at the end",
+            )
+            state.reports[j] = evolve(
+                report, end_health=str(verdict.health), end_health_reason=verdict.reason
+            )
+            if not verdict.ok and report.end_health == "ok":
+                self.tracker.log_event(
+                    str(verdict.health), task=report.task_id, when="end", reason=verdict.reason
+                )
+        self.run_store.save_state(state.to_dict())

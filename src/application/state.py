@@ -36,6 +36,9 @@ class TaskReport:
     stopped_early: bool = field(default=False, validator=instance_of(bool))
     health: str = field(default="ok", validator=instance_of(str))  # domain.divergence.Health
     health_reason: str = field(default="", validator=instance_of(str))
+    # the same judgement on the run's final row (replay may lift a task, a later task may sink it)
+    end_health: str = field(default="ok", validator=instance_of(str))
+    end_health_reason: str = field(default="", validator=instance_of(str))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self, recurse=False)

@@ -61,6 +61,9 @@ def status_line(state: RunState) -> str | None:
     weak = [r.task_id for r in state.reports if r.health != "ok"]
     if weak:
         notes.append(f"did not learn: {', '.join(weak)}")
+    at_end = [r.task_id for r in state.reports if r.end_health != "ok"]
+    if at_end:
+        notes.append(f"at the end at or below zero-shot or majority: {', '.join(at_end)}")
     return "; ".join(notes) or None
 
 

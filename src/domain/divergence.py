@@ -6,8 +6,9 @@ Two verdicts, so a run that went wrong says so instead of reporting success:
   the epoch's training loss or the expert's largest LoRA weight is not finite; the largest
   |weight| exceeds WEIGHT_LIMIT; or the epoch's loss exceeds LOSS_GROWTH x max(the task's first
   training loss, LOSS_FLOOR).
-- did not learn (judged after the task's evaluation; the run continues, the task is flagged):
-  its accuracy after training is at or below its zero-shot accuracy.
+- did not learn (judged after the task's evaluation and again on the run's final row; the run
+  continues, the task is flagged): its accuracy is at or below its zero-shot accuracy or its
+  majority-class accuracy.
 """
 
 from __future__ import annotations
@@ -77,12 +78,19 @@ def judge_epoch(
     return OK
 
 
-def judge_outcome(accuracy: float, zero_shot: float | None) -> Verdict:
-    """A task's accuracy right after it was trained, against the bare backbone's on the same
-    examples."""
-    if zero_shot is not None and accuracy <= zero_shot:
-        return Verdict(
-            Health.DID_NOT_LEARN,
-            f"accuracy {accuracy:.3f} after training is at or below zero-shot {zero_shot:.3f}",
-        )
+def judge_outcome(
+    accuracy: float,
+    zero_shot: float | None,
+    majority: float | None = None,
+    when: str = "after training",
+) -> Verdict:
+    """A task's accuracy (right after it was trained, or on the run's final row) against what
+    needs no learning: the bare backbone's on the same examples, and always answering the most
+    frequent label. At or below either, the task is not shown to be learned."""
+    for name, baseline in (("zero-shot", zero_shot), ("the majority class", majority)):
+        if baseline is not None and accuracy <= baseline:
+            return Verdict(
+                Health.DID_NOT_LEARN,
+                f"accuracy {accuracy:.3f} {when} is at or below {name} {baseline:.3f}",
+            )
     return OK

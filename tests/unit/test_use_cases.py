@@ -46,7 +46,7 @@ def test_one_expert_per_task_never_forgets(tasks):
     assert state.accuracy.bwt() == 0.0
     assert state.accuracy.avg_acc() == pytest.approx(0.9)
     assert len(state.library) == 3
-    assert store.saves == 1 + 3  # after zero-shot and after every task
+    assert store.saves == 1 + 3 + 1  # after zero-shot, after every task, after the final row
     trained = [f for e, f in tracker.events if e == "task_trained"]
     assert len(trained) == 3 and all(f["health"] == "ok" for f in trained)
 
@@ -149,3 +149,43 @@ def test_consolidation_is_paid_only_where_a_later_task_reads_it(tasks):
     eager = build(tasks, SharingSchedule(2), policy=ConsolidationPolicy(ewc_lambda=100))
     eager[0].learn.rule.learns_again = lambda step, total: True
     assert eager[0]().accuracy.to_dict() == state.accuracy.to_dict()
+
+
+def test_each_task_is_judged_after_training_and_again_on_the_final_row(tasks, monkeypatch):
+    """At or below zero-shot or the majority class is flagged (issue 31): here the last task's
+    training wipes what the shared expert knew of the first, so the first task, learned right
+    after its training, is flagged at the end; the last never learns and is flagged both times."""
+    from adaptive_learner.adapters.fake_backbone import FakeSession
+
+    original = FakeSession.train_epoch
+
+    def forget_first_and_never_learn_last(self):
+        report = original(self)
+        if self.task.id == "animal":
+            self.state.skill["sentiment"] = 0.0
+            self.state.skill["animal"] = 0.0
+        return report
+
+    monkeypatch.setattr(FakeSession, "train_epoch", forget_first_and_never_learn_last)
+    run, tracker, _, _ = build(tasks, SharingSchedule(-1), stopper=None)
+    state = run()
+    health = {r.task_id: (r.health, r.end_health) for r in state.reports}
+    assert health == {
+        "sentiment": ("ok", "did_not_learn"),
+        "topic": ("ok", "ok"),
+        "animal": ("did_not_learn", "did_not_learn"),
+    }
+    first = state.reports[0]
+    assert "at the end is at or below" in first.end_health_reason
+    ends = [f["task"] for e, f in tracker.events if e == "did_not_learn" and f.get("when") == "end"]
+    assert ends == ["sentiment", "animal"]
+
+
+def test_at_or_below_the_majority_class_is_not_learned():
+    from adaptive_learner.domain.divergence import judge_outcome
+
+    assert judge_outcome(0.6, 0.5, 0.55).ok
+    majority = judge_outcome(0.512, 0.487, 0.512)
+    assert not majority.ok and "at or below the majority class 0.512" in majority.reason
+    zero_shot = judge_outcome(0.45, 0.5, 0.512, when="at the end")
+    assert zero_shot.reason == "accuracy 0.450 at the end is at or below zero-shot 0.500"
