@@ -94,3 +94,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def schedule_learner(backbone, tracker, policy, epochs=1, share=-1):
+    """LearnTask on `backbone` under the seed's schedule (-1: one LoRA for all), no early stop."""
+    from adaptive_learner.application.learn_task import LearnTask
+    from adaptive_learner.application.record_outcome import KeepProfile
+    from adaptive_learner.application.reuse.schedule import ScheduleRule
+    from adaptive_learner.domain.reuse import SharingSchedule
+
+    rule = ScheduleRule(SharingSchedule(share))
+    b = backbone
+    return LearnTask(b, b, rule, KeepProfile(b), tracker, policy, epochs, early_stopping=None)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from tests.integration.conftest import make_backbone
+from tests.integration.conftest import make_backbone, schedule_learner
 
 from adaptive_learner.adapters.errors import BackboneError
 from adaptive_learner.adapters.hf import latents, scoring
@@ -18,12 +18,8 @@ from adaptive_learner.adapters.hf.replay import WINDOW, ExperienceReplay, Latent
 from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.record_outcome import KeepProfile
-from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
-from adaptive_learner.domain.reuse import SharingSchedule
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 
@@ -358,16 +354,7 @@ def test_a_shared_expert_learns_three_tasks_under_each_policy(
     policy = POLICIES[name]
     b = make_backbone(tokenizer, demo_source, run_dir=tmp_path, first_layer=1)
     tracker = RecordingTracker()
-    learn = LearnTask(
-        b,
-        b,
-        ScheduleRule(SharingSchedule(-1)),
-        KeepProfile(b),
-        tracker,
-        policy,
-        epochs=1,
-        early_stopping=None,
-    )
+    learn = schedule_learner(b, tracker, policy, epochs=1)
     state = RunSequence(
         demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker
     )()

@@ -13,17 +13,13 @@ import socket
 
 import pytest
 import torch
-from tests.integration.conftest import make_backbone
+from tests.integration.conftest import make_backbone, schedule_learner
 
 from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.record_outcome import KeepProfile
-from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
-from adaptive_learner.domain.reuse import SharingSchedule
 
 pytestmark = pytest.mark.integration
 
@@ -33,16 +29,7 @@ def learn(tokenizer, source, world=None):
     b = make_backbone(tokenizer, source, world=world)
     tracker = RecordingTracker()
     policy = ConsolidationPolicy(replay="experience", replay_tasks_per_step=-1)
-    learn = LearnTask(
-        b,
-        b,
-        ScheduleRule(SharingSchedule(-1)),
-        KeepProfile(b),
-        tracker,
-        policy,
-        epochs=2,
-        early_stopping=None,
-    )
+    learn = schedule_learner(b, tracker, policy, epochs=2)
     state = RunSequence(source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker)()
     weights = {
         k: v.detach().clone()

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from tests.integration.conftest import make_backbone
+from tests.integration.conftest import make_backbone, schedule_learner
 
 from adaptive_learner.adapters.errors import BackboneError, DataError, StorageError
 from adaptive_learner.adapters.hf import scoring
@@ -10,12 +10,8 @@ from adaptive_learner.adapters.hf.prompts import label_token_ids
 from adaptive_learner.adapters.storage import MemoryRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.record_outcome import KeepProfile
-from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
-from adaptive_learner.domain.reuse import SharingSchedule
 from adaptive_learner.domain.task import Task
 
 pytestmark = pytest.mark.integration
@@ -110,16 +106,7 @@ def test_sharing_schedule_keeps_experts_in_one_model(tokenizer, demo_source, sha
     b = make_backbone(tokenizer, demo_source)
     model_id = id(b.experts.base)
     tracker = RecordingTracker()
-    learn = LearnTask(
-        b,
-        b,
-        ScheduleRule(SharingSchedule(share)),
-        KeepProfile(b),
-        tracker,
-        ConsolidationPolicy(),
-        epochs=1,
-        early_stopping=None,
-    )
+    learn = schedule_learner(b, tracker, ConsolidationPolicy(), epochs=1, share=share)
     state = RunSequence(
         demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker
     )()

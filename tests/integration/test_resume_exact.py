@@ -2,17 +2,13 @@
 final matrix."""
 
 import pytest
-from tests.integration.conftest import make_backbone
+from tests.integration.conftest import make_backbone, schedule_learner
 
 from adaptive_learner.adapters.storage import JsonRunStore
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.evaluate_sequence import EvaluateSequence
-from adaptive_learner.application.learn_task import LearnTask
-from adaptive_learner.application.record_outcome import KeepProfile
-from adaptive_learner.application.reuse.schedule import ScheduleRule
 from adaptive_learner.application.run_sequence import RunSequence
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
-from adaptive_learner.domain.reuse import SharingSchedule
 
 pytestmark = pytest.mark.integration
 POLICY = ConsolidationPolicy(
@@ -26,16 +22,7 @@ def sequence(tokenizer, source, run_dir, seed=0):
         0.1  # dropout draws random numbers: resume must replay them exactly
     )
     tracker = RecordingTracker()
-    learn = LearnTask(
-        b,
-        b,
-        ScheduleRule(SharingSchedule(-1)),
-        KeepProfile(b),
-        tracker,
-        POLICY,
-        epochs=1,
-        early_stopping=None,
-    )
+    learn = schedule_learner(b, tracker, POLICY, epochs=1)
     return RunSequence(
         source, learn, EvaluateSequence(b, tracker), b, JsonRunStore(run_dir), tracker
     )
