@@ -182,15 +182,16 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
         "## Per task",
         "",
         (
-            "| task | expert | decision | reason | epochs | best epoch | seconds "
+            "| task | expert | decision | reason | epochs | best epoch | seconds | of them routing "
             "| gamma/Fisher scale | health |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in state.reports:
         lines.append(
             f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | "
-            f"{r.epochs_run} | {r.best_epoch} | {r.seconds:.1f} | {r.fisher_scale:.3f} | "
+            f"{r.epochs_run} | {r.best_epoch} | {r.seconds:.1f} | {r.routing_seconds:.1f} | "
+            f"{r.fisher_scale:.3f} | "
             f"{r.health} |"
         )
     lines += routing_markdown(state)

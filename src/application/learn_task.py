@@ -44,6 +44,7 @@ class LearnTask:
         started = time.perf_counter()
         choice = self.rule.decide(task, step, state)
         decision = choice.decision
+        routing = time.perf_counter() - started  # deciding and recording it, not training
         expert = self._materialise(state, step, decision)
         self.tracker.log_event(
             "routed",
@@ -54,7 +55,9 @@ class LearnTask:
         )
         if step > 0:
             self._record_before(state, step, task, expert.id, decision)
+        mark = time.perf_counter()
         pending = self.outcome.before(state, step, task, choice)  # a reuse's cost is measured on it
+        routing += time.perf_counter() - mark
 
         session = self.learner.start(expert.id, task, self.policy)
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
@@ -130,7 +133,9 @@ class LearnTask:
                 )
         expert = state.library.assign(task.id, expert.id)
         # after early stopping and consolidation, before saving (docs/adr/0032)
+        mark = time.perf_counter()
         self.outcome.after(state, expert.id, pending)
+        routing += time.perf_counter() - mark
         expert = state.library.set_adapter_ref(
             expert.id, self.store.save_expert(expert.id, expert.tasks)
         )
@@ -142,6 +147,7 @@ class LearnTask:
             epochs_run=epochs_run,
             best_epoch=stopper.best_epoch if stopper is not None else epochs_run,
             seconds=time.perf_counter() - started,
+            routing_seconds=routing,
             fisher_scale=fisher_scale,
             dev_history=tuple(dev_history),
             train_losses=tuple(losses),

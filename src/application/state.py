@@ -31,6 +31,8 @@ class TaskReport:
     best_epoch: int = field(validator=instance_of(int))
     seconds: float = field(validator=_number)
     fisher_scale: float = field(default=1.0, validator=_number)
+    # of `seconds`, the rule's decision with its probe and the outcome record around training
+    routing_seconds: float = field(default=0.0, validator=_number)
     dev_history: tuple[float, ...] = field(default=(), validator=_numbers)
     train_losses: tuple[float, ...] = field(default=(), validator=_numbers)
     stopped_early: bool = field(default=False, validator=instance_of(bool))

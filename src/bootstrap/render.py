@@ -95,7 +95,8 @@ def wall_time(seconds: float) -> str:
 
 def reports_table(state: RunState) -> Table:
     table = Table(title="Per task", title_justify="left")
-    for col in ("task", "expert", "decision", "epochs", "best", "seconds", "health", "reason"):
+    columns = ("task", "expert", "decision", "epochs", "best", "seconds (routing)", "health")
+    for col in (*columns, "reason"):
         table.add_column(col)
     for r in state.reports:
         table.add_row(
@@ -104,7 +105,7 @@ def reports_table(state: RunState) -> Table:
             str(r.decision.action),
             str(r.epochs_run),
             str(r.best_epoch),
-            f"{r.seconds:.1f}",
+            f"{r.seconds:.1f} ({r.routing_seconds:.1f})",
             r.health,
             r.decision.reason,
         )

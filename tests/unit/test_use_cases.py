@@ -1,5 +1,7 @@
 """The use cases wired to the fake backbone and in-memory stores; exact, hand-derived numbers."""
 
+import time
+
 import pytest
 from tests.conftest import StaticSource, make_tasks
 from tests.wiring import fake_container
@@ -189,3 +191,22 @@ def test_at_or_below_the_majority_class_is_not_learned():
     assert not majority.ok and "at or below the majority class 0.512" in majority.reason
     zero_shot = judge_outcome(0.45, 0.5, 0.512, when="at the end")
     assert zero_shot.reason == "accuracy 0.450 at the end is at or below zero-shot 0.500"
+
+
+def test_each_task_reports_the_seconds_its_routing_took_beside_its_total():
+    """The decision (with its probe) and the outcome record around training are timed apart from
+    training (issue 31 item 4 compares the two)."""
+    from tests.wiring import fake_container
+
+    from adaptive_learner.adapters.fake_backbone import FakeBackbone
+
+    class SlowDecisions(FakeBackbone):
+        def trial(self, *args, **kwargs):
+            time.sleep(0.05)  # a probe that costs something measurable
+            return super().trial(*args, **kwargs)
+
+    sets = ["routing.strategy='adaptive'", "training.epochs=1"]
+    state = fake_container(make_tasks(), sets, backbone=SlowDecisions()).run_sequence()()
+    probed = [r for r in state.reports if r.step > 0]
+    assert all(r.routing_seconds >= 0.05 for r in probed)  # each later task was probed
+    assert all(0.0 <= r.routing_seconds <= r.seconds for r in state.reports)
