@@ -432,7 +432,9 @@ def test_run_with_a_file_that_is_not_gguf_stops_before_the_run_folder(
     def refuse(*_args, **_kwargs):
         raise AssertionError("the model was loaded before its file was checked")
 
-    monkeypatch.setattr(containers, "build_hf_backbone", refuse)
+    monkeypatch.setattr("adaptive_learner.adapters.hf.backbone.build_hf_backbone", refuse)
+    with pytest.raises(AssertionError, match="model was loaded"):  # the guard guards
+        containers.make_container(load_config("default"), tmp_path).backbone()
     (tmp_path / "model.gguf").write_bytes(b"\x00" * 64)
     out = tmp_path / "runs"
     code, text = run_cli(

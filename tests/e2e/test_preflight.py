@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_learner.bootstrap import containers
+from adaptive_learner.bootstrap.config import load_config
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,11 @@ def no_model(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("the model was loaded before the data was checked")
 
-    monkeypatch.setattr(containers, "build_hf_backbone", refuse)
+    # The container holds bootstrap's builder; the builder imports the adapter's at call time.
+    monkeypatch.setattr("adaptive_learner.adapters.hf.backbone.build_hf_backbone", refuse)
+    cfg = load_config("default")
+    with pytest.raises(AssertionError, match="model was loaded"):  # the guard guards
+        containers.make_container(cfg, Path("unused")).backbone()
 
 
 def assert_refused(code: int, text: str, out: Path, *needles: str) -> None:
