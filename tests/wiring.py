@@ -53,6 +53,6 @@ def fake_container(
 
 def routing_settings(sets=(), preset="fake", run_dir=None):
     """The RoutingSettings the product builds from the config schema (plus `sets`)."""
-    from adaptive_learner.bootstrap.containers import build_routing_settings
+    from adaptive_learner.bootstrap.routing import build_routing_settings
 
     return build_routing_settings(load_config(preset, list(sets)), run_dir)

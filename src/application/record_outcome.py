@@ -50,10 +50,10 @@ class RecordOutcome:
         learner: Learner,
         catalog: TaskCatalog,
         profiles: TaskProfiles,
-        keys: InputRouter,
+        router: InputRouter,
         tracker: Tracker,
     ) -> None:
-        self.learner, self.catalog, self.profiles, self.keys = learner, catalog, profiles, keys
+        self.learner, self.catalog, self.profiles, self.router = learner, catalog, profiles, router
         self.tracker, self.settings = tracker, profiles.settings
 
     def before(self, state: RunState, step: int, task: Task, choice: Choice) -> Pending:
@@ -77,9 +77,9 @@ class RecordOutcome:
         if pending.before:
             entry.update(self._outcome(state, expert_id, choice, pending.before))
         memory.expert_profiles[expert_id] = self.profiles.expert_profile(state, expert_id)
-        memory.task_keys[task.id] = self.keys.key(task)
+        memory.task_keys[task.id] = self.router.key(task)
         memory.decisions.append(entry)
-        self.keys.fit(state)
+        self.router.fit(state)
         hidden = ("scores", "probabilities")
         self.tracker.log_event(
             "router_decision", **{k: v for k, v in entry.items() if k not in hidden}

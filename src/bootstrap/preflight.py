@@ -21,12 +21,11 @@ from adaptive_learner.bootstrap.config import Config, ConfigError, load_config, 
 from adaptive_learner.bootstrap.containers import (
     build_early_stopping,
     build_policy,
-    build_rule,
     build_task_source,
     check_backbone,
-    check_keys_take_effect,
     check_tracker,
 )
+from adaptive_learner.bootstrap.routing import check_keys_take_effect, check_rule
 from adaptive_learner.bootstrap.runs import check_data_unchanged, check_results_have_state
 from adaptive_learner.domain.errors import DomainError
 
@@ -69,7 +68,7 @@ def check_config(cfg: Config) -> None:
     """Build the domain objects the run will build, so their own checks fire now, not mid-run."""
     for section, build in (
         ("consolidation", build_policy),
-        ("routing", build_rule),
+        ("routing", check_rule),
         ("training", build_early_stopping),
     ):
         try:

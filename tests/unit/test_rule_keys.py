@@ -9,7 +9,7 @@ from tests.conftest import make_tasks
 from tests.wiring import fake_container
 
 from adaptive_learner.bootstrap.config import load_config
-from adaptive_learner.bootstrap.containers import DECISION_KEYS, STRATEGIES, check_keys_take_effect
+from adaptive_learner.bootstrap.routing import DECISION_KEYS, STRATEGIES, check_keys_take_effect
 
 pytestmark = pytest.mark.unit
 

@@ -22,6 +22,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
+from adaptive_learner.adapters.hf.layers import LLAMA_LIKE
 from adaptive_learner.adapters.storage import sha256_file
 
 CONFIG_FILE, WEIGHT_FILES = (
@@ -81,24 +82,7 @@ def check_weights(where: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 # Attention projections per architecture; PEFT's own table (q and v only) is the fallback.
 ATTENTION_TARGETS = {
-    **{
-        model_type: ["q_proj", "k_proj", "v_proj", "o_proj"]
-        for model_type in [
-            "llama",
-            "mistral",
-            "mixtral",
-            "qwen2",
-            "qwen3",
-            "gemma",
-            "gemma2",
-            "gemma3",
-            "gemma3_text",
-            "olmo",
-            "olmo2",
-            "granite",
-            "smollm3",
-        ]
-    },
+    **{model_type: ["q_proj", "k_proj", "v_proj", "o_proj"] for model_type in LLAMA_LIKE},
     "phi3": ["qkv_proj", "o_proj"],
     "gpt2": ["c_attn", "c_proj"],
     "gpt_neox": ["query_key_value", "dense"],

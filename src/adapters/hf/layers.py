@@ -23,24 +23,15 @@ import torch
 
 from adaptive_learner.adapters.errors import BackboneError
 
+# Architectures laid out as Llama is (q/k/v/o attention projections, mlp.down_proj), by model_type.
+LLAMA_LIKE = (
+    "llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text",
+    "olmo", "olmo2", "granite", "smollm3",
+)  # fmt: skip
 _LAST_VALUE_AND_DOWN = ("layers.{last}.self_attn.v_proj", "layers.{last}.mlp.down_proj")
 SKETCH_LAYER_PATTERNS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
-        [
-            "llama",
-            "mistral",
-            "mixtral",
-            "qwen2",
-            "qwen3",
-            "gemma",
-            "gemma2",
-            "gemma3",
-            "gemma3_text",
-            "olmo",
-            "olmo2",
-            "granite",
-            "smollm3",
-        ],
+        LLAMA_LIKE,
         _LAST_VALUE_AND_DOWN,
     ),
     "phi3": ("layers.{last}.self_attn.qkv_proj", "layers.{last}.mlp.down_proj"),

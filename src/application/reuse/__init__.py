@@ -7,7 +7,7 @@ Every rule implements `ReuseRule`, one module each, the way PEFT keeps one folde
   similarity.py  reuse / fork / new by profile cosine against fixed thresholds
   adaptive.py    calibrated p_reuse, the transfer probe, UCB and an adaptive tau
 
-Bootstrap picks one from a single table (bootstrap/containers.py); no caller branches on which.
+Bootstrap picks one from a single table (bootstrap/routing.py); no caller branches on which.
 A rule returns a `Choice`: the decision and what was measured to make it, handed on explicitly to
 the outcome record (application/record_outcome.py) instead of being cached between calls.
 """

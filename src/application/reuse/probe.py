@@ -3,8 +3,9 @@
 Zero-step (docs/adr/0034): the candidates as they are, the fresh start being the bare backbone.
 Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each candidate and of a fresh
 LoRA trained k steps under the consolidation policy, with the candidate's earlier tasks scored
-before and after, so the evidence is the change of summed dev accuracy. The math is
-domain/probe.py; this gathers the measurements through the Learner port.
+before and after, so the evidence is the change of summed dev accuracy (plain accuracy, what the
+matrix reports; docs/adr/0048). The math is domain/probe.py; this gathers the measurements
+through the Learner port.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class TransferProbe:
 
     def __call__(self, task: Task, state: RunState, candidates: Iterable[str]) -> Probed:
         """Probe the first `probe_candidates` of `candidates` (nearest first)."""
-        n, k, m = self.settings.probe_candidates, self.settings.probe_steps, self.metric
+        n, k = self.settings.probe_candidates, self.settings.probe_steps
         started = time.perf_counter()
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
@@ -64,7 +65,7 @@ class TransferProbe:
         for expert_id in list(candidates)[:n]:
             if not k:
                 score = self.learner.score(expert_id, task, "dev")
-                results[expert_id] = ProbeResult(m(score), m(fresh), max(1, fresh.n))
+                results[expert_id] = ProbeResult(score.accuracy, fresh.accuracy, max(1, fresh.n))
                 continue
             earlier = tuple(
                 self.catalog.task(t)
@@ -76,15 +77,12 @@ class TransferProbe:
             }
             after = self.learner.trial(expert_id, task, self.policy, k, earlier)
             changes = [
-                EarlierTask(t.id, m(before[t.id]), m(after[t.id]), max(1, before[t.id].n))
+                EarlierTask(
+                    t.id, before[t.id].accuracy, after[t.id].accuracy, max(1, before[t.id].n)
+                )
                 for t in earlier
             ]
             results[expert_id] = ProbeResult(
-                m(after[task.id]), m(fresh), max(1, fresh.n), k, changes
+                after[task.id].accuracy, fresh.accuracy, max(1, fresh.n), k, changes
             )
         return Probed(results, scored, time.perf_counter() - started)
-
-    @staticmethod
-    def metric(score: Score) -> float:
-        """What the probe compares: plain dev accuracy, what the matrix reports (ADR 0048)."""
-        return score.accuracy
