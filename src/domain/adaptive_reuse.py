@@ -4,7 +4,9 @@ For a new task with profile q and experts with profiles P_e:
 
   1. scores      s_e = cosine(q, P_e) for the top-k nearest experts
   2. p_reuse     p_e = calibrator(s_e), the probability that reusing e works
-  3. eligible    E = {e : p_e >= tau}; tau >= 1 means "always a new expert"
+  3. eligible    E = {e : p_e >= tau, and e's trained probe did not tie}; tau >= 1 means "always
+                 a new expert". A measured tie (docs/adr/0056) is no evidence: the option cheaper
+                 to undo, a new expert, leaves every existing expert as it was
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
                  (an expert never reused yet has an infinite index: each is tried once before
                  the means are exploited); E empty -> a new expert. A trained probe of a candidate
@@ -134,16 +136,21 @@ class AdaptiveRouter:
             )
         if not scores:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
-        eligible = [e for e in scores if probs[e] >= tau]
+        tied = {e for e in scores if e in probes and probes[e].tied}
+        eligible = [e for e in scores if probs[e] >= tau and e not in tied]
         if not eligible:
             top = max(scores, key=lambda e: (probs[e], scores[e], e))
+            if top in tied and probs[top] >= tau:
+                why = "a measured tie is no evidence; a new expert is cheaper to undo"
+            else:
+                why = f"< tau {tau:.3f}"
             return ReuseDecision(
                 ReuseAction.CREATE,
                 None,
                 scores[top],
                 1.0 - best_p,
                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}"
-                f"{_probe_note(probes, top)}) < tau {tau:.3f}",
+                f"{_probe_note(probes, top)}) {why}",
                 **evidence,
             )
         weights = {e: self._probe_weight(probes.get(e)) for e in eligible}

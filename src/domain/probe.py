@@ -29,11 +29,18 @@ give (the answer format) cancels. It also scores the candidate's earlier tasks a
 because reusing an expert changes what it knew: the evidence is the change of the summed accuracy
 over every task involved, the quantity AvgAcc weighs,
 
-    total = delta + sum_j (after_j - before_j)      se^2 = se_new^2 + sum_j se_j^2
-    p_probe = Phi(total / se)
+    se^2 = se_new^2 + sum_j se_j^2      p_probe = Phi(total / se)   (total as below)
 
-A reuse that costs the new task a little but lifts the earlier tasks (replay keeps training them)
-counts as a gain; one that wins the new task by overwriting an old one counts as a loss.
+An earlier task's gain during the probe is not credited (docs/adr/0056): replay gives the earlier
+tasks more steps, so a task that had not converged improves whether or not the tasks should share,
+and crediting that lift would prefer an expert because its own tasks are unlearned. Only losses
+count, so the sum is
+
+    total = delta + sum_j min(0, after_j - before_j)
+
+and a reuse that wins the new task by overwriting an old one counts as a loss. A trained probe
+whose total is exactly 0 is a measured tie: no evidence either way (`tied`); the rule then takes
+the option that is cheaper to undo, a new expert (domain/adaptive_reuse.py).
 
 Every reuse the run trains records how far its earlier tasks ended from the probe's copy on the same
 dev inputs (`ProbeGap`, docs/adr/0048): g_j = after_full_j - after_probe_j. Where k is the whole
@@ -53,6 +60,7 @@ from adaptive_learner.domain.calibration import difference_variance, sigmoid
 from adaptive_learner.domain.errors import DomainError
 
 EPS = 1e-6
+TIE = 1e-9  # |total| below this is a measured tie (accuracies are counts over n)
 
 
 def normal_cdf(z: float) -> float:
@@ -97,15 +105,31 @@ class ProbeResult:
         return self.candidate - self.fresh
 
     @property
+    def earlier_change(self) -> float:
+        """The earlier tasks' measured change during the probe, gains included (reported)."""
+        return sum(t.change for t in self.earlier)
+
+    @property
+    def earlier_cost(self) -> float:
+        """What the evidence counts of the earlier tasks: their losses only (<= 0; ADR 0056)."""
+        return sum(min(0.0, t.change) for t in self.earlier)
+
+    @property
     def total(self) -> float:
-        """The change of summed accuracy if the candidate is reused: the new task's gain plus the
-        earlier tasks' change."""
-        return self.delta + sum(t.change for t in self.earlier)
+        """The evidence for reusing the candidate: the new task's gain over a fresh start plus
+        the earlier tasks' losses (their gains are not credited, ADR 0056)."""
+        return self.delta + self.earlier_cost
+
+    @property
+    def tied(self) -> bool:
+        """A trained probe that measured no difference at all: no evidence (ADR 0056)."""
+        return self.steps > 0 and abs(self.total) < TIE
 
     @property
     def standard_error(self) -> float:
+        # an uncredited gain adds no noise either: it is read as no change (ADR 0056)
         var = difference_variance(self.candidate, self.fresh, self.n) + sum(
-            difference_variance(t.before, t.after, t.n) for t in self.earlier
+            difference_variance(t.before, min(t.after, t.before), t.n) for t in self.earlier
         )
         return math.sqrt(var)
 
@@ -118,7 +142,11 @@ class ProbeResult:
         """One line for decision reasons and report.md: 'probe 0.800 vs fresh 0.600 after 8 steps,
         earlier +0.050'."""
         steps = f" after {self.steps} steps" if self.steps else ""
-        earlier = f", earlier {self.total - self.delta:+.3f}" if self.earlier else ""
+        earlier = ""
+        if self.earlier:
+            earlier = f", earlier {self.earlier_change:+.3f}"
+            if self.earlier_cost != self.earlier_change:
+                earlier += f" (counted {self.earlier_cost:+.3f})"
         return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}"
 
     @classmethod
@@ -140,7 +168,8 @@ class ProbeResult:
         if self.steps:
             out["steps"] = self.steps
         if self.earlier:
-            out["earlier_change"] = sum(t.change for t in self.earlier)
+            out["earlier_change"] = self.earlier_change
+            out["earlier_cost"] = self.earlier_cost
             out["earlier"] = {
                 t.task_id: {"before": t.before, "after": t.after, "n": t.n} for t in self.earlier
             }

@@ -221,9 +221,14 @@ earlier_tasks = st.lists(
 
 
 @given(accuracy, accuracy, st.integers(1, 5000), st.integers(1, 64), earlier_tasks)
-def test_the_trained_probe_weighs_the_sum_of_every_tasks_change(cand, fresh, n, steps, earlier):
+def test_the_trained_probe_weighs_the_new_task_and_the_earlier_tasks_losses(
+    cand, fresh, n, steps, earlier
+):
     p = ProbeResult(cand, fresh, n, steps, earlier)
-    assert p.total == pytest.approx((cand - fresh) + sum(t.after - t.before for t in earlier))
+    assert p.total == pytest.approx(
+        (cand - fresh) + sum(min(0, t.after - t.before) for t in earlier)
+    )
+    assert p.earlier_change == pytest.approx(sum(t.after - t.before for t in earlier))
     assert 0.0 <= p.probability() <= 1.0
     # no change anywhere is no evidence, however many tasks are involved
     tied = ProbeResult(
@@ -246,6 +251,37 @@ def test_an_earlier_task_that_loses_more_never_raises_the_evidence(cand, fresh, 
     assert worse.probability() <= better.probability() + 1e-9
     # a net gain is evidence for, a net loss against
     assert (worse.probability() >= 0.5 - 1e-9) == (worse.total >= -1e-12)
+
+
+@given(accuracy, accuracy, st.integers(1, 5000), st.integers(1, 64), earlier_tasks, accuracy)
+def test_an_earlier_tasks_gain_is_never_evidence_for_sharing(cand, fresh, n, steps, earlier, a):
+    """Replay lifts an unconverged earlier task whatever the new task is (docs/adr/0056): the
+    evidence reads a gain as no change, so an expert is never preferred for its unlearned tasks."""
+    before = min(a, 0.5)
+    flat = ProbeResult(cand, fresh, n, steps, [*earlier, EarlierTask("x", before, before, n)])
+    lifted = ProbeResult(cand, fresh, n, steps, [*earlier, EarlierTask("x", before, a, n)])
+    assert lifted.probability() == pytest.approx(flat.probability(), abs=1e-12)
+    assert lifted.total == pytest.approx(flat.total, abs=1e-12)
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, accuracy, st.integers(1, 500))
+def test_a_measured_tie_never_reuses(profile, profiles, cal, tau, counters, acc, n):
+    """A trained probe that ties on every task is no evidence: a new expert, at any tau < 1."""
+    tied = {e: ProbeResult(acc, acc, n, 8, [EarlierTask("a", acc, acc, n)]) for e in profiles}
+    d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, tied)
+    assert d.action is ReuseAction.CREATE
+
+
+@given(vec, experts, calibrators, st.floats(0.0, 1.5), arms, st.randoms(use_true_random=False))
+def test_a_probe_free_decision_never_depends_on_the_order_of_the_experts(
+    profile, profiles, cal, tau, counters, rnd
+):
+    items = list(profiles.items())
+    rnd.shuffle(items)
+    router, threshold = AdaptiveRouter(), AdaptiveThreshold(tau)
+    a = router.decide(profile, profiles, cal, threshold, counters)
+    b = router.decide(profile, dict(items), cal, threshold, counters)
+    assert (a.action, a.expert_id, a.reason) == (b.action, b.expert_id, b.reason)
 
 
 @given(

@@ -310,25 +310,25 @@ def test_the_transfer_probe_tips_an_uncertain_prior_and_is_logged():
 
 def test_supersede_lets_a_trained_probe_outweigh_a_confident_cosine_prior():
     """Item 2's pattern (docs/adr/0042): cosine 0.72 gives the stated prior p 0.03; a trained probe
-    measured a net gain of +0.09 in summed accuracy (p_probe ~0.95). Combined, the prior wins (new
-    expert); superseded, the measurement decides (reuse). A zero-step probe, which does not see the
-    earlier tasks, still combines. ('combine' for trained probes was the rule before docs/adr/0042;
-    its option is retired.)"""
+    measured a gain of +0.10 on the new task (p_probe ~0.95; the earlier task's +0.03 is not
+    counted, docs/adr/0056). Combined, the prior wins (new expert); superseded, the measurement
+    decides (reuse). A zero-step probe, which does not see the earlier tasks, still combines.
+    ('combine' for trained probes was the rule before docs/adr/0042; its option is retired.)"""
     from adaptive_learner.domain.probe import EarlierTask, ProbeResult
 
     cal = ReuseCalibrator(prior_midpoint=0.9, prior_slope=20.0)
     profiles = {"e0": (1.0, 0.0)}
     query = (0.72, (1 - 0.72**2) ** 0.5)
     tau = AdaptiveThreshold(0.7)
-    trained = {"e0": ProbeResult(0.70, 0.64, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
+    trained = {"e0": ProbeResult(0.70, 0.60, 192, 8, [EarlierTask("sst2", 0.80, 0.83, 192)])}
     assert 0.9 < trained["e0"].probability() < 0.99 and cal.probability(0.72) < 0.05
     alone = AdaptiveRouter().decide(query, profiles, cal, tau, probes=trained)
     assert (
         alone.action is ReuseAction.REUSE
         and alone.probabilities["e0"] == trained["e0"].probability()
-        and "after 8 steps, earlier +0.030" in alone.reason
+        and "after 8 steps, earlier +0.030 (counted +0.000)" in alone.reason
     )
-    zero_step = {"e0": ProbeResult(0.70, 0.64, 192)}
+    zero_step = {"e0": ProbeResult(0.70, 0.60, 192)}
     assert (
         AdaptiveRouter().decide(query, profiles, cal, tau, probes=zero_step).action
         is ReuseAction.CREATE
@@ -423,14 +423,19 @@ def test_a_written_out_schedule_assigns_each_task_and_bad_ones_fail_before_the_r
         fixed.decide(3, ["a", "b", "a"])
     cfg = load_config(
         "default",
-        ["run.backbone='fake'", "data.tasks=['a', 'b']", "routing.expert_of_task=[0, 0, 2]"],
+        [
+            "run.backbone='fake'",
+            "data.tasks=['a', 'b']",
+            "routing.strategy='schedule'",
+            "routing.expert_of_task=[0, 0, 2]",
+        ],
     )
     with pytest.raises(ConfigError, match="routing: expert_of_task has 3 entries for 2 tasks"):
         check_config(cfg)
 
 
 def test_a_written_out_schedule_runs_on_the_fake_backbone():
-    sets = ["routing.expert_of_task=[0, 1, 0]", "training.epochs=1"]
+    sets = ["routing.strategy='schedule'", "routing.expert_of_task=[0, 1, 0]", "training.epochs=1"]
     state = fake_container(seq(), sets, examples=Examples(seq())).run_sequence()()
     assert [e.tasks for e in state.library] == [("sentiment", "sentiment2"), ("topic",)]
 
