@@ -93,7 +93,8 @@ class RunSequence:
             )
         self._judge_final_row(state)
         routing = self.evaluate_routing
-        if routing is not None and state.router is not None and not state.router.evaluation:
+        done = state.router is not None and state.router.evaluation
+        if routing is not None and state.completed and not done:
             routing(state)  # routing and task-free accuracy beside the task-given matrix
             self.run_store.save_state(state.to_dict())
         self.tracker.log_metrics(

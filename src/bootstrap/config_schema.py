@@ -221,7 +221,7 @@ class TrainingConfig:
 @frozen
 class RoutingConfig:
     strategy: str = doc(
-        "schedule",
+        "adaptive",
         "'schedule' (num_tasks_to_share_lora), 'similarity' (profile cosine vs reuse_threshold) "
         "or 'adaptive' (calibrated p_reuse, UCB, adaptive tau; docs/adr/0031).",
         validator=attrs.validators.in_(("schedule", "similarity", "adaptive")),
@@ -364,7 +364,7 @@ class RoutingConfig:
         validator=within(0.0, 100.0),
     )
     router_model: str = doc(
-        "cosine",
+        "linear",
         "Task-free routing of single inputs: 'cosine' (nearest task key), 'linear' or 'mlp' "
         "(learned).",
         validator=attrs.validators.in_(("cosine", "linear", "mlp")),

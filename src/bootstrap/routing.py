@@ -53,8 +53,8 @@ def build_adaptive_router(cfg: Config) -> AdaptiveRouter:
 
 @frozen
 class Strategy:
-    """One row of the reuse-rule table: how to build the rule, whether the run measures (keeps a
-    router memory: outcomes, profiles, routing evaluation) or follows a schedule, and the routing
+    """One row of the reuse-rule table: how to build the rule, whether the run measures (records
+    outcomes and expert profiles) or follows a schedule, and the routing
     keys its decisions read (a key given for a rule that does not read it is refused)."""
 
     check: Callable[[Config], object]  # the rule's domain math: its own checks fire in preflight
@@ -159,9 +159,8 @@ def build_outcome_record(cfg: Config, learner, catalog, profiles, router, tracke
 
 
 def build_evaluate_routing(cfg: Config, query: RouteQuery, examples, tracker):
-    """End-of-run routing and task-free accuracy, for runs that keep a router memory."""
-    if not strategy_of(cfg).measured:
-        return None
+    """End-of-run routing and task-free accuracy: every run answers queries, whatever rule placed
+    its tasks (issue 31), so every run measures how well it does."""
     return EvaluateRouting(query, examples, tracker)
 
 

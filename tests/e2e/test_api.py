@@ -85,7 +85,11 @@ def test_result_matches_the_run_state_json(tmp_path, tiny_data):
         tasks=["alpha", "beta"],
         seed=4,
         output_dir=tmp_path / "runs",
-        overrides={"training.epochs": 1, "routing.num_tasks_to_share_lora": 1},
+        overrides={
+            "training.epochs": 1,
+            "routing.strategy": "schedule",
+            "routing.num_tasks_to_share_lora": 1,
+        },
     )
     saved = json.loads((result.run_dir / "state.json").read_text())
     state = RunState.from_dict(saved)
@@ -96,7 +100,9 @@ def test_result_matches_the_run_state_json(tmp_path, tiny_data):
     assert result.balanced_avg_acc == state.balanced.avg_acc()
     assert result.experts == {e["id"]: tuple(e["tasks"]) for e in saved["library"]["experts"]}
     assert result.experts == {"expert-0": ("alpha",), "expert-1": ("beta",)}
-    assert result.routing is None  # a schedule run makes no task-free evaluation
+    # every run answers without a task id too, a schedule run included (issue 31)
+    assert result.routing == saved["router"]["evaluation"]
+    assert result.routing["routing_accuracy"] == 1.0
     cfg = run_config(result.run_dir)
     assert (cfg.run.seed, cfg.training.epochs, cfg.run.backbone) == (4, 1, "fake")
     learner = result.learner()

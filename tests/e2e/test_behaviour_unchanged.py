@@ -3,7 +3,10 @@ code was restructured (issue 26): the accuracy matrices, each decision with its 
 measured outcome and the routing evaluation. `golden/fake_main_job.json` was written by the code
 at 1db1e56, before the restructuring; a change that alters one of these on purpose rewrites the
 file in the same commit and says why. Rewritten since: the evaluation gained
-`task_routing_accuracy` (routing accuracy to the task itself; every other figure unchanged)."""
+`task_routing_accuracy` (routing accuracy to the task itself; every other figure unchanged); the
+schedule and fixed runs gained their routing evaluation (issue 31: every run reports it; their
+matrices and decisions unchanged); `default` was added when the defaults became adaptive with the
+learned router (issue 31)."""
 
 import json
 from pathlib import Path
@@ -15,18 +18,26 @@ from adaptive_learner.bootstrap.cli import entry
 pytestmark = pytest.mark.e2e
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "fake_main_job.json").read_text())
+SCHEDULE, COSINE = "routing.strategy='schedule'", "routing.router_model='cosine'"
 CASES = {
-    "schedule": [],
-    "schedule-all": ["routing.num_tasks_to_share_lora=-1"],
-    "fixed": ["routing.expert_of_task=[0, 1, 0, 3, 1]"],
-    "similarity": ["routing.strategy='similarity'", "routing.reuse_threshold=0.3"],
-    "adaptive": ["routing.strategy='adaptive'"],
-    "adaptive-reuse": ["routing.strategy='adaptive'", "routing.router_confidence_threshold=0.02"],
+    # the settings each case had before the defaults became adaptive + linear (issue 31), written
+    # out so the figures stay comparable with the file's first version
+    "schedule": [SCHEDULE, "routing.num_tasks_to_share_lora=3"],
+    "schedule-all": [SCHEDULE, "routing.num_tasks_to_share_lora=-1"],
+    "fixed": [SCHEDULE, "routing.expert_of_task=[0, 1, 0, 3, 1]"],
+    "similarity": ["routing.strategy='similarity'", "routing.reuse_threshold=0.3", COSINE],
+    "adaptive": ["routing.strategy='adaptive'", COSINE],
+    "adaptive-reuse": [
+        "routing.strategy='adaptive'",
+        "routing.router_confidence_threshold=0.02",
+        COSINE,
+    ],
     "adaptive-linear": [
         "routing.strategy='adaptive'",
         "routing.router_model='linear'",
         "routing.router_confidence_threshold=0.02",
     ],
+    "default": [],  # the product's defaults today
 }
 
 

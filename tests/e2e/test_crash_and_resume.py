@@ -20,6 +20,8 @@ ARGS = [
     "--set",
     "run.tracker='jsonl'",
     "--set",
+    "routing.strategy='schedule'",
+    "--set",
     "routing.num_tasks_to_share_lora=-1",
     "--set",
     "fake.seconds_per_epoch=0.15",

@@ -114,7 +114,7 @@ def test_compare_still_groups_two_seeds(tiny_data, tmp_path, run_cli):
     [
         (["data.verbalizers={gamma=[' a', ' b']}"], "data.verbalizers: ['gamma'] are not tasks"),
         (
-            ["routing.expert_of_task=[0, 1, 2, 3, 4, 5, 6, 7]"],
+            ["routing.strategy='schedule'", "routing.expert_of_task=[0, 1, 2, 3, 4, 5, 6, 7]"],
             "has 8 entries for the run's 2 tasks",
         ),
         (["data.source='hub'"], "data.source is given twice"),

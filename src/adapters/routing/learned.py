@@ -93,7 +93,11 @@ class LearnedRouter:
         index = {key: i for i, key in enumerate(self.keys)}
         y = torch.tensor([index[label] for label in labels])
         self.input_dim = x.shape[1]
-        self._mean, self._std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-6)
+        # a dimension constant over the training set carries no information: divided by inf, it
+        # is 0 for every query too (a floor such as 1e-6 would blow a query's unseen value up to
+        # 1e6 and let it decide the route)
+        std = x.std(0, unbiased=False)
+        self._mean, self._std = x.mean(0), torch.where(std > 1e-6, std, torch.inf)
         start = time.perf_counter()
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)  # module init draws from the global generator; restored below
