@@ -291,7 +291,7 @@ def train_step_ms(
         torch.cuda.synchronize()
     experts.model.eval()
     seconds = (time.perf_counter() - started) / steps
-    experts.peft.delete_adapter("probe") if hasattr(experts.peft, "delete_adapter") else None
+    experts.remove("probe")
     return seconds
 
 

@@ -13,6 +13,7 @@ from tests.integration.conftest import make_backbone, schedule_learner
 from adaptive_learner.adapters.errors import BackboneError
 from adaptive_learner.adapters.hf import latents, scoring
 from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation
+from adaptive_learner.adapters.hf.experts import neutral
 from adaptive_learner.adapters.hf.fisher import diagonal_fisher, ewc_penalty
 from adaptive_learner.adapters.hf.replay import WINDOW, ExperienceReplay, LatentReplay
 from adaptive_learner.adapters.storage import MemoryRunStore
@@ -155,7 +156,7 @@ def test_online_ewc_accumulates_scaled_fisher_and_moves_the_anchor(tokenizer, de
     assert all(torch.equal(state.anchors[k], v) for k, v in b.experts.state("e0").items())
 
     session = b.start("e0", task_b, policy)
-    named = {k.replace(".e0.", ".{}."): p for k, p in b.experts.parameters("e0").items()}
+    named = {neutral(k): p for k, p in b.experts.parameters("e0").items()}
     # right after consolidation
     assert ewc_penalty(named, state.anchors, state.fisher, 100.0).item() == 0.0
     session.train_epoch()
@@ -181,7 +182,7 @@ def test_the_ewc_penalty_holds_weights_that_mattered_for_the_old_task(tokenizer,
     for name, lam in (("free", 0.0), ("held", 1e6)):
         b.new_expert(name, parent="e0")  # same weights and Fisher
         b.start(name, task_b, ConsolidationPolicy(ewc_lambda=lam)).train_epoch()
-        named = {k.replace(f".{name}.", ".{}."): p for k, p in b.experts.parameters(name).items()}
+        named = {neutral(k): p for k, p in b.experts.parameters(name).items()}
         moved[name] = ewc_penalty(named, state.anchors, state.fisher, 1.0).item()
     assert moved["held"] < 0.5 * moved["free"]
 

@@ -21,6 +21,7 @@ from safetensors.torch import save as save_bytes
 
 from adaptive_learner.adapters.errors import BackboneError, StorageError
 from adaptive_learner.adapters.hf import fisher as fisher_math
+from adaptive_learner.adapters.hf.experts import neutral
 from adaptive_learner.adapters.hf.replay import (
     ExperienceReplay,
     LatentReplay,
@@ -34,10 +35,6 @@ from adaptive_learner.domain.task import Task
 
 TENSORS, META = "consolidation.safetensors", "consolidation.json"
 LATENT_KINDS = (ReplayKind.CMT, ReplayKind.PCGR)
-
-
-def neutral(name: str, expert_id: str) -> str:
-    return name.replace(f".{expert_id}.", ".{}.")
 
 
 def check_replay_point(policy: ConsolidationPolicy, first_layer: int) -> None:
@@ -93,7 +90,7 @@ class ExpertConsolidation:
         False is the one-forward-per-memory reference it is tested against."""
         loss = None
         if self.fisher and policy.ewc_lambda > 0:
-            named = {neutral(n, expert_id): p for n, p in params.items()}
+            named = {neutral(n): p for n, p in params.items()}
             loss = fisher_math.ewc_penalty(named, self.anchors, self.fisher, policy.ewc_lambda)
             # every process adds it: its gradient is summed W times
             if world is not None and world.distributed:
@@ -233,7 +230,7 @@ def consolidate_task(
                 method=backbone.fisher_method,
             )
         state.fisher = fisher_math.accumulate(
-            state.fisher, {neutral(n, expert_id): f for n, f in new.items()}, fisher_scale
+            state.fisher, {neutral(n): f for n, f in new.items()}, fisher_scale
         )
         state.anchors = experts.state(expert_id)
         state.fisher_log.append({"task": task.id, "fisher_scale": fisher_scale})

@@ -1,7 +1,13 @@
-"""LoRA experts as named PEFT adapters inside one model; saved as standard PEFT folders.
+"""LoRA experts behind one PEFT adapter slot; saved as standard PEFT folders.
 
-All experts live in one PeftModel and `set_adapter` switches between them, so the backbone is
-loaded once per run. A saved expert is `<run>/experts/<id>/v<n>/` (adapter_config.json,
+The model holds one LoRA adapter, the slot (SLOT), whose tensors never change identity: activating
+an expert copies the slot's weights out to the expert that held it and the new expert's weights in
+(docs/adr/0055-one-compiled-graph.md). A compiled forward therefore sees the same parameters and
+the same adapter names for every expert: a new expert, a reuse or a switch compiles nothing new.
+The optimiser steps the slot's tensors; they are copied out when another expert comes in. PEFT
+still draws a fresh expert's initial weights and reads saved folders, through a transient second
+adapter (SCRATCH) whose weights are copied into the store and which is then deleted. A saved
+expert is `<run>/experts/<id>/v<n>/` (adapter_config.json,
 adapter_model.safetensors) plus `expert.json` with the run id, task ids, base model and the sha256
 of every other file in the folder, checked before loading (docs/adr/0023-run-file-integrity.md).
 """
@@ -14,7 +20,6 @@ import os
 import re
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +34,31 @@ CONFIG_FILE, WEIGHT_FILES = (
     "adapter_config.json",
     ("adapter_model.safetensors", "adapter_model.bin"),
 )
+
+
+SLOT, SCRATCH = "slot", "incoming"  # the adapter every expert is copied into; PEFT's transient one
+
+
+def _in_slot(name: str) -> bool:
+    return "lora_" in name and f".{SLOT}." in name
+
+
+def neutral(name: str) -> str:
+    """A slot tensor's name without the adapter name: the key of state() and of EWC's tensors."""
+    return name.replace(f".{SLOT}.", ".{}.")
+
+
+def _shape_of(config) -> dict:
+    """The LoRA settings that must agree for an expert to live in the slot."""
+    targets = config.target_modules
+    return {
+        "r": config.r,
+        "alpha": config.lora_alpha,
+        "target_modules": sorted(targets) if isinstance(targets, list | set) else targets,
+        "layers": list(config.layers_to_transform or []) or None,
+        "rslora": getattr(config, "use_rslora", False),
+        "dora": getattr(config, "use_dora", False),
+    }
 
 
 def verify_checksums(folder: Path, meta: dict) -> None:
@@ -162,20 +192,21 @@ class PeftExperts:
             task_type="CAUSAL_LM",
         )
         self.base_name = base_name
+        # every expert's weights by neutral name; the occupant's are current in the slot, not here
+        self.stored: dict[str, dict[str, torch.Tensor]] = {}
+        self.occupant: str | None = None
+        self._slot_tensors: dict[str, torch.nn.Parameter] = {}
 
     @property
     def model(self):
         return self.peft if self.peft is not None else self.base
 
     def names(self) -> list[str]:
-        return list(self.peft.peft_config) if self.peft is not None else []
+        return list(self.stored)
 
     def add(self, expert_id: str, parent: str | None = None) -> None:
         try:
-            if self.peft is None:
-                self.peft = get_peft_model(self.base, self.lora, adapter_name=expert_id)
-            else:
-                self.peft.add_adapter(expert_id, self.lora)
+            fresh = self._through_scratch(lambda peft: peft.add_adapter(SCRATCH, self.lora))
         except ValueError as exc:  # PEFT: no module matches, or one of a type it cannot adapt
             # PEFT prints the whole module (many lines) where its type name says enough
             text = re.sub(r"(\w+)\(.*\)(?= is not supported)", r"\1", " ".join(str(exc).split()))
@@ -183,52 +214,104 @@ class PeftExperts:
                 f"lora.target_modules {sorted(self.lora.target_modules)}: {text[:400]}; "
                 "list the modules with `adaptive-learner inspect-layers`"
             ) from None
-        if parent is not None:
-            self.load_state(expert_id, self.state(parent))
+        self._store(expert_id, fresh if parent is None else self.state(parent))
         self.activate(expert_id)
 
     def remove(self, expert_id: str) -> None:
-        """Delete an expert's adapter (the trained probe's throwaway copy)."""
-        if expert_id in self.names():
-            with (
-                warnings.catch_warnings()
-            ):  # "was active which is now deleted": every caller activates its expert first
-                warnings.filterwarnings("ignore", message=".*was active which is now deleted.*")
-                assert self.peft is not None  # it holds expert_id
-                self.peft.delete_adapter(expert_id)
+        """Delete an expert (the trained probe's throwaway copy)."""
+        self.stored.pop(expert_id, None)
+        if self.occupant == expert_id:
+            self.occupant = None  # the slot holds nobody's weights until the next activate
 
     def activate(self, expert_id: str) -> None:
-        if expert_id not in self.names():
+        """Put the expert's weights in the slot (the previous occupant's are copied out first)."""
+        if expert_id not in self.stored:
             raise BackboneError(f"no LoRA expert {expert_id!r} in the model; known: {self.names()}")
-        assert self.peft is not None  # it holds expert_id
-        self.peft.set_adapter(expert_id)  # also makes exactly this adapter's weights trainable
+        if self.occupant == expert_id:
+            return
+        slot = self._slot()
+        with torch.no_grad():
+            if self.occupant is not None:
+                for key, kept in self.stored[self.occupant].items():
+                    kept.copy_(slot[key])
+            for key, value in self.stored[expert_id].items():
+                slot[key].copy_(value)
+        self.occupant = expert_id
 
     def parameters(self, expert_id: str) -> dict[str, torch.nn.Parameter]:
-        tag = f".{expert_id}."
-        assert self.peft is not None, "no expert added yet"
-        return {n: p for n, p in self.peft.named_parameters() if "lora_" in n and tag in n}
+        """The trainable tensors that hold the expert's weights: the slot's, once it is active
+        (named as in the model, with the slot's adapter name; `neutral` drops it)."""
+        self.activate(expert_id)
+        assert self.peft is not None  # an expert exists
+        return {n: p for n, p in self.peft.named_parameters() if _in_slot(n)}
 
     def state(self, expert_id: str) -> dict[str, torch.Tensor]:
         """A detached copy of the expert's weights, keyed without the adapter name."""
-        return {
-            n.replace(f".{expert_id}.", ".{}."): p.detach().clone()
-            for n, p in self.parameters(expert_id).items()
-        }
+        if expert_id not in self.stored:
+            raise BackboneError(f"no LoRA expert {expert_id!r} in the model; known: {self.names()}")
+        source = self._slot() if self.occupant == expert_id else self.stored[expert_id]
+        with torch.inference_mode(False), torch.no_grad():
+            return {k: v.detach().clone() for k, v in source.items()}
 
     def load_state(self, expert_id: str, state: dict[str, torch.Tensor]) -> None:
-        params = self.parameters(expert_id)
+        target = self._slot() if self.occupant == expert_id else self.stored[expert_id]
         with torch.no_grad():
             for key, value in state.items():
-                params[key.replace(".{}.", f".{expert_id}.")].copy_(value)
+                target[key].copy_(value)
 
     @contextlib.contextmanager
     def bare(self) -> Iterator[object]:
-        """The backbone with every adapter switched off (zero-shot)."""
+        """The backbone with the slot switched off (zero-shot)."""
         if self.peft is None:
             yield self.base
         else:
             with self.peft.disable_adapter():
                 yield self.peft
+
+    # --- the slot ------------------------------------------------------------------------------
+    def _slot(self) -> dict[str, torch.nn.Parameter]:
+        """The slot's LoRA tensors by neutral name; created (with PEFT's LoRA layers) on first use,
+        without drawing from torch's global RNG, so an expert's initial weights are drawn as PEFT
+        would draw them for an adapter of its own."""
+        if self.peft is None:
+            device = next(self.base.parameters()).device
+            with (
+                torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+                torch.inference_mode(False),  # the slot is written outside inference mode too
+            ):
+                self.peft = get_peft_model(self.base, self.lora, adapter_name=SLOT)
+            self._slot_tensors = {
+                neutral(n): p for n, p in self.peft.named_parameters() if _in_slot(n)
+            }
+        return self._slot_tensors
+
+    def _through_scratch(self, fill: Callable[[PeftModel], object]) -> dict[str, torch.Tensor]:
+        """The weights `fill` puts in a transient PEFT adapter (a fresh draw, a saved folder),
+        copied out by neutral name; the adapter is deleted and the slot stays the active one."""
+        self._slot()
+        peft = self.peft
+        assert peft is not None  # _slot made it
+        try:
+            fill(peft)
+            tag = f".{SCRATCH}."
+            with torch.inference_mode(False), torch.no_grad():
+                return {
+                    n.replace(tag, ".{}."): p.detach().clone()
+                    for n, p in peft.named_parameters()
+                    if "lora_" in n and tag in n
+                }
+        finally:
+            if SCRATCH in peft.peft_config:
+                peft.delete_adapter(SCRATCH)
+            peft.set_adapter(SLOT)  # also makes exactly the slot's weights trainable
+
+    def _store(self, expert_id: str, weights: dict[str, torch.Tensor]) -> None:
+        slot = self._slot()
+        if set(weights) != set(slot) or any(v.shape != slot[k].shape for k, v in weights.items()):
+            raise BackboneError(f"expert {expert_id!r}: its LoRA tensors do not fit the slot")
+        self.stored[expert_id] = weights
+        if self.occupant == expert_id:
+            self.occupant = None  # the slot holds its old weights: copy the new ones in again
 
     def save(
         self,
@@ -243,9 +326,10 @@ class PeftExperts:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
         try:
-            assert self.peft is not None, "no expert added yet"
-            self.peft.save_pretrained(tmp, selected_adapters=[expert_id])
-            saved = tmp / expert_id if (tmp / expert_id).is_dir() else tmp
+            self.activate(expert_id)  # PEFT writes the slot, which now holds the expert
+            assert self.peft is not None  # an expert exists
+            self.peft.save_pretrained(tmp, selected_adapters=[SLOT])
+            saved = tmp / SLOT if (tmp / SLOT).is_dir() else tmp
             if extra is not None:
                 extra(saved)
             sums = {
@@ -289,29 +373,31 @@ class PeftExperts:
         from peft import PeftConfig
 
         try:
-            PeftConfig.from_pretrained(str(folder))
+            config = PeftConfig.from_pretrained(str(folder))
         except Exception as exc:  # noqa: BLE001  missing file, bad JSON or unknown fields
             raise StorageError(
                 f"{folder / CONFIG_FILE}: cannot read the adapter config ({_one_line(exc)})"
             ) from None
+        if (theirs := _shape_of(config)) != (ours := _shape_of(self.lora)):
+            raise StorageError(
+                f"{folder / CONFIG_FILE}: the expert was saved with LoRA {theirs}, this run's "
+                f"lora settings are {ours}; every expert of a run shares one adapter slot "
+                "(docs/adr/0055), so load it with the settings it was saved with"
+            )
         weights = next((folder / n for n in WEIGHT_FILES if (folder / n).exists()), None)
         if weights is None:
             raise StorageError(f"{folder}: no adapter weights ({' or '.join(WEIGHT_FILES)})")
         try:
-            if self.peft is None:
-                self.peft = PeftModel.from_pretrained(
-                    self.base, folder, adapter_name=expert_id, is_trainable=True
-                )
-            else:
-                if expert_id in self.names():
-                    self.peft.delete_adapter(expert_id)
-                self.peft.load_adapter(folder, adapter_name=expert_id, is_trainable=True)
+            loaded = self._through_scratch(
+                lambda peft: peft.load_adapter(folder, adapter_name=SCRATCH, is_trainable=True)
+            )
         # safetensors and torch raise their own error types for corrupt files
         except Exception as exc:  # noqa: BLE001
             raise StorageError(
                 f"{weights}: cannot load expert {expert_id!r} ({_one_line(exc)})"
             ) from None
-        check_weights(weights, self.parameters(expert_id))
+        check_weights(weights, loaded)
+        self._store(expert_id, loaded)
         return meta
 
 

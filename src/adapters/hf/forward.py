@@ -47,6 +47,8 @@ class AnswerForward:
         self.share = bool(share_prefix) and compile == "none"
         self.autocast = device.type == "cuda" and autocast == "auto"
         self._compiled: dict[int, Any] = {}  # id(model) -> its compiled forward
+        # tests compile with "eager" (dynamo's graph capture, no C++ build) through the same path
+        self.backend = "inductor"
 
     def context(self):
         return (
@@ -86,7 +88,8 @@ class AnswerForward:
 
             # dynamic=False: one graph per bucketed shape (what CUDA graphs need); recompiles are
             # bounded by the buckets.
-            self._compiled[key] = torch.compile(run, mode=self.mode, dynamic=False)
+            mode = {"mode": self.mode} if self.backend == "inductor" else {}
+            self._compiled[key] = torch.compile(run, backend=self.backend, dynamic=False, **mode)
         return self._compiled[key]
 
 
