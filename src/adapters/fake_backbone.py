@@ -236,16 +236,25 @@ class FakeBackbone:
         steps: int,
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
+        keep: bool = False,
     ) -> dict[str, Score]:
         """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing
-        kept. The fake backbone draws nothing at random, so every copy is already a replica (`as_id`
-        is moot)."""
+        kept (`keep` is declined: the fake's epoch is one update, so a copy cannot go on). The fake
+        backbone draws nothing at random, so every copy is already a replica (`as_id` is moot)."""
         self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
         try:
             FakeSession(self, TRIAL, task).learn(min(steps, STEPS) / STEPS / self.epochs_to_learn)
             return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
         finally:
             del self.experts[TRIAL]
+
+    def adopt(
+        self, parent: str | None, expert_id: str, task: Task, policy: ConsolidationPolicy
+    ) -> FakeSession | None:
+        return None  # no copy is kept (see `trial`)
+
+    def drop_trials(self) -> None:
+        return None
 
     # AdapterStore
     def save_expert(self, expert_id: str, task_ids: tuple[str, ...]) -> str:

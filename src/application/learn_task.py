@@ -59,7 +59,9 @@ class LearnTask:
         pending = self.outcome.before(state, step, task, choice)  # a reuse's cost is measured on it
         routing += time.perf_counter() - mark
 
-        session = self.learner.start(expert.id, task, self.policy)
+        session = self._continued(decision, expert.id, task) or self.learner.start(
+            expert.id, task, self.policy
+        )
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
         saved = session.load_checkpoint()  # a run killed mid-task continues after its last epoch
         if saved is not None:
@@ -168,6 +170,15 @@ class LearnTask:
         score = self.learner.score(expert_id, task)
         state.accuracy.record(step - 1, step, score.accuracy)
         state.balanced.record(step - 1, step, score.balanced_accuracy)
+
+    def _continued(self, decision: ReuseDecision, expert_id: str, task: Task):
+        """The probe's trained copy of the chosen option, whose steps are this training's first
+        (docs/adr/0057); None when the learner kept none (or the decision forks)."""
+        if decision.action is ReuseAction.FORK:
+            self.learner.drop_trials()
+            return None
+        source = decision.expert_id if decision.action is ReuseAction.REUSE else None
+        return self.learner.adopt(source, expert_id, task, self.policy)
 
     def _materialise(self, state: RunState, step: int, decision: ReuseDecision) -> Expert:
         if decision.action is ReuseAction.REUSE:

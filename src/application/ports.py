@@ -99,12 +99,24 @@ class Learner(Protocol):
         steps: int,
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
+        keep: bool = False,
     ) -> dict[str, Score]:
         """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on
         `task` under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`,
         keyed by task id. Every expert, memory and random stream is left as it was (docs/adr/0040).
         With `as_id` a fresh copy starts as a new expert of that id would (its LoRA initialisation),
-        so the copy's steps are the first steps of that option's real training (docs/adr/0048)."""
+        so the copy's steps are the first steps of that option's real training (docs/adr/0048).
+        With `keep` the learner may keep the copy for `adopt` (docs/adr/0057)."""
+
+    def adopt(
+        self, parent: str | None, expert_id: str, task: Task, policy: ConsolidationPolicy
+    ) -> TrainingSession | None:
+        """The training session of `expert_id` on `task`, going on from the kept trial copy of
+        `parent` (None: the fresh one), whose steps were its first; None when the learner kept no
+        such copy (then `start`). Every other kept copy is dropped (docs/adr/0057)."""
+
+    def drop_trials(self) -> None:
+        """Drop every kept trial copy."""
 
 
 class AdapterStore(Protocol):

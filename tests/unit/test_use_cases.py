@@ -213,3 +213,32 @@ def test_each_task_reports_the_seconds_its_routing_took_beside_its_total():
     probed = [r for r in state.reports if r.step > 0]
     assert all(r.routing_seconds >= 0.05 for r in probed)  # each later task was probed
     assert all(0.0 <= r.routing_seconds <= r.seconds for r in state.reports)
+
+
+@pytest.mark.parametrize("tau", ["0.5", "0.0"])
+def test_training_goes_on_from_the_chosen_options_probe_copy(tau):
+    """docs/adr/0057: before starting a session LearnTask asks the learner for the kept probe copy
+    of the option it chose (the expert for a reuse, the fresh copy for a new expert), and trains
+    the session it gets."""
+    from tests.wiring import fake_container
+
+    from adaptive_learner.adapters.fake_backbone import FakeBackbone, FakeSession
+
+    calls, adopted = [], []
+
+    class KeepsCopies(FakeBackbone):
+        def adopt(self, parent, expert_id, task, policy):
+            calls.append((parent, expert_id, task.id))
+            session = FakeSession(self, expert_id, task)
+            adopted.append(session)
+            return session
+
+    sets = [f"routing.router_confidence_threshold={tau}", "training.epochs=1"]
+    state = fake_container(make_tasks(), sets, backbone=KeepsCopies()).run_sequence()()
+    expected = [
+        (r.expert_id if str(r.decision.action) == "reuse" else None, r.expert_id, r.task_id)
+        for r in state.reports
+    ]
+    assert calls == expected and all(s.epoch == 1 for s in adopted)
+    if tau == "0.0":
+        assert any(source is not None for source, _, _ in calls)  # a reuse was adopted too

@@ -37,6 +37,7 @@ from adaptive_learner.adapters.hf.prompts import (
     label_token_ids,
     length_batches,
 )
+from adaptive_learner.adapters.hf.trials import KeptTrials, trial_id
 from adaptive_learner.adapters.progress import progress
 from adaptive_learner.application.ports import EpochReport
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, TrainingSignals
@@ -44,7 +45,6 @@ from adaptive_learner.domain.metrics import Score
 from adaptive_learner.domain.task import Task
 
 PROFILE_EXAMPLES = 32
-TRIAL = "trial-probe"  # the trained probe's throwaway expert (library ids are expert-<n>)
 
 
 def batch_loss(
@@ -104,16 +104,26 @@ class HFSession:
         self.last_nll, self.dev_accuracy, self.dev_entropy = 0.0, 0.0, 0.0
         self.grad_norms: list[float] = []
         self.dev_fresh = False  # dev signals describe the current weights
+        # an epoch train_steps began (the rest of its batches, its stats, its length), and torch's
+        # RNG after its last step: what a kept probe copy goes on from (adapters/hf/trials.py)
+        self._open: tuple[list[list[int]], StepStats, int] | None = None
+        self.rng_after: list[torch.Tensor] = []
 
     def train_epoch(self) -> EpochReport:
         b, t = self.b, self.b.training
         self.epoch += 1
         b.experts.activate(self.expert_id)
         b.experts.model.train()
-        started, stats = time.perf_counter(), StepStats()
-        batches = list(
-            length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng)
-        )
+        started = time.perf_counter()
+        if self._open is not None:  # finish the epoch a kept probe copy began
+            batches, stats, steps = self._open
+            self._open = None
+        else:
+            stats = StepStats()
+            batches = list(
+                length_batches([len(r) for r in self.train_split.ids], t.batch_size, self.rng)
+            )
+            steps = len(batches)
         for batch in progress(batches, f"{self.task.id} epoch {self.epoch}"):
             if not self._step(batch, stats):
                 break
@@ -130,7 +140,7 @@ class HFSession:
         return EpochReport(
             self.epoch,
             self.last_nll,
-            len(batches),
+            steps,
             time.perf_counter() - started,
             tuple(losses),
             weight_scale=scale,
@@ -168,21 +178,44 @@ class HFSession:
         stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
         return True
 
-    def train_steps(self, steps: int) -> None:
+    def train_steps(self, steps: int) -> bool:
         """`steps` optimiser steps in the order epochs would take them (the trained probe,
-        docs/adr/0040)."""
+        docs/adr/0040). True when all of them lie in the first epoch: `train_epoch` then finishes
+        that epoch, so a kept copy goes on as the real training would (docs/adr/0057)."""
         b, lengths, stats = self.b, [len(r) for r in self.train_split.ids], StepStats()
         if not lengths:
-            return
-        epochs = itertools.chain.from_iterable(
-            length_batches(lengths, b.training.batch_size, self.rng) for _ in itertools.count()
-        )
+            return False
+        bs = b.training.batch_size
+        plan = list(length_batches(lengths, bs, self.rng))
+        later = (length_batches(lengths, bs, self.rng) for _ in itertools.count())
+        epochs = itertools.chain(plan, itertools.chain.from_iterable(later))
         b.experts.activate(self.expert_id)
         b.experts.model.train()
+        done = 0
         for batch in itertools.islice(epochs, steps):
             if not self._step(batch, stats):
                 break
+            done += 1
         b.experts.model.eval()
+        within = done == steps <= len(plan)
+        self._open = (plan[steps:], stats, len(plan)) if within else None
+        self.rng_after = [torch.get_rng_state()]
+        if b.device.type == "cuda":
+            self.rng_after.append(torch.cuda.get_rng_state(b.device))
+        return within
+
+    def take_over(self, expert_id: str, best: dict[str, torch.Tensor]) -> None:
+        """Go on as `expert_id`'s session (its weights now the copy's; `best`: where it started)."""
+        b = self.b
+        named = b.experts.parameters(expert_id)
+        if [id(p) for p in named.values()] != [id(p) for p in self.params]:
+            raise BackboneError(f"expert {expert_id!r} does not train the probe copy's tensors")
+        self.expert_id, self.named = expert_id, named
+        self.kept = b.consolidation.get(expert_id) or None
+        self.best = best
+        torch.set_rng_state(self.rng_after[0])
+        if len(self.rng_after) > 1:
+            torch.cuda.set_rng_state(self.rng_after[1], b.device)
 
     def validate(self) -> float:
         score, mean_entropy = self.b.evaluate(self.expert_id, self.task, "dev")
@@ -201,11 +234,12 @@ class HFSession:
             checkpoint.save(self.b.run_dir / "checkpoint", self, progress)
 
     def load_checkpoint(self) -> dict | None:
-        return (
-            checkpoint.load(self.b.run_dir / "checkpoint", self)
-            if self.b.run_dir is not None
-            else None
-        )
+        if self.b.run_dir is None:
+            return None
+        progress = checkpoint.load(self.b.run_dir / "checkpoint", self)
+        if progress is not None:
+            self._open = None  # the checkpoint's epochs replace whatever a probe copy began
+        return progress
 
     def signals(self) -> TrainingSignals:
         # no early stopping, or weights restored: measure the weights that are kept
@@ -309,6 +343,7 @@ class HFBackbone:
             cudnn_attention=training.cudnn_attention,
         )
         self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
+        self.trials = KeptTrials(self)
 
     # --- data, tokenised once per task and split ----------------------------------------------
     def encoded(self, task: Task, split: str) -> Encoded:
@@ -366,24 +401,46 @@ class HFBackbone:
         steps: int,
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
+        keep: bool = False,
     ) -> dict[str, Score]:
         """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and
         consolidation state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev
-        splits, deleted. Torch's global RNG is restored afterwards, so the run trains on exactly as
+        splits. Torch's global RNG is restored afterwards, so the run trains on exactly as
         without the probe.
 
         `as_id` (docs/adr/0048): a fresh copy's LoRA is initialised as a new expert of that id would
         be. Dropout is already drawn as the real training would (each session seeds it from the
         task), and a copy of `parent` starts from its weights, so the copy's k steps are that
-        option's first k steps."""
+        option's first k steps. `keep`: the copy is kept for `adopt` (docs/adr/0057) instead of
+        deleted, when its steps lie in the first epoch."""
+        copy_id, kept = trial_id(parent), False
+        self.trials.drop(parent)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            self.new_expert(TRIAL, parent, seed_as=as_id if parent is None else None)
+            self.new_expert(copy_id, parent, seed_as=as_id if parent is None else None)
             try:
-                HFSession(self, TRIAL, task, policy).train_steps(steps)
-                return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
+                start = self.experts.state(copy_id)
+                session = HFSession(self, copy_id, task, policy)
+                whole = session.train_steps(steps)
+                scores = {t.id: self.score(copy_id, t, "dev") for t in (task, *earlier)}
+                if keep and whole:
+                    self.trials.keep(parent, session, start)
+                    kept = True
+                return scores
             finally:
-                self.consolidation.pop(TRIAL, None)
-                self.experts.remove(TRIAL)
+                if not kept:
+                    self.consolidation.pop(copy_id, None)
+                    self.experts.remove(copy_id)
+
+    def adopt(
+        self, parent: str | None, expert_id: str, task: Task, policy: ConsolidationPolicy
+    ) -> HFSession | None:
+        """`expert_id`'s training session going on from the kept probe copy of `parent` (None: the
+        fresh one) on `task`; None when there is none (docs/adr/0057). Other copies are dropped."""
+        check_replay_point(policy, self.experts.first_layer)
+        return self.trials.adopt(parent, expert_id, task)
+
+    def drop_trials(self) -> None:
+        self.trials.drop_all()
 
     @torch.inference_mode()
     def evaluate(self, expert_id: str | None, task: Task, split: str) -> tuple[Score, float]:

@@ -58,7 +58,8 @@ class TransferProbe:
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
         if k:
-            fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id)[task.id]
+            # each copy is kept: the chosen one goes on as the real training (docs/adr/0057)
+            fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id, keep=True)[task.id]
         else:
             fresh = self.learner.score(None, task, "dev")
         results, scored = {}, {}
@@ -75,7 +76,7 @@ class TransferProbe:
             before = scored[expert_id] = {
                 t.id: self.learner.score(expert_id, t, "dev") for t in earlier
             }
-            after = self.learner.trial(expert_id, task, self.policy, k, earlier)
+            after = self.learner.trial(expert_id, task, self.policy, k, earlier, keep=True)
             changes = [
                 EarlierTask(
                     t.id, before[t.id].accuracy, after[t.id].accuracy, max(1, before[t.id].n)
