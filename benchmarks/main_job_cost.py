@@ -78,11 +78,8 @@ def summarise(state: dict) -> dict:
 
 
 def table(results: dict[str, dict]) -> str:
-    rows = [
-        "| arm | wall | AvgAcc | BWT | experts | routing (expert / task) | task-free "
-        "| deciding / training (s) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    head = "| arm | wall | AvgAcc | BWT | experts | routing (expert / task) | task-free |"
+    rows = [head + " deciding / training (s) |", "|---|---|---|---|---|---|---|---|"]
     for arm, r in results.items():
         decide = sum(t["routing_seconds"] for t in r["tasks"])
         train = sum(t["seconds"] for t in r["tasks"]) - decide

@@ -3,7 +3,11 @@
 It is a real adapter (Learner, AdapterStore, Encoder) with a deterministic model of
 learning and interference, so tests can assert exact metrics:
 
-  acc(expert, t)   = base(t) + (peak - base(t)) * skill_t       base(t) = 1 / |labels of t|
+  acc(expert, t)   = base(t) + (peak - base(t)) * s_t          base(t) = 1 / |labels of t|
+  s_t              = max(skill_t, max_A (1 - d(A, t)) * skill_A) over the expert's tasks A with
+                     t's labels: a task answered in an earlier task's label space starts from what
+                     that task taught, in proportion to their overlap (so a second domain of a task
+                     gains from reuse, while an unrelated task only interferes)
   training B       : skill_B rises by 1/epochs_to_learn per epoch, up to 1, and in each of
                      those epochs every other task A on the same expert keeps
                      skill_A *= 1 - d(A, B) * (1 - protection_A) / epochs_to_learn
@@ -49,6 +53,18 @@ def dissimilarity(a: Task, b: Task) -> float:
     wa, wb = task_words(a), task_words(b)
     union = wa | wb
     return 0.0 if not union else 1.0 - len(wa & wb) / len(union)
+
+
+def skill_on(state: _ExpertState | None, task: Task) -> float:
+    """The expert's skill on `task`, its own or carried over from a task with its labels."""
+    if state is None:
+        return 0.0
+    carried = (
+        (1.0 - dissimilarity(other, task)) * state.skill.get(other_id, 0.0)
+        for other_id, other in state.tasks.items()
+        if other_id != task.id and tuple(other.labels) == tuple(task.labels)
+    )
+    return max([state.skill.get(task.id, 0.0), *carried])
 
 
 def hashed_bag_of_words(text: str) -> tuple[float, ...]:
@@ -199,8 +215,7 @@ class FakeBackbone:
 
     def accuracy(self, state: _ExpertState | None, task: Task) -> float:
         base = 1.0 / len(task.labels)
-        skill = state.skill.get(task.id, 0.0) if state is not None else 0.0
-        return base + (self.peak - base) * skill
+        return base + (self.peak - base) * skill_on(state, task)
 
     # Learner
     def new_expert(self, expert_id: str, parent: str | None = None) -> None:

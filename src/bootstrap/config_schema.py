@@ -311,9 +311,10 @@ class RoutingConfig:
     )
     probe_candidates: int = doc(
         2,
-        "Adaptive routing: transfer probe on the N nearest experts: the new task's dev inputs "
-        "answered by each and by a fresh start, no training; the evidence joins p_reuse "
-        "(docs/adr/0034). 0 = off.",
+        "Adaptive routing: transfer probe on the N nearest experts: each and a fresh start "
+        "are trained probe_steps steps on the new task (0 steps: answered as they are) and "
+        "measured on its dev inputs (docs/adr/0034, 0040); the chosen option's copy goes on as "
+        "its training (docs/adr/0057). 0 = off.",
         validator=within(0, 100),
     )
     probe_steps: int = doc(

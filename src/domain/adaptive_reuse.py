@@ -6,7 +6,8 @@ For a new task with profile q and experts with profiles P_e:
   2. p_reuse     p_e = calibrator(s_e), the probability that reusing e works
   3. eligible    E = {e : p_e >= tau, and e's trained probe did not tie}; tau >= 1 means "always
                  a new expert". A measured tie (docs/adr/0056) is no evidence: the option cheaper
-                 to undo, a new expert, leaves every existing expert as it was
+                 to undo, a new expert, leaves every existing expert as it was. When a trained
+                 probe ran, only the candidates it measured are eligible
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
                  (an expert never reused yet has an infinite index: each is tried once before
                  the means are exploited); E empty -> a new expert. A trained probe of a candidate
@@ -137,13 +138,19 @@ class AdaptiveRouter:
         if not scores:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
         tied = {e for e in scores if e in probes and probes[e].tied}
-        eligible = [e for e in scores if probs[e] >= tau and e not in tied]
+        # with a trained probe run, a reuse rests on a measurement: an expert it did not measure
+        # is not reused on its similarity prior alone (docs/adr/0056)
+        trained = {e for e in scores if e in probes and probes[e].steps > 0}
+        pool = [e for e in scores if not trained or e in trained]
+        eligible = [e for e in pool if probs[e] >= tau and e not in tied]
         if not eligible:
-            top = max(scores, key=lambda e: (probs[e], scores[e], e))
+            top = max(pool, key=lambda e: (probs[e], scores[e], e))
             if top in tied and probs[top] >= tau:
                 why = "a measured tie is no evidence; a new expert is cheaper to undo"
             else:
                 why = f"< tau {tau:.3f}"
+            if len(pool) < len(scores):
+                why += f"; {len(scores) - len(pool)} unmeasured candidate(s) not reused"
             return ReuseDecision(
                 ReuseAction.CREATE,
                 None,

@@ -6,7 +6,8 @@ file in the same commit and says why. Rewritten since: the evaluation gained
 `task_routing_accuracy` (routing accuracy to the task itself; every other figure unchanged); the
 schedule and fixed runs gained their routing evaluation (issue 31: every run reports it; their
 matrices and decisions unchanged); `default` was added when the defaults became adaptive with the
-learned router (issue 31)."""
+learned router (issue 31); two `adaptive`/`default` reasons gained "n unmeasured candidate(s) not
+reused" (docs/adr/0056; the decisions themselves unchanged)."""
 
 import json
 from pathlib import Path

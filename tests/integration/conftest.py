@@ -86,6 +86,23 @@ def make_backbone(
     )
 
 
+def one_task_learned(tokenizer, source, policy):
+    """A backbone whose expert e0 learned the first task for an epoch under `policy` (dropout on,
+    so a copy that trains on must draw as the real training does), the second task, and its number
+    of steps per epoch: what the probe's copies are tested on (docs/adr/0048, 0057)."""
+    import random
+
+    from adaptive_learner.adapters.hf.prompts import length_batches
+
+    b = make_backbone(tokenizer, source, lora_dropout=0.2)
+    task_a, task_b = source.load()[:2]
+    b.new_expert("e0")
+    b.start("e0", task_a, policy).train_epoch()
+    b.consolidate("e0", task_a, policy, 1.0)
+    lengths = [len(r) for r in b.encoded(task_b, "train").ids]
+    return b, task_a, task_b, len(list(length_batches(lengths, 8, random.Random(0))))
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """The tiny model is latency-bound: a second intra-op thread only adds contention (measured 50x

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from tests.integration.conftest import make_backbone, schedule_learner
+from tests.integration.conftest import make_backbone, one_task_learned, schedule_learner
 
 from adaptive_learner.adapters.errors import BackboneError
 from adaptive_learner.adapters.hf import latents, scoring
@@ -378,17 +378,8 @@ def test_the_replica_probe_trains_exactly_as_each_option_would(tokenizer, demo_s
     draws: each session seeds them from the task), and with `as_id` a fresh copy is initialised as
     the new expert will be, so one epoch's steps end in exactly the real epoch's weights. Without
     `as_id` the fresh copy is another LoRA."""
-    from adaptive_learner.adapters.hf.prompts import length_batches
-
     policy = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
-    b = make_backbone(tokenizer, demo_source, lora_dropout=0.2)
-    task_a, task_b = demo_source.load()[:2]
-    b.new_expert("e0")
-    b.start("e0", task_a, policy).train_epoch()
-    b.consolidate("e0", task_a, policy, 1.0)
-    steps = len(
-        list(length_batches([len(r) for r in b.encoded(task_b, "train").ids], 8, random.Random(0)))
-    )
+    b, task_a, task_b, steps = one_task_learned(tokenizer, demo_source, policy)
     copies, remove = [], b.experts.remove
     b.experts.remove = lambda name: copies.append(b.experts.state(name)) or remove(name)
     torch.manual_seed(123)  # whatever the run's stream is when the reuse is decided

@@ -2,33 +2,18 @@
 ends bit for bit where training the option from its start ends (weights, step losses, torch's RNG),
 whether the probe's steps fill the first epoch or part of it."""
 
-import random
-
 import pytest
 import torch
-from tests.integration.conftest import make_backbone
+from tests.integration.conftest import one_task_learned
 
-from adaptive_learner.adapters.hf.prompts import length_batches
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]
 POLICY = ConsolidationPolicy(replay="experience", ewc_lambda=10.0)
 
 
-def learned_one_task(tokenizer, demo_source):
-    b = make_backbone(tokenizer, demo_source, lora_dropout=0.2)
-    task_a, task_b = demo_source.load()[:2]
-    b.new_expert("e0")
-    b.start("e0", task_a, POLICY).train_epoch()
-    b.consolidate("e0", task_a, POLICY, 1.0)
-    epoch = len(
-        list(length_batches([len(r) for r in b.encoded(task_b, "train").ids], 8, random.Random(0)))
-    )
-    return b, task_a, task_b, epoch
-
-
 def train(tokenizer, demo_source, option: str, steps_of_epoch: float, adopt: bool):
-    b, task_a, task_b, epoch = learned_one_task(tokenizer, demo_source)
+    b, task_a, task_b, epoch = one_task_learned(tokenizer, demo_source, POLICY)
     steps = max(1, int(epoch * steps_of_epoch))
     torch.manual_seed(123)  # whatever the run's stream is when the decision is made
     b.trial("e0", task_b, POLICY, steps, (task_a,), keep=True)
@@ -59,7 +44,7 @@ def test_an_adopted_copy_ends_where_training_from_the_start_ends(
 
 
 def test_a_copy_is_not_adopted_by_an_expert_that_starts_elsewhere(tokenizer, demo_source):
-    b, task_a, task_b, epoch = learned_one_task(tokenizer, demo_source)
+    b, task_a, task_b, epoch = one_task_learned(tokenizer, demo_source, POLICY)
     b.trial(None, task_b, POLICY, 2, as_id="e7", keep=True)  # initialised as e7 would be
     b.new_expert("e1")
     before = b.experts.state("e1")

@@ -337,11 +337,15 @@ def test_a_trained_probe_stands_alone_and_the_rest_combine(profile, profiles, ca
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
 def test_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau, results):
+    """... and, once a trained probe ran, only candidates it measured and that did not tie."""
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
+    trained = {e for e in d.probabilities if e in results and results[e].steps > 0}
     if d.action is ReuseAction.CREATE:
-        assert all(p < tau for p in d.probabilities.values())
+        for e, p in d.probabilities.items():
+            assert p < tau or (trained and e not in trained) or results[e].tied
     else:
         assert d.probabilities[d.expert_id] >= tau
+        assert not trained or (d.expert_id in trained and not results[d.expert_id].tied)
 
 
 # --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) -----------------

@@ -605,3 +605,17 @@ def test_routing_accuracy_is_reported_to_the_expert_and_to_the_task_itself():
     for p in ev["per_task"].values():
         assert p["task_routing_accuracy"] <= p["routing_accuracy"]
     assert ev["task_routing_accuracy"] < ev["routing_accuracy"]  # the shared pair is confused
+
+
+def test_the_fake_backbone_rewards_a_second_domain_and_punishes_an_unrelated_task():
+    """Issue 31: under the product's defaults the decision logic meets a task that gains from reuse
+    (a second domain of an earlier task: its labels, its words) and one that conflicts (another
+    label space, other words): the first reuses its expert, the other gets one of its own."""
+    state = fake_container(seq(), ["training.epochs=1"]).run_sequence()()
+    decided = [(str(r.decision.action), r.expert_id) for r in state.reports]
+    assert decided == [("create", "expert-0"), ("create", "expert-1"), ("reuse", "expert-0")]
+    reuse = state.router.decisions[2]["probes"]["expert-0"]
+    assert reuse["candidate"] > reuse["fresh"] and reuse["earlier_cost"] == 0.0
+    conflict = state.router.decisions[1]["probes"]["expert-0"]
+    assert conflict["earlier_cost"] < 0.0  # training the topic on it cost the sentiment task
+    assert state.accuracy.bwt() == pytest.approx(0.0)
