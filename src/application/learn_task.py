@@ -6,7 +6,7 @@ import time
 
 from attrs import asdict
 
-from adaptive_learner.application.ports import AdapterStore, Learner, Tracker
+from adaptive_learner.application.ports import AdapterStore, Learner, Tracker, TrainingSession
 from adaptive_learner.application.record_outcome import OutcomeRecord
 from adaptive_learner.application.reuse import ReuseRule
 from adaptive_learner.application.state import RunState, TaskReport
@@ -171,7 +171,9 @@ class LearnTask:
         state.accuracy.record(step - 1, step, score.accuracy)
         state.balanced.record(step - 1, step, score.balanced_accuracy)
 
-    def _continued(self, decision: ReuseDecision, expert_id: str, task: Task):
+    def _continued(
+        self, decision: ReuseDecision, expert_id: str, task: Task
+    ) -> TrainingSession | None:
         """The probe's trained copy of the chosen option, whose steps are this training's first
         (docs/adr/0057); None when the learner kept none (or the decision forks)."""
         if decision.action is ReuseAction.FORK:

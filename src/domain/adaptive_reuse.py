@@ -125,7 +125,6 @@ class AdaptiveRouter:
         probs = {e: self._with_probe(p, probes.get(e)) for e, p in probs.items()}
         # ReuseDecision's evidence fields: scores, probabilities, tau, and the UCB indices below.
         evidence: dict[str, Any] = {"scores": scores, "probabilities": probs, "tau": tau}
-        best_p = max(probs.values(), default=0.0)
         if threshold.always_new:
             return ReuseDecision(
                 ReuseAction.CREATE,
@@ -155,7 +154,7 @@ class AdaptiveRouter:
                 ReuseAction.CREATE,
                 None,
                 scores[top],
-                1.0 - best_p,
+                1.0 - max(probs[e] for e in pool),
                 f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}"
                 f"{_probe_note(probes, top)}) {why}",
                 **evidence,
