@@ -182,18 +182,32 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
         "## Per task",
         "",
         (
-            "| task | expert | decision | reason | epochs | best epoch | seconds | of them routing "
-            "| gamma/Fisher scale | health |"
+            "| task | expert | decision | reason | epochs | best epoch | steps (rows, replayed "
+            "included) | seconds | of them routing | gamma/Fisher scale | health |"
         ),
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in state.reports:
+        counted = f" ({r.train_rows})" if r.train_rows else ""
         lines.append(
             f"| {r.task_id} | {r.expert_id} | {r.decision.action} | {r.decision.reason} | "
-            f"{r.epochs_run} | {r.best_epoch} | {r.seconds:.1f} | {r.routing_seconds:.1f} | "
-            f"{r.fisher_scale:.3f} | "
-            f"{r.health} |"
+            f"{r.epochs_run} | {r.best_epoch} | {r.train_steps}{counted} | {r.seconds:.1f} | "
+            f"{r.routing_seconds:.1f} | {r.fisher_scale:.3f} | {r.health} |"
         )
+    steps, rows = (
+        sum(r.train_steps for r in state.reports),
+        sum(r.train_rows for r in state.reports),
+    )
+    if steps:
+        lines += [
+            "",
+            f"Training compute: {steps} optimiser steps"
+            + (
+                f", {rows} examples through a training forward (replayed included)."
+                if rows
+                else "."
+            ),
+        ]
     lines += routing_markdown(state)
     lines += [
         "",

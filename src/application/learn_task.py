@@ -63,6 +63,7 @@ class LearnTask:
             expert.id, task, self.policy
         )
         stopper, dev_history, losses, first, initial_loss = self.early_stopping, [], [], 1, None
+        compute = {"steps": 0, "rows": 0}
         saved = session.load_checkpoint()  # a run killed mid-task continues after its last epoch
         if saved is not None:
             first, dev_history, losses = (
@@ -71,6 +72,7 @@ class LearnTask:
                 list(saved["losses"]),
             )
             initial_loss = saved.get("initial_loss")
+            compute = {k: saved.get(k, 0) for k in compute}
             stopper = EarlyStopping(**saved["stopper"]) if saved["stopper"] is not None else stopper
             self.tracker.log_event(
                 "resumed_task", task=task.id, expert=expert.id, after_epoch=saved["epoch"]
@@ -80,6 +82,8 @@ class LearnTask:
             if stopper is not None and stopper.should_stop:
                 break
             report = session.train_epoch()
+            compute["steps"] += report.steps
+            compute["rows"] += report.rows
             for i, loss in enumerate(report.step_losses):
                 self.tracker.log_metrics(
                     {f"{task.id}/step_loss": loss},
@@ -116,6 +120,7 @@ class LearnTask:
                     "losses": losses,
                     "initial_loss": initial_loss,
                     "stopper": None if stopper is None else asdict(stopper),
+                    **compute,
                 }
             )
         if stopper is not None:
@@ -150,6 +155,8 @@ class LearnTask:
             best_epoch=stopper.best_epoch if stopper is not None else epochs_run,
             seconds=time.perf_counter() - started,
             routing_seconds=routing,
+            train_steps=compute["steps"],
+            train_rows=compute["rows"],
             fisher_scale=fisher_scale,
             dev_history=tuple(dev_history),
             train_losses=tuple(losses),

@@ -26,6 +26,7 @@ class EpochReport:
     seconds: float
     step_losses: tuple[float, ...] = ()
     weight_scale: float | None = None  # largest |LoRA weight| after the epoch (None: not measured)
+    rows: int = 0  # examples through a training forward, replayed rows included (0: not counted)
 
 
 class TaskSource(Protocol):

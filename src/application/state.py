@@ -33,6 +33,10 @@ class TaskReport:
     fisher_scale: float = field(default=1.0, validator=_number)
     # of `seconds`, the rule's decision with its probe and the outcome record around training
     routing_seconds: float = field(default=0.0, validator=_number)
+    # the training's compute: optimiser steps and examples through a training forward (replayed
+    # rows included; 0 where the learner does not count them)
+    train_steps: int = field(default=0, validator=instance_of(int))
+    train_rows: int = field(default=0, validator=instance_of(int))
     dev_history: tuple[float, ...] = field(default=(), validator=_numbers)
     train_losses: tuple[float, ...] = field(default=(), validator=_numbers)
     stopped_early: bool = field(default=False, validator=instance_of(bool))

@@ -37,6 +37,11 @@ def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
     assert "routing accuracy" in result.stdout and "task-free accuracy" in result.stdout
     report = (run_dir / "report.md").read_text()
     assert "## Routing" in report and "always a new expert" in report
+    # each task's compute (the fake counts steps, not rows) and the run's total
+    steps = [r["train_steps"] for r in state["reports"]]
+    assert (
+        all(s > 0 for s in steps) and f"Training compute: {sum(steps)} optimiser steps." in report
+    )
 
     answer = cli(
         "predict", str(run_dir), "--text", "Did the team win the match yesterday?", cwd=tmp_path

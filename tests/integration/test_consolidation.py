@@ -427,3 +427,24 @@ def test_the_trained_probe_leaves_every_expert_memory_and_random_stream_as_it_wa
     assert b.consolidation["e0"] is kept and set(kept.replay) == {task_a.id}
     assert torch.equal(torch.get_rng_state(), rng)
     assert b.score("e0", task_b, "dev") == as_is
+
+
+def test_each_task_reports_its_training_compute_replayed_rows_included(
+    tokenizer, demo_source, tmp_path
+):
+    """Issue 31 item 5's confound is steps, so each task reports its optimiser steps and the rows
+    its training forwards saw: its own, plus one replayed batch per earlier task and step."""
+    policy = ConsolidationPolicy(replay="experience", replay_tasks_per_step=-1)
+    b = make_backbone(tokenizer, demo_source, run_dir=tmp_path)
+    tracker = RecordingTracker()
+    learn = schedule_learner(b, tracker, policy, epochs=2)
+    state = RunSequence(
+        demo_source, learn, EvaluateSequence(b, tracker), b, MemoryRunStore(), tracker
+    )()
+    train = [len(b.encoded(t, "train")) for t in demo_source.load()]
+    steps = [2 * math.ceil(n / 8) for n in train]
+    assert [r.train_steps for r in state.reports] == steps
+    # task k replays each of its k earlier tasks with a batch of 8 rows on every step
+    assert [r.train_rows for r in state.reports] == [
+        2 * n + k * 8 * s for k, (n, s) in enumerate(zip(train, steps, strict=True))
+    ]

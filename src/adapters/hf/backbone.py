@@ -101,6 +101,7 @@ class HFSession:
         self.label_ids = backbone.label_ids(task)
         self.rng = random.Random(f"{backbone.seed}:{task.id}:order")
         self.epoch, self.best = 0, backbone.experts.state(expert_id)
+        self.rows = self.rows_reported = 0  # examples through a training forward, replayed ones too
         self.last_nll, self.dev_accuracy, self.dev_entropy = 0.0, 0.0, 0.0
         self.grad_norms: list[float] = []
         self.dev_fresh = False  # dev signals describe the current weights
@@ -137,6 +138,7 @@ class HFSession:
             if self.params
             else None
         )
+        rows, self.rows_reported = self.rows - self.rows_reported, self.rows
         return EpochReport(
             self.epoch,
             self.last_nll,
@@ -144,6 +146,7 @@ class HFSession:
             time.perf_counter() - started,
             tuple(losses),
             weight_scale=scale,
+            rows=rows,
         )
 
     def _step(self, batch: list[int], stats: StepStats) -> bool:
@@ -176,6 +179,11 @@ class HFSession:
             stats.stop(loss)
             return False
         stats.add(task_loss, optimise(self.optimizer, self.params, loss, t.max_grad_norm, b.world))
+        self.rows += len(batch)
+        if self.kept:
+            self.rows += self.kept.replayed_rows(
+                self.task.id, self.policy, self.policy.replay_rows(t.batch_size)
+            )
         return True
 
     def train_steps(self, steps: int) -> bool:

@@ -69,6 +69,14 @@ class ExpertConsolidation:
         return bool(self.fisher or self.replay)
 
     # --- the extra loss while the expert learns a later task --------------------------------
+    def replayed_rows(self, task_id: str, policy: ConsolidationPolicy, batch_size: int) -> int:
+        """Rows `extra_loss` replays per step while the expert learns `task_id` (the compute a
+        step spends on earlier tasks, reported beside the task's own rows)."""
+        earlier = sum(t != task_id for t in self.replay)
+        if not policy.uses_replay or not earlier:
+            return 0
+        return policy.replayed_per_step(earlier) * batch_size
+
     def extra_loss(
         self,
         model,
