@@ -96,7 +96,13 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a table, got {value!r}")
         for k in value:
             _check_text(str(k), f"{where} key {str(k)!r:.40}")
-        return {str(k): _check_type(v, item, f"{where}.{k}") for k, v in value.items()}
+        # a key with a line or record separator is quoted, so the error stays one line
+        return {
+            str(k): _check_type(
+                v, item, f"{where}.{k}" if str(k).isprintable() else f"{where}[{str(k)!r}]"
+            )
+            for k, v in value.items()
+        }
     if origin in (
         types.UnionType,
         typing.Union,

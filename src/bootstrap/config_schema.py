@@ -43,7 +43,8 @@ class RunConfig:
     )
     backbone: str = doc(
         "hf",
-        "Backbone adapter: 'hf' (transformers + PEFT) or 'fake' (torch-free simulation).",
+        "Backbone adapter: 'hf' (transformers + PEFT) or 'fake' (a simulation without a model; "
+        "the learned router still uses torch).",
         validator=attrs.validators.in_(("hf", "fake")),
     )
     tracker: str = doc(

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from adaptive_learner.adapters import fake_backbone
@@ -82,6 +82,8 @@ def check_outcome(code: int, text: str, out: Path, started: list[Path]) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(sets=overrides)
+# found by this test: a table key holding a record separator split the error over two lines
+@example(sets=['consolidation.gamma_weights={"\u001e" = false}'])
 def test_any_config_starts_or_is_refused_in_one_line(tiny_data, run_cli, sets):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "runs"

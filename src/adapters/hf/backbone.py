@@ -245,8 +245,8 @@ class HFSession:
         if self.b.run_dir is None:
             return None
         progress = checkpoint.load(self.b.run_dir / "checkpoint", self)
-        if progress is not None:
-            self._open = None  # the checkpoint's epochs replace whatever a probe copy began
+        if progress is not None:  # the checkpoint's epochs replace whatever a probe copy began
+            self._open, self.rows, self.rows_reported = None, 0, 0
         return progress
 
     def signals(self) -> TrainingSignals:
