@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from adaptive_learner.adapters.data.task_folder import FolderTaskSource
     from adaptive_learner.adapters.fake_backbone import FakeBackbone, FakeJointSession, FakeSession
     from adaptive_learner.adapters.fake_profiler import FakeProfiler
-    from adaptive_learner.adapters.hf.backbone import HFBackbone, HFJointSession, HFSession
+    from adaptive_learner.adapters.hf.backbone import HFBackbone
     from adaptive_learner.adapters.hf.profiles import HFProfiler
+    from adaptive_learner.adapters.hf.sessions import HFJointSession, HFSession
     from adaptive_learner.adapters.routing.learned import LearnedRouter
     from adaptive_learner.adapters.routing.search import ProfileIndex
     from adaptive_learner.adapters.storage import JsonRunStore, MemoryRunStore

@@ -58,7 +58,7 @@ def test_resumed_run_matches_uninterrupted(tokenizer, demo_source, tmp_path):
 def test_killed_mid_task_resumes_from_the_epoch_checkpoint(
     tokenizer, demo_source, tmp_path, monkeypatch
 ):
-    from adaptive_learner.adapters.hf.backbone import HFSession
+    from adaptive_learner.adapters.hf.sessions import HFSession
 
     def two_epochs(run_dir):
         run = sequence(tokenizer, demo_source, run_dir)

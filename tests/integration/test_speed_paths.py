@@ -16,9 +16,9 @@ from tests.integration.conftest import make_backbone
 
 from adaptive_learner.adapters.errors import AdapterError
 from adaptive_learner.adapters.hf import prefix, scoring
-from adaptive_learner.adapters.hf.backbone import check_finite
 from adaptive_learner.adapters.hf.consolidation import ExpertConsolidation
 from adaptive_learner.adapters.hf.forward import AnswerForward, StepStats, gradient_attention
+from adaptive_learner.adapters.hf.sessions import check_finite
 from adaptive_learner.domain.consolidation import ConsolidationPolicy
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("one_thread")]

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from adaptive_learner.adapters.hf.backbone import HFBackbone, HFSession
+    from adaptive_learner.adapters.hf.backbone import HFBackbone
+    from adaptive_learner.adapters.hf.sessions import HFSession
     from adaptive_learner.domain.task import Task
 
 TRIAL = "trial-probe"  # prefix of the probe's throwaway experts (library ids are expert-<n>)
