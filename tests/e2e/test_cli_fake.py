@@ -26,6 +26,16 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def schedule(share: int) -> list[str]:
+    """The seed's schedule: the first `share` tasks on one LoRA (-1: all), the rest on their own."""
+    return [
+        "--set",
+        "routing.strategy='schedule'",
+        "--set",
+        f"routing.num_tasks_to_share_lora={share}",
+    ]
+
+
 def metric(out: str, name: str) -> float:
     return float(re.search(rf"{name} ([+-]?\d\.\d+)", out).group(1))
 
@@ -49,10 +59,7 @@ def test_one_expert_per_task_gives_zero_bwt(tmp_path):
         "run",
         "--backbone",
         "fake",
-        "--set",
-        "routing.strategy='schedule'",
-        "--set",
-        "routing.num_tasks_to_share_lora=1",
+        *schedule(1),
         "--output-dir",
         str(tmp_path),
         cwd=tmp_path,
@@ -66,10 +73,7 @@ def test_one_shared_expert_forgets(tmp_path):
         "run",
         "--backbone",
         "fake",
-        "--set",
-        "routing.strategy='schedule'",
-        "--set",
-        "routing.num_tasks_to_share_lora=-1",
+        *schedule(-1),
         "--output-dir",
         str(tmp_path),
         cwd=tmp_path,
@@ -171,10 +175,7 @@ def test_a_reference_run_is_printed_and_reported_beside_the_run(tmp_path):
         "fake",
         "--set",
         "consolidation.replay='none'",
-        "--set",
-        "routing.strategy='schedule'",
-        "--set",
-        "routing.num_tasks_to_share_lora=-1",
+        *schedule(-1),
         "--output-dir",
         str(tmp_path),
         cwd=tmp_path,
@@ -205,10 +206,7 @@ def test_a_reference_run_is_printed_and_reported_beside_the_run(tmp_path):
         "run",
         "--backbone",
         "fake",
-        "--set",
-        "routing.strategy='schedule'",
-        "--set",
-        "routing.num_tasks_to_share_lora=-1",
+        *schedule(-1),
         "--set",
         f"run.reference='{ref}'",
         "--output-dir",
