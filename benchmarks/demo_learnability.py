@@ -15,6 +15,11 @@ Reuse pairs: a second task trained after review_sentiment on the SAME expert (sc
 num_tasks_to_share_lora=-1, experience replay) against the same two tasks on separate experts
 (num_tasks_to_share_lora=1, experience replay, which has nothing to replay on a fresh expert).
 
+The results file was measured at revision 1fc781a, against the five-task suite of that time
+(mentions_animal answered yes/no, same_event's "different" changed two details, is_question);
+the suite was rebuilt from these findings (docs/adr/0059), so BASELINE and `_same_event` now
+name the new suite's tasks, and benchmarks/demo_suite_check.py checks it.
+
 Resumable by candidate: a candidate whose OUT/results/<name>@s<seed>.json exists is not run again.
 Prints a table; with --save writes benchmarks/results/demo-learnability-2026-12-07.{md,json}.
 """
@@ -30,18 +35,7 @@ import time
 from pathlib import Path
 
 from adaptive_learner.adapters.data.demo_suite import (
-    ANIMALS,
-    CITIES,
-    DAYS,
-    DEEDS,
     DEMO_TASKS,
-    EVENT_FORMS,
-    NAMES,
-    NEGATIVE,
-    PEOPLE,
-    PLACES,
-    POSITIVE,
-    THINGS,
     YES_NO,
     _animal,
     _cap,
@@ -49,6 +43,23 @@ from adaptive_learner.adapters.data.demo_suite import (
     _same_event,
     _write_atomic,
     write_demo_suite,
+)
+from adaptive_learner.adapters.data.demo_words import (
+    ANIMALS,
+    CITIES,
+    DAYS,
+    DEEDS,
+    EVENT_FORMS,
+    NAMES,
+    NEGATIVE,
+    PEOPLE,
+    PLACES,
+    POSITIVE,
+    PRODUCT_FORMS,
+    PRODUCT_NEGATIVE,
+    PRODUCT_POSITIVE,
+    PRODUCTS,
+    THINGS,
 )
 from adaptive_learner.bootstrap.api import run_sequence
 
@@ -141,53 +152,6 @@ def _same_event_same_form(rng: random.Random, label: int) -> tuple[str, str]:
 
 
 # --- a second sentiment domain (reuse should help) and a flipped one (sharing should cost) ---
-
-PRODUCTS = (
-    "the blender",
-    "this phone",
-    "the headphones",
-    "the vacuum cleaner",
-    "this laptop bag",
-    "the coffee machine",
-    "the running shoes",
-    "this desk lamp",
-    "the electric kettle",
-    "the tent",
-    "this keyboard",
-    "the toaster",
-)
-PRODUCT_FORMS = (
-    "I bought {p} last month and it is {a}.",
-    "{P} arrived yesterday; it is {a}.",
-    "After a week of use, {p} seems {a}.",
-    "My verdict on {p}: {a}.",
-    "Customer review: {p} turned out {a}.",
-    "Two stars or five? {P} is {a}.",
-)
-PRODUCT_POSITIVE = (
-    "reliable",
-    "sturdy",
-    "handy",
-    "well made",
-    "comfortable",
-    "worth every penny",
-    "solid",
-    "easy to use",
-    "a real bargain",
-    "top quality",
-)
-PRODUCT_NEGATIVE = (
-    "flimsy",
-    "broken",
-    "useless",
-    "faulty",
-    "overpriced",
-    "cheaply made",
-    "hard to use",
-    "a waste of money",
-    "unreliable",
-    "falling apart",
-)
 
 
 def _product_review(words: tuple[tuple[str, ...], tuple[str, ...]]):

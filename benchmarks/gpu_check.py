@@ -40,6 +40,15 @@ sys.path.insert(0, str(HERE))
 
 from hf_trainer_baseline import Clock, machine, naive_overrides, run_project, run_trainer
 
+# sl-f's five tasks in shape: the demo suite's first five (it has six since docs/adr/0059)
+SL_F_TASKS = [
+    "review_sentiment",
+    "news_topic",
+    "product_sentiment",
+    "mentions_animal",
+    "same_event",
+]
+
 GEMMA_2B = dict(
     vocab_size=256000,
     hidden_size=2048,
@@ -185,7 +194,7 @@ def build_config(tiny: bool, compile_mode: str, extra: list[str], epochs: int | 
         "sl-f",
         [
             "data.source='demo'",
-            "data.tasks=[]",
+            f"data.tasks={SL_F_TASKS!r}",
             "data.verbalizers={}",
             "data.max_length=128",
             "lora.first_layer=" + ("1" if tiny else "8"),
@@ -431,7 +440,7 @@ def main() -> None:
             tmp  # the demo suite is generated here, nothing is read from the user's cache
         )
         cfg = build_config(args.tiny, "none", args.sets)
-        write_demo_suite(Path(tmp) / "demo-suite-v1")
+        write_demo_suite(Path(tmp) / "demo-suite-v2")
         source = build_source(cfg)
         tokenizer = demo_tokenizer(source, shape["vocab_size"])
 
@@ -621,7 +630,7 @@ def _overrides(cfg) -> list[str]:
     d, t, lora, c = cfg.data, cfg.training, cfg.lora, cfg.consolidation
     return [
         "data.source='demo'",
-        "data.tasks=[]",
+        f"data.tasks={SL_F_TASKS!r}",
         "data.verbalizers={}",
         f"data.max_length={d.max_length}",
         f"data.train_samples_per_task={d.train_samples_per_task}",

@@ -162,7 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ADAPTIVE_LEARNER_CACHE"] = tmp
         base = build_config(args.tiny, "none", [])
-        write_demo_suite(Path(tmp) / "demo-suite-v1")
+        write_demo_suite(Path(tmp) / "demo-suite-v2")
         source = build_source(base)
         tokenizer = demo_tokenizer(source, shape["vocab_size"])
         two = list(source.load().ids)[:2]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import adaptive_learner as al
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
 from adaptive_learner.adapters.errors import DataError
 from adaptive_learner.application.state import RunState
 from adaptive_learner.bootstrap.config import ConfigError, load_config
@@ -51,7 +52,11 @@ def test_the_quickstart_notebook_runs_and_answers(tmp_path, monkeypatch):
     assert result.run_dir.parent == Path("runs") and (result.run_dir / "report.md").exists()
     assert 0.0 <= result.avg_acc <= 1.0 and -1.0 <= result.bwt <= 1.0
     n = len(result.task_ids)
-    assert n == 5 and len(result.matrix) == n and all(len(row) == n for row in result.matrix)
+    assert (
+        n == len(DEMO_TASK_NAMES)
+        and len(result.matrix) == n
+        and all(len(row) == n for row in result.matrix)
+    )
     assert all(result.matrix[i][j] is not None for i in range(n) for j in range(i + 1))
     assert f"AvgAcc {result.avg_acc:.3f}" in printed.getvalue()
     labels = labels_of(result.run_dir)

@@ -7,7 +7,8 @@ file in the same commit and says why. Rewritten since: the evaluation gained
 schedule and fixed runs gained their routing evaluation (issue 31: every run reports it; their
 matrices and decisions unchanged); `default` was added when the defaults became adaptive with the
 learned router (issue 31); two `adaptive`/`default` reasons gained "n unmeasured candidate(s) not
-reused" (docs/adr/0056; the decisions themselves unchanged)."""
+reused" (docs/adr/0056; the decisions themselves unchanged); every case for the six-task demo
+suite (docs/adr/0059; `fixed` gained a sixth entry, the new task on expert 0)."""
 
 import json
 from pathlib import Path
@@ -25,7 +26,7 @@ CASES = {
     # out so the figures stay comparable with the file's first version
     "schedule": [SCHEDULE, "routing.num_tasks_to_share_lora=3"],
     "schedule-all": [SCHEDULE, "routing.num_tasks_to_share_lora=-1"],
-    "fixed": [SCHEDULE, "routing.expert_of_task=[0, 1, 0, 3, 1]"],
+    "fixed": [SCHEDULE, "routing.expert_of_task=[0, 1, 0, 3, 1, 0]"],
     "similarity": ["routing.strategy='similarity'", "routing.reuse_threshold=0.3", COSINE],
     "adaptive": ["routing.strategy='adaptive'", COSINE],
     "adaptive-reuse": [

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,13 +46,13 @@ def run_dir_of(out: str) -> Path:
     return Path(re.search(r"run folder: (\S+)", out).group(1))
 
 
-def test_run_prints_five_task_matrix_avgacc_bwt(tmp_path):
+def test_run_prints_the_suites_matrix_avgacc_bwt(tmp_path):
     result = cli("run", "--backbone", "fake", "--output-dir", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Accuracy matrix" in out and "AvgAcc" in out and "BWT" in out
     state = json.loads((run_dir_of(out) / "state.json").read_text())
-    assert len(state["task_ids"]) == 5
+    assert len(state["task_ids"]) == len(DEMO_TASK_NAMES)
     assert all(row[i] is not None for i, row in enumerate(state["accuracy"]["rows"]))
 
 
@@ -235,7 +237,8 @@ def test_the_default_preset_replays_every_earlier_task_and_the_naive_baselines_s
     reference = load_reference(cfg.run.reference)
     assert reference is None or (
         reference["backbone"] == "hf"
-        and len(reference["final_row"]) == len(reference["tasks"]) == 5
+        and reference["tasks"] == list(DEMO_TASK_NAMES)
+        and len(reference["final_row"]) == len(DEMO_TASK_NAMES)
     )
     for naive in ("glue5", "sl-a", "cl-learnable"):
         assert load_config(naive).consolidation.replay == "none"

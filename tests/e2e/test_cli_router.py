@@ -5,6 +5,8 @@ import json
 import pytest
 from tests.e2e.test_cli_fake import cli, run_dir_of
 
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
+
 pytestmark = pytest.mark.e2e
 ADAPTIVE = [
     "--backbone",
@@ -31,7 +33,7 @@ def test_seed_threshold_1_1_always_creates_and_reports_routing(tmp_path):
     assert result.returncode == 0, result.stderr
     run_dir = run_dir_of(result.stdout)
     state = json.loads((run_dir / "state.json").read_text())
-    assert len(state["library"]["experts"]) == 5
+    assert len(state["library"]["experts"]) == len(DEMO_TASK_NAMES)
     assert all(d["action"] == "create" for d in state["router"]["decisions"])
     assert state["router"]["schema_version"] == 1 and state["router"]["base_model"] == "fake"
     assert "routing accuracy" in result.stdout and "task-free accuracy" in result.stdout

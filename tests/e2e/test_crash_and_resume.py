@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
+
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [
@@ -106,7 +108,9 @@ def test_report_and_compare(tmp_path):
     compared = cli("compare", *runs, cwd=tmp_path)
     assert compared.returncode == 0 and "0,1" in compared.stdout and "±" in compared.stdout
     manifest = json.loads((Path(runs[0]) / "manifest.json").read_text())
-    assert manifest["packages"]["attrs"] and len(manifest["data"]) == 15  # 5 tasks x 3 files
+    assert manifest["packages"]["attrs"] and len(manifest["data"]) == 3 * len(
+        DEMO_TASK_NAMES
+    )  # 3 files a task
 
 
 def test_kill_mid_task_resumes_after_the_last_finished_epoch(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adaptive_learner.adapters import trackers
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
 from adaptive_learner.adapters.fake_backbone import FakeSession
 from adaptive_learner.bootstrap import cli
 
@@ -53,7 +54,7 @@ def diverged(tmp_path, monkeypatch, capsys) -> Path:
     original = FakeSession.train_epoch
 
     def nan_on_third(self):
-        if self.task.id == "mentions_animal":
+        if self.task.id == "product_sentiment":
             self.backbone.learning_rate = 10.0
         return original(self)
 
@@ -63,7 +64,7 @@ def diverged(tmp_path, monkeypatch, capsys) -> Path:
     assert_one_line_error(
         code,
         out,
-        "task 'mentions_animal' diverged",
+        "task 'product_sentiment' diverged",
         "training loss became nan",
         "training.learning_rate",
     )
@@ -112,7 +113,7 @@ def test_a_truncated_checkpoint_on_resume_is_one_line(tmp_path, monkeypatch, cap
     original = FakeSession.train_epoch
 
     def die_in_second_epoch_of_third_task(self):
-        if self.task.id == "mentions_animal" and self.epoch == 1:
+        if self.task.id == "product_sentiment" and self.epoch == 1:
             raise KeyboardInterrupt  # killed after epoch 1's checkpoint
         return original(self)
 
@@ -190,18 +191,18 @@ def test_divergence_is_recorded_then_resume_with_a_lower_learning_rate_finishes(
     assert saved == sorted({r["expert_id"] for r in state["reports"]}) and "expert-2" not in saved
     report = (diverged / "report.md").read_text()
     assert (
-        "**Incomplete run: 2/5 tasks learned.**" in report
-        and "**Stopped:** task 'mentions_animal' diverged" in report
+        "**Incomplete run: 2/6 tasks learned.**" in report
+        and "**Stopped:** task 'product_sentiment' diverged" in report
     )
     events = [json.loads(line) for line in (diverged / "events.jsonl").read_text().splitlines()]
-    assert any(e.get("event") == "diverged" and e["task"] == "mentions_animal" for e in events)
+    assert any(e.get("event") == "diverged" and e["task"] == "product_sentiment" for e in events)
 
     code, out = invoke(
         monkeypatch, capsys, "resume", diverged, "--set", "training.learning_rate=1e-3"
     )
     assert code == 0, out
     state = json.loads((diverged / "state.json").read_text())
-    assert state["stopped"] is None and len(state["reports"]) == 5
+    assert state["stopped"] is None and len(state["reports"]) == len(DEMO_TASK_NAMES)
     manifest = json.loads((diverged / "manifest.json").read_text())
     assert manifest["resumes"][-1]["set"] == ["training.learning_rate=1e-3"]
     assert manifest["config"]["training"]["learning_rate"] == 1e-3
@@ -251,11 +252,13 @@ def test_a_task_that_ends_at_zero_shot_is_flagged_did_not_learn(tmp_path, monkey
     run_dir = only_run(tmp_path)
     state = json.loads((run_dir / "state.json").read_text())
     flagged = {r["task_id"]: r["health"] for r in state["reports"]}
-    assert flagged["news_topic"] == "did_not_learn" and list(flagged.values()).count("ok") == 4
+    assert flagged["news_topic"] == "did_not_learn"
+    assert list(flagged.values()).count("ok") == len(DEMO_TASK_NAMES) - 1
     assert "**Warning — news_topic did not learn:** accuracy" in (run_dir / "report.md").read_text()
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     trained = {e["task"]: e["health"] for e in events if e.get("event") == "task_trained"}
-    assert trained["news_topic"] == "did_not_learn" and len(trained) == 5  # never "learned"
+    assert trained["news_topic"] == "did_not_learn"  # never "learned"
+    assert len(trained) == len(DEMO_TASK_NAMES)
     assert not any(e.get("event") == "task_learned" for e in events)
 
 
@@ -263,7 +266,7 @@ def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(
     tmp_path, diverged, monkeypatch, capsys
 ):
     code, out = invoke(monkeypatch, capsys, "report", diverged)
-    assert code == 0 and "[2/5 tasks]" in out and "INCOMPLETE: 2/5 tasks learned" in out
+    assert code == 0 and "[2/6 tasks]" in out and "INCOMPLETE: 2/6 tasks learned" in out
     code, out = invoke(
         monkeypatch, capsys, "run", *FAKE, "--set", "run.seed=1", "--output-dir", tmp_path / "more"
     )
@@ -275,11 +278,11 @@ def test_an_incomplete_run_is_marked_and_kept_out_of_mean_std(
     ]
     # one row each: the incomplete run is not averaged with the finished one
     assert len(rows) == 2, out
-    assert any("2/5 INCOMPLETE" in r for r in rows) and any(
-        "5/5" in r and "INCOMPLETE" not in r for r in rows
+    assert any("2/6 INCOMPLETE" in r for r in rows) and any(
+        "6/6" in r and "INCOMPLETE" not in r for r in rows
     )
     code, out = invoke(monkeypatch, capsys, "compare", diverged, other, "--include-incomplete")
-    assert code == 0 and "2/5,5/5" in out and "INCOMPLETE" in out, out
+    assert code == 0 and "2/6,6/6" in out and "INCOMPLETE" in out, out
     assert "0,1" in out  # asked for: both seeds in one mean ± std row
 
 
@@ -301,7 +304,11 @@ def test_resume_cleans_tmp_files_and_rewrites_a_lost_manifest_and_config(
     assert code == 0, out
     assert not list(diverged.rglob(".*.tmp"))
     manifest = json.loads((diverged / "manifest.json").read_text())
-    assert manifest["seed"] == 0 and len(manifest["data"]) == 15 and manifest["resumes"]
+    assert (
+        manifest["seed"] == 0
+        and len(manifest["data"]) == 3 * len(DEMO_TASK_NAMES)
+        and manifest["resumes"]
+    )
 
 
 def test_a_run_folder_without_config_json_is_resumed_from_its_manifest(

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
 from adaptive_learner.bootstrap.cli import entry
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,7 @@ def test_a_threshold_above_one_gives_one_expert_per_task(strategy, tmp_path, cap
     capsys.readouterr()
     (state,) = (tmp_path / "runs").glob("*/state.json")
     library = json.loads(state.read_text())["library"]
-    assert len(library["experts"]) == 5
+    assert len(library["experts"]) == len(DEMO_TASK_NAMES)
 
 
 def test_a_schedule_key_under_the_default_strategy_is_refused_before_any_folder(tmp_path, capsys):

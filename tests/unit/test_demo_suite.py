@@ -1,14 +1,25 @@
-"""The embedded demo suite: five balanced tasks, written deterministically in the folder format."""
+"""The embedded demo suite: six balanced tasks, written deterministically in the folder format,
+with a task that should reuse an earlier expert and one that should not (docs/adr/0059)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES, write_demo_suite
+from adaptive_learner.adapters.data.demo_words import (
+    CITIES,
+    DAYS,
+    NAMES,
+    NEGATIVE,
+    POSITIVE,
+    PRODUCT_NEGATIVE,
+    PRODUCT_POSITIVE,
+)
 from adaptive_learner.adapters.data.task_folder import FolderTaskSource, read_task_folder
 
 pytestmark = pytest.mark.unit
@@ -29,8 +40,8 @@ def suite(tmp_path_factory) -> Path:
     )
 
 
-def test_five_task_folders_in_the_folder_format(suite):
-    assert len(DEMO_TASK_NAMES) == 5 == len(set(DEMO_TASK_NAMES))
+def test_six_task_folders_in_the_folder_format(suite):
+    assert len(DEMO_TASK_NAMES) == 6 == len(set(DEMO_TASK_NAMES))
     assert sorted(p.name for p in suite.iterdir()) == sorted(DEMO_TASK_NAMES)
     assert snapshot(suite).keys() == {f"{name}/{f}" for name in DEMO_TASK_NAMES for f in FILES}
     for name in DEMO_TASK_NAMES:
@@ -93,3 +104,47 @@ def test_texts_are_short_and_verbalizers_reuse_yes_no(suite):
 
 def test_no_temporary_files_are_left_behind(suite):
     assert not [p for p in suite.rglob("*") if p.name.startswith(".")]
+
+
+def _answers_by_word(suite: Path, name: str, words: tuple[str, ...]) -> dict[str, set[str]]:
+    """For each word of `words` found in the task's texts, the answers given to those texts."""
+    task, train, validation = read_task_folder(suite / name)
+    found: dict[str, set[str]] = {}
+    for e in (*train, *validation):
+        for word in words:
+            if f" {word}" in f" {e.text}":
+                found.setdefault(word, set()).add(task.answers[e.label])
+    return found
+
+
+def test_product_sentiment_is_review_sentiment_in_new_words_with_the_same_answers(suite):
+    review, _, _ = read_task_folder(suite / "review_sentiment")
+    product, _, _ = read_task_folder(suite / "product_sentiment")
+    assert review.answers == product.answers and review.labels == product.labels
+    # its cue words are its own: none of review_sentiment's adjectives appears
+    assert not _answers_by_word(suite, "product_sentiment", POSITIVE + NEGATIVE)
+    by_word = _answers_by_word(suite, "product_sentiment", PRODUCT_POSITIVE + PRODUCT_NEGATIVE)
+    assert {w for w, a in by_word.items() if a == {"yes"}} == set(PRODUCT_POSITIVE)
+    assert all(by_word[w] == {"no"} for w in PRODUCT_NEGATIVE if w in by_word)
+
+
+def test_stay_complaint_answers_yes_where_review_sentiment_answers_no(suite):
+    """The same adjectives with the opposite yes: sharing review_sentiment's expert must cost."""
+    review = _answers_by_word(suite, "review_sentiment", POSITIVE + NEGATIVE)
+    stay = _answers_by_word(suite, "stay_complaint", POSITIVE + NEGATIVE)
+    assert set(stay) == set(review) == set(POSITIVE + NEGATIVE)
+    for word in POSITIVE + NEGATIVE:
+        assert len(review[word]) == len(stay[word]) == 1
+        assert review[word] != stay[word], word
+
+
+def test_different_events_differ_in_every_detail(suite):
+    _, train, _ = read_task_folder(suite / "same_event")
+    details = set(NAMES + CITIES + DAYS)
+    for e in train:
+        words = [set(re.findall(r"\w+", t)) & details for t in (e.text, e.text_pair)]
+        shared = words[0] & words[1]
+        if e.label == 1:  # same
+            assert len(shared) >= 3, (e.text, e.text_pair)
+        else:
+            assert not shared, (e.text, e.text_pair)

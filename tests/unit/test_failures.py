@@ -35,7 +35,7 @@ def test_nan_loss_stops_the_task_keeps_earlier_tasks(tmp_path, monkeypatch, caps
     original = FakeSession.train_epoch
 
     def explode_on_third_task(self):
-        if self.task.id == "mentions_animal":
+        if self.task.id == "product_sentiment":
             raise AdapterError(
                 f"task {self.task.id!r}: loss became nan at epoch 1; lower training.learning_rate"
             )

@@ -1,6 +1,7 @@
 import pytest
 from tests.conftest import StaticSource
 
+from adaptive_learner.adapters.data.demo_suite import DEMO_TASK_NAMES
 from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.train_jointly import TrainJointly
@@ -29,7 +30,7 @@ def test_every_preset_runs_on_the_fake_backbone(name, tmp_path):
         ],
     )
     state = make_container(cfg, tmp_path).run_sequence()()
-    assert state.completed == 5
+    assert state.completed == len(DEMO_TASK_NAMES)
     consolidates = cfg.consolidation.ewc_lambda > 0 or cfg.consolidation.replay != "none"
     if consolidates and cfg.routing.strategy == "schedule":  # adaptive presets decide sharing
         assert any(r.expert_id == state.reports[0].expert_id for r in state.reports[1:]), (

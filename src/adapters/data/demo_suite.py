@@ -1,15 +1,22 @@
-"""The embedded demo suite: five small English classification tasks, generated from templates.
+"""The embedded demo suite: six small English classification tasks, generated from templates.
 
-Every label is decided by a clear lexical cue (an adjective, a topic noun, an animal noun, a
-changed detail, a leading auxiliary), so a 135M-parameter model with a LoRA learns each from
-about a hundred examples. The tasks are built to interfere when one adapter learns them in
-sequence: four of them answer with the same words " yes"/" no" but mean different things, and
-all draw on one vocabulary, so each task's cue is a distractor in the others (reviews mention
-animals, animal sentences carry sentiment, and so on).
+Every label is decided by a clear lexical cue (an adjective, a topic noun, an animal noun, four
+changed details, a leading auxiliary), and each task was kept only after a fresh LoRA learned it
+at the main job's budget (64 examples x 2 epochs) to at least 0.15 above both its zero-shot and
+its majority-class accuracy on three run seeds (benchmarks/demo_learnability.py; docs/adr/0059).
+Two tasks are there for the adaptive router to decide about:
+- `product_sentiment` is a second domain of `review_sentiment` (product reviews with their own
+  adjectives, yes = positive as before): review_sentiment's expert answers it before any training
+  on it, so sharing that expert is the right call.
+- `stay_complaint` asks about hotel stays with review_sentiment's adjectives but answers yes for a
+  complaint, the opposite sense: put on review_sentiment's expert it starts near 0 and ends far
+  below what a fresh expert reaches, so sharing costs.
+Four tasks answer " yes"/" no" with different meanings; `mentions_animal` names its classes
+(" animal"/" object"), with which a 135M model learns the cue that its yes/no version missed.
 
 Verbalizers were checked to be one token each with a leading space in the SmolLM2-135M-Instruct
 tokenizer: " yes" 9805, " no" 787, " sports" 5288, " business" 1861, " science" 2092,
-" politics" 5993.
+" politics" 5993, " animal" 3161, " object" 1569.
 
 Files are written atomically and only when their bytes change, so concurrent runs can share one
 cache folder and the same seed always leaves byte-identical files.
@@ -22,173 +29,29 @@ import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from adaptive_learner.adapters.data.demo_words import (
+    ADJECTIVES,
+    ANIMALS,
+    CITIES,
+    DAYS,
+    DEEDS,
+    EVENT_FORMS,
+    EVENTS,
+    NAMES,
+    NEGATIVE,
+    PEOPLE,
+    PLACES,
+    POSITIVE,
+    PRODUCT_FORMS,
+    PRODUCT_NEGATIVE,
+    PRODUCT_POSITIVE,
+    PRODUCTS,
+    STAY_PARTS,
+    STAYS,
+    THINGS,
+    TOPICS,
+)
 from adaptive_learner.adapters.storage import atomic_write_text
-
-PEOPLE = (
-    "my neighbour",
-    "the coach",
-    "our teacher",
-    "the new manager",
-    "my sister",
-    "the old farmer",
-    "a young student",
-    "the reporter",
-    "Anna",
-    "Marco",
-    "the pilot",
-    "my uncle",
-)
-ANIMALS = (
-    "the dog",
-    "a cat",
-    "the old horse",
-    "a parrot",
-    "the rabbit",
-    "a small fox",
-    "the cow",
-    "an owl",
-    "the goat",
-    "a duck",
-    "the pony",
-    "a hamster",
-)
-THINGS = (
-    "the kettle",
-    "a red umbrella",
-    "the old piano",
-    "a bicycle",
-    "the lamp",
-    "a suitcase",
-    "the clock",
-    "a wooden chair",
-    "the radio",
-    "a blue scarf",
-    "the mirror",
-    "a backpack",
-)
-PLACES = (
-    "by the door",
-    "in the garden",
-    "under the table",
-    "near the window",
-    "on the stairs",
-    "in the hall",
-)
-TOPICS = {
-    "sports": (
-        "the football match",
-        "the tennis final",
-        "the marathon",
-        "the basketball game",
-        "the cycling race",
-        "the swimming contest",
-        "the hockey season",
-        "the boxing night",
-    ),
-    "business": (
-        "the quarterly earnings report",
-        "the bank merger",
-        "the new shop",
-        "the company's sales forecast",
-        "the stock market rally",
-        "the factory's new contract",
-        "the startup's funding round",
-        "the price increase",
-    ),
-    "science": (
-        "the telescope survey",
-        "the chemistry experiment",
-        "the vaccine trial",
-        "the physics lecture",
-        "the fossil discovery",
-        "the climate study",
-        "the robot prototype",
-        "the genetics paper",
-    ),
-    "politics": (
-        "the election debate",
-        "the new tax law",
-        "the senate vote",
-        "the mayor's speech",
-        "the party conference",
-        "the minister's resignation",
-        "the border treaty",
-        "the council meeting",
-    ),
-}
-EVENTS = tuple(e for events in TOPICS.values() for e in events)
-POSITIVE = (
-    "wonderful",
-    "excellent",
-    "delightful",
-    "brilliant",
-    "superb",
-    "fantastic",
-    "charming",
-    "impressive",
-    "great",
-    "lovely",
-)
-NEGATIVE = (
-    "awful",
-    "terrible",
-    "boring",
-    "disappointing",
-    "dreadful",
-    "horrible",
-    "dull",
-    "poor",
-    "annoying",
-    "painful",
-)
-ADJECTIVES = POSITIVE + NEGATIVE
-NAMES = (
-    "Anna",
-    "Marco",
-    "Priya",
-    "Tom",
-    "Lena",
-    "Omar",
-    "Sofia",
-    "James",
-    "Yuki",
-    "Carlos",
-    "Grace",
-    "Ivan",
-)
-# (plain wording, paraphrased wording) of one deed; a "same" pair may use either for either side.
-DEEDS = (
-    ("bought a bicycle", "purchased a bike"),
-    ("sold a car", "sold an automobile"),
-    ("lost a wallet", "misplaced a wallet"),
-    ("visited a museum", "went to a museum"),
-    ("fixed a laptop", "repaired a laptop"),
-    ("cooked a big dinner", "made a large dinner"),
-    ("won a chess game", "won a game of chess"),
-    ("met an old friend", "ran into an old friend"),
-    ("started a new job", "began a new job"),
-    ("painted a fence", "gave a fence a coat of paint"),
-)
-CITIES = (
-    "Paris",
-    "Rome",
-    "Berlin",
-    "Madrid",
-    "Lisbon",
-    "Vienna",
-    "Prague",
-    "Dublin",
-    "Oslo",
-    "Athens",
-)
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-EVENT_FORMS = (
-    "{n} {d} in {c} on {w}.",
-    "On {w}, {n} {d} in {c}.",
-    "In {c}, {n} {d} on {w}.",
-    "{n} {d} on {w} in {c}.",
-    "It was {w} when {n} {d} in {c}.",
-)
 
 
 def _cap(text: str) -> str:
@@ -263,37 +126,36 @@ def _same_event(rng: random.Random, label: int) -> tuple[str, str]:
     first = {key: rng.choice(pool) for key, pool in pools.items()}
     second = dict(first)
     if not label:
-        # Two changed details, not one: a single swapped word is too faint a cue for a 135M model.
-        for key in rng.sample(sorted(pools), 2):
-            second[key] = rng.choice([v for v in pools[key] if v != first[key]])
+        # A different event differs in all four details (person, deed, city, day). With two
+        # changed the cue was on an edge at this budget: a fresh LoRA learned it on one run seed
+        # of three (benchmarks/results/demo-learnability-2026-12-07.md).
+        for key, pool in pools.items():
+            second[key] = rng.choice([v for v in pool if v != first[key]])
     return _event(rng, first), _event(rng, second)
 
 
-def _question(rng: random.Random, label: int) -> str:
-    who, event = rng.choice(PEOPLE + ANIMALS), rng.choice(EVENTS)
-    if label:
-        forms = (
-            "did {w} enjoy {e}",
-            "will {w} attend {e} tomorrow",
-            "can {w} explain {e}",
-            "is {w} writing about {e}",
-            "why did {w} leave {e} early",
-            "where will {w} watch {e}",
-            "has {w} heard about {e}",
+def _product(rng: random.Random, label: int) -> str:
+    adj = rng.choice(PRODUCT_POSITIVE if label else PRODUCT_NEGATIVE)
+    adj = rng.choice(("", "really ", "quite ", "simply ")) + adj
+    product = rng.choice(PRODUCTS)
+    return _cap(rng.choice(PRODUCT_FORMS).format(p=product, P=_cap(product), a=adj))
+
+
+def _stay(rng: random.Random, label: int) -> str:
+    """label 1 = a complaint: a negative word, where review_sentiment's 1 is a positive one."""
+    adj = rng.choice(NEGATIVE if label else POSITIVE)
+    adj = rng.choice(("", "really ", "quite ", "simply ")) + adj
+    form = rng.choice(
+        (
+            "We stayed at {s} for a week; {p} was {a}.",
+            "Guest note: at {s}, {p} was {a}.",
+            "Two nights at {s} and {p} was {a}.",
+            "My stay at {s}: {p} {a}, all in all.",
+            "Booked {s} again and {p} was {a}.",
+            "Review of {s}: {p} felt {a}.",
         )
-    else:
-        # Indirect questions are statements too: the cue is the sentence's opening, not a wh-word.
-        forms = (
-            "{w} enjoyed {e}",
-            "{w} will attend {e} tomorrow",
-            "{w} can explain {e}",
-            "{w} is writing about {e}",
-            "{w} wondered why {e} ended early",
-            "{w} asked where {e} would be shown",
-            "{w} has heard about {e}",
-        )
-    # No final punctuation: a question mark would make the task a one-character lookup.
-    return _cap(rng.choice(forms).format(w=who, e=event))
+    )
+    return _cap(form.format(s=rng.choice(STAYS), p=rng.choice(STAY_PARTS), a=adj))
 
 
 Generator = Callable[[random.Random, int], "str | tuple[str, str]"]
@@ -314,10 +176,18 @@ DEMO_TASKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, Generato
         "single",
         _topic,
     ),
-    "mentions_animal": (
-        "Decide whether the sentence mentions an animal (yes) or not (no).",
-        ("no_animal", "animal"),
+    # a second domain of review_sentiment: reusing its expert is the right call
+    "product_sentiment": (
+        "Decide whether the opinion in the product review is positive (yes) or negative (no).",
+        ("negative", "positive"),
         YES_NO,
+        "single",
+        _product,
+    ),
+    "mentions_animal": (
+        "Decide whether the sentence mentions an animal or only objects.",
+        ("object", "animal"),
+        ("object", "animal"),
         "single",
         _animal,
     ),
@@ -328,15 +198,13 @@ DEMO_TASKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, Generato
         "pair",
         _same_event,
     ),
-    "is_question": (
-        (
-            "Decide whether the sentence, written without final punctuation, is a question (yes) "
-            "or a statement (no)."
-        ),
-        ("statement", "question"),
+    # review_sentiment's words with the opposite yes: sharing its expert costs
+    "stay_complaint": (
+        "Decide whether the guest's note about their stay is a complaint (yes) or praise (no).",
+        ("praise", "complaint"),
         YES_NO,
         "single",
-        _question,
+        _stay,
     ),
 }
 DEMO_TASK_NAMES: tuple[str, ...] = tuple(DEMO_TASKS)
@@ -345,7 +213,7 @@ DEMO_TASK_NAMES: tuple[str, ...] = tuple(DEMO_TASKS)
 def write_demo_suite(
     root: Path, *, seed: int = 0, train_per_task: int = 400, validation_per_task: int = 200
 ) -> Path:
-    """Write the five demo task folders under `root` (task.json, train.jsonl, validation.jsonl).
+    """Write the six demo task folders under `root` (task.json, train.jsonl, validation.jsonl).
 
     Same seed and sizes, same bytes. Returns `root`.
     """

@@ -31,7 +31,7 @@ def build_source(cfg) -> FolderTaskSource | HubGlueSource:
     )
     if d.source == "demo":
         try:
-            root = write_demo_suite(cache_root() / "demo-suite-v1")
+            root = write_demo_suite(cache_root() / "demo-suite-v2")
         except OSError as exc:
             raise DataError(
                 f"cannot write the demo suite under {cache_root()} ({exc.strerror or exc}); "
