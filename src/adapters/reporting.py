@@ -183,7 +183,7 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
         "",
         (
             "| task | expert | decision | reason | epochs | best epoch | steps (rows, replayed "
-            "included) | seconds | of them routing | gamma/Fisher scale | health |"
+            "included) | seconds | of them deciding | gamma/Fisher scale | health |"
         ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -206,6 +206,17 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
                 f", {rows} examples through a training forward (replayed included)."
                 if rows
                 else "."
+            ),
+        ]
+    deciding = sum(r.routing_seconds for r in state.reports)
+    training = sum(r.seconds - r.routing_seconds for r in state.reports)
+    if deciding and training > 0:
+        lines += [
+            "",
+            (
+                f"Deciding: {deciding:.1f} s against {training:.1f} s of training, consolidation "
+                f"and saving ({deciding / training:.2f}x; a probe copy's steps that go on as "
+                "training count as training, docs/adr/0060)."
             ),
         ]
     lines += routing_markdown(state)

@@ -82,6 +82,7 @@ class LearnTask:
             if stopper is not None and stopper.should_stop:
                 break
             report = session.train_epoch()
+            routing -= report.carried_seconds  # the probe copy's steps were this training's first
             compute["steps"] += report.steps
             compute["rows"] += report.rows
             for i, loss in enumerate(report.step_losses):

@@ -94,6 +94,8 @@ class RecordOutcome:
         }  # fmt: skip
         if choice.probes is not None:
             entry["probes"], entry["probe_seconds"] = choice.probes, choice.probe_seconds
+        if choice.screened:
+            entry["screened"] = choice.screened
         return entry
 
     def _outcome(

@@ -311,11 +311,12 @@ class RoutingConfig:
         validator=within(0.0, 1e6, lo_open=True),
     )
     probe_candidates: int = doc(
-        2,
-        "Adaptive routing: transfer probe on the N nearest experts: each and a fresh start "
-        "are trained probe_steps steps on the new task (0 steps: answered as they are) and "
-        "measured on its dev inputs (docs/adr/0034, 0040); the chosen option's copy goes on as "
-        "its training (docs/adr/0057). 0 = off.",
+        1,
+        "Adaptive routing: transfer probe on N experts: the N that answer the new task's dev "
+        "inputs best as they are (forward passes, docs/adr/0059) and a fresh start are trained "
+        "probe_steps steps on it and measured on those inputs (docs/adr/0040); the chosen "
+        "option's copy goes on as its training (docs/adr/0057). With probe_steps 0 the N "
+        "nearest are answered as they are (docs/adr/0034). 0 = off.",
         validator=within(0, 100),
     )
     probe_steps: int = doc(

@@ -95,7 +95,7 @@ def wall_time(seconds: float) -> str:
 
 def reports_table(state: RunState) -> Table:
     table = Table(title="Per task", title_justify="left")
-    columns = ("task", "expert", "decision", "epochs", "best", "seconds (routing)", "health")
+    columns = ("task", "expert", "decision", "epochs", "best", "seconds (deciding)", "health")
     for col in (*columns, "reason"):
         table.add_column(col)
     for r in state.reports:

@@ -4,10 +4,11 @@ For a new task with profile q and experts with profiles P_e:
 
   1. scores      s_e = cosine(q, P_e) for the top-k nearest experts
   2. p_reuse     p_e = calibrator(s_e), the probability that reusing e works
-  3. eligible    E = {e : p_e >= tau, and e's trained probe did not tie}; tau >= 1 means "always
-                 a new expert". A measured tie (docs/adr/0056) is no evidence: the option cheaper
-                 to undo, a new expert, leaves every existing expert as it was. When a trained
-                 probe ran, only the candidates it measured are eligible
+  3. eligible    E = {e : p_e >= tau, and e's trained probe is not undecided}; tau >= 1 means
+                 "always a new expert". A measured tie is read at the options' start (the head
+                 start, docs/adr/0059); a tie there too (docs/adr/0056) is no evidence: the option
+                 cheaper to undo, a new expert, leaves every existing expert as it was. When a
+                 trained probe ran, only the candidates it measured are eligible
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)
                  (an expert never reused yet has an infinite index: each is tried once before
                  the means are exploited); E empty -> a new expert. A trained probe of a candidate
@@ -136,7 +137,7 @@ class AdaptiveRouter:
             )
         if not scores:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
-        tied = {e for e in scores if e in probes and probes[e].tied}
+        tied = {e for e in scores if e in probes and probes[e].undecided}
         # with a trained probe run, a reuse rests on a measurement: an expert it did not measure
         # is not reused on its similarity prior alone (docs/adr/0056)
         trained = {e for e in scores if e in probes and probes[e].steps > 0}

@@ -39,8 +39,17 @@ count, so the sum is
     total = delta + sum_j min(0, after_j - before_j)
 
 and a reuse that wins the new task by overwriting an old one counts as a loss. A trained probe
-whose total is exactly 0 is a measured tie: no evidence either way (`tied`); the rule then takes
-the option that is cheaper to undo, a new expert (domain/adaptive_reuse.py).
+whose total is exactly 0 is a measured tie (`tied`). The trained probe also knows where the two
+options started (`start`, docs/adr/0059): the candidate as it is and the bare backbone, a fresh
+LoRA's start, on the same dev inputs. On a tie the evidence is that earlier point of the same
+learning curves, the head start,
+
+    p_probe = Phi(head_start / se_start)     head_start = start_candidate - start_fresh
+
+(a candidate that already answers the task and stays level with a fresh LoRA after k steps
+reached there first, with nothing measured lost); a tie with no head start either
+(`undecided`) is no evidence, and the rule takes the option that is cheaper to undo, a new
+expert (docs/adr/0056; domain/adaptive_reuse.py).
 
 Every reuse the run trains records how far its earlier tasks ended from the probe's copy on the same
 dev inputs (`ProbeGap`, docs/adr/0048): g_j = after_full_j - after_probe_j. Where k is the whole
@@ -99,6 +108,13 @@ class ProbeResult:
     steps: int = field(default=0, validator=validators.ge(0))
     # the candidate's earlier tasks after those steps
     earlier: tuple[EarlierTask, ...] = field(default=(), converter=tuple[EarlierTask, ...])
+    # the new task's dev accuracy before any step: (the candidate as it is, the bare backbone)
+    start: tuple[float, float] | None = field(default=None)
+
+    @start.validator
+    def _check_start(self, _attribute: object, value: tuple[float, float] | None) -> None:
+        if value is not None and not (len(value) == 2 and all(0.0 <= v <= 1.0 for v in value)):
+            raise DomainError(f"a probe's start must be two accuracies in [0, 1], got {value!r}")
 
     @property
     def delta(self) -> float:
@@ -126,6 +142,17 @@ class ProbeResult:
         return self.steps > 0 and abs(self.total) < TIE
 
     @property
+    def head_start(self) -> float | None:
+        """How far ahead of a fresh start the candidate answered before any step (None: unknown)."""
+        return None if self.start is None else self.start[0] - self.start[1]
+
+    @property
+    def undecided(self) -> bool:
+        """A tie after the probe's steps and none before them either: no evidence (ADR 0056,
+        0059)."""
+        return self.tied and (self.head_start is None or abs(self.head_start) < TIE)
+
+    @property
     def standard_error(self) -> float:
         # an uncredited gain adds no noise either: it is read as no change (ADR 0056)
         var = difference_variance(self.candidate, self.fresh, self.n) + sum(
@@ -135,7 +162,10 @@ class ProbeResult:
 
     def probability(self) -> float:
         """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when
-        everything ties."""
+        everything ties. A tie after the steps is read at the start (the head start, ADR 0059)."""
+        if self.tied and self.start is not None:
+            se = math.sqrt(difference_variance(self.start[0], self.start[1], self.n))  # floored
+            return normal_cdf((self.start[0] - self.start[1]) / se)
         return normal_cdf(self.total / self.standard_error)
 
     def note(self) -> str:
@@ -147,7 +177,10 @@ class ProbeResult:
             earlier = f", earlier {self.earlier_change:+.3f}"
             if self.earlier_cost != self.earlier_change:
                 earlier += f" (counted {self.earlier_cost:+.3f})"
-        return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}"
+        start = ""
+        if self.tied and self.start is not None:
+            start = f", tied; as they were {self.start[0]:.3f} vs {self.start[1]:.3f}"
+        return f"probe {self.candidate:.3f} vs fresh {self.fresh:.3f}{steps}{earlier}{start}"
 
     @classmethod
     def from_dict(cls, data: dict) -> ProbeResult:
@@ -156,7 +189,15 @@ class ProbeResult:
             EarlierTask(t, e["before"], e["after"], e["n"])
             for t, e in data.get("earlier", {}).items()
         ]
-        return cls(data["candidate"], data["fresh"], data["n"], data.get("steps", 0), earlier)
+        start = data.get("start")
+        return cls(
+            data["candidate"],
+            data["fresh"],
+            data["n"],
+            data.get("steps", 0),
+            earlier,
+            None if start is None else (float(start[0]), float(start[1])),
+        )
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {
@@ -167,6 +208,8 @@ class ProbeResult:
         }
         if self.steps:
             out["steps"] = self.steps
+        if self.start is not None:
+            out["start"] = list(self.start)
         if self.earlier:
             out["earlier_change"] = self.earlier_change
             out["earlier_cost"] = self.earlier_cost

@@ -8,7 +8,9 @@ schedule and fixed runs gained their routing evaluation (issue 31: every run rep
 matrices and decisions unchanged); `default` was added when the defaults became adaptive with the
 learned router (issue 31); two `adaptive`/`default` reasons gained "n unmeasured candidate(s) not
 reused" (docs/adr/0056; the decisions themselves unchanged); every case for the six-task demo
-suite (docs/adr/0059; `fixed` gained a sixth entry, the new task on expert 0)."""
+suite (docs/adr/0059; `fixed` gained a sixth entry, the new task on expert 0); the adaptive
+cases' reasons when one best-screened candidate is probed instead of the two nearest
+(docs/adr/0060; every decision, matrix and evaluation unchanged)."""
 
 import json
 from pathlib import Path

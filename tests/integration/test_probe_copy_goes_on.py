@@ -26,9 +26,17 @@ def train(tokenizer, demo_source, option: str, steps_of_epoch: float, adopt: boo
         b.drop_trials()
     assert (session is not None) == adopt
     session = session or b.start(target, task_b, POLICY)
-    losses = [session.train_epoch().step_losses for _ in range(2)]
+    reports = [session.train_epoch() for _ in range(2)]
+    losses = [r.step_losses for r in reports]
     session.restore_best()  # where the training started: the same for both
-    return b.experts.state(target), losses, torch.get_rng_state(), sorted(b.experts.names())
+    counted = [(r.steps, r.carried_seconds) for r in reports]
+    return (
+        b.experts.state(target),
+        losses,
+        torch.get_rng_state(),
+        sorted(b.experts.names()),
+        counted,
+    )
 
 
 @pytest.mark.parametrize("option", ["reuse", "new"])
@@ -36,11 +44,16 @@ def train(tokenizer, demo_source, option: str, steps_of_epoch: float, adopt: boo
 def test_an_adopted_copy_ends_where_training_from_the_start_ends(
     tokenizer, demo_source, option, steps_of_epoch
 ):
-    weights, losses, rng, names = train(tokenizer, demo_source, option, steps_of_epoch, True)
-    w0, l0, r0, n0 = train(tokenizer, demo_source, option, steps_of_epoch, False)
+    weights, losses, rng, names, counted = train(
+        tokenizer, demo_source, option, steps_of_epoch, True
+    )
+    w0, l0, r0, n0, c0 = train(tokenizer, demo_source, option, steps_of_epoch, False)
     assert weights.keys() == w0.keys() and all(torch.equal(v, w0[k]) for k, v in weights.items())
     assert losses == l0 and len(losses[0]) > 0 and torch.equal(rng, r0)
     assert names == n0 and not any(n.startswith("trial-probe") for n in names)
+    # the first epoch counts the probe's steps and the seconds they took (docs/adr/0060)
+    assert [steps for steps, _ in counted] == [steps for steps, _ in c0]
+    assert counted[0][1] > 0 and counted[1][1] == 0 and all(carried == 0 for _, carried in c0)
 
 
 def test_a_copy_is_not_adopted_by_an_expert_that_starts_elsewhere(tokenizer, demo_source):

@@ -264,12 +264,50 @@ def test_an_earlier_tasks_gain_is_never_evidence_for_sharing(cand, fresh, n, ste
     assert lifted.total == pytest.approx(flat.total, abs=1e-12)
 
 
-@given(vec, experts, calibrators, st.floats(0.0, 0.99), arms, accuracy, st.integers(1, 500))
-def test_a_measured_tie_never_reuses(profile, profiles, cal, tau, counters, acc, n):
-    """A trained probe that ties on every task is no evidence: a new expert, at any tau < 1."""
-    tied = {e: ProbeResult(acc, acc, n, 8, [EarlierTask("a", acc, acc, n)]) for e in profiles}
+@given(
+    vec,
+    experts,
+    calibrators,
+    st.floats(0.0, 0.99),
+    arms,
+    accuracy,
+    st.integers(1, 500),
+    st.none() | accuracy,
+)
+def test_a_measured_tie_with_no_head_start_never_reuses(
+    profile, profiles, cal, tau, counters, acc, n, start
+):
+    """A trained probe that ties on every task, after its steps and before them (or with no start
+    measured), is no evidence: a new expert, at any tau < 1 (docs/adr/0056, 0059)."""
+    at = None if start is None else (start, start)
+    tied = {e: ProbeResult(acc, acc, n, 8, [EarlierTask("a", acc, acc, n)], at) for e in profiles}
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), counters, tied)
     assert d.action is ReuseAction.CREATE
+
+
+@given(accuracy, accuracy, accuracy, accuracy, accuracy, st.integers(1, 500), st.integers(1, 64))
+def test_a_tie_is_read_at_the_start_and_only_a_tie(acc, other, a, b, earlier, n, steps):
+    """The head start (where the candidate and a fresh LoRA stood before any step) decides a tie
+    and nothing else (docs/adr/0059)."""
+    tie = ProbeResult(acc, acc, n, steps, [EarlierTask("a", earlier, earlier, n)], (a, b))
+    assert tie.tied and tie.undecided == (abs(a - b) < 1e-9)
+    assert (tie.probability() > 0.5) == (a - b >= 1e-9) or abs(a - b) < 1e-9
+    assert (tie.probability() < 0.5) == (b - a >= 1e-9) or abs(a - b) < 1e-9
+    not_tie = ProbeResult(acc, other, n, steps, (), (a, b))
+    if not not_tie.tied:
+        assert not_tie.probability() == ProbeResult(acc, other, n, steps).probability()
+
+
+def test_a_second_domain_that_ties_at_the_ceiling_reuses_the_expert_that_answered_it_first():
+    """The demo's product_sentiment: review_sentiment's expert answers it 1.000 before training,
+    the bare backbone 0.500; after 8 steps both options are at 1.000 and nothing earlier moved."""
+    probe = ProbeResult(1.0, 1.0, 24, 8, [EarlierTask("review", 1.0, 1.0, 24)], (1.0, 0.5))
+    d = AdaptiveRouter().decide(
+        [1.0, 0.0], {"expert-0": [1.0, 0.0]}, ReuseCalibrator(), AdaptiveThreshold(0.5), {},
+        {"expert-0": probe},
+    )  # fmt: skip
+    assert d.action is ReuseAction.REUSE and d.expert_id == "expert-0"
+    assert "tied; as they were 1.000 vs 0.500" in d.reason
 
 
 @given(vec, experts, calibrators, st.floats(0.0, 1.5), arms, st.randoms(use_true_random=False))
@@ -302,6 +340,8 @@ def test_a_probe_free_decision_never_depends_on_the_order_of_the_experts(
     ),
 )
 def test_a_probe_round_trips_through_the_decision_log(cand, fresh, n, steps, earlier):
+    probe = ProbeResult(cand, fresh, n, steps, earlier, (fresh, cand))
+    assert ProbeResult.from_dict(probe.to_dict()) == probe
     probe = ProbeResult(cand, fresh, n, steps, earlier)
     assert ProbeResult.from_dict(probe.to_dict()) == probe
 
@@ -316,6 +356,7 @@ trained_probes = st.dictionaries(
         n=st.integers(1, 5000),
         steps=st.integers(0, 64),
         earlier=earlier_tasks,
+        start=st.none() | st.tuples(accuracy, accuracy),
     ),
 )
 
@@ -337,15 +378,16 @@ def test_a_trained_probe_stands_alone_and_the_rest_combine(profile, profiles, ca
 
 @given(vec, experts, calibrators, st.floats(0.0, 0.99), trained_probes)
 def test_only_candidates_at_or_above_tau_are_reused(profile, profiles, cal, tau, results):
-    """... and, once a trained probe ran, only candidates it measured and that did not tie."""
+    """... and, once a trained probe ran, only candidates it measured and that are not undecided
+    (a tie after the steps with none at the start either)."""
     d = AdaptiveRouter().decide(profile, profiles, cal, AdaptiveThreshold(tau), None, results)
     trained = {e for e in d.probabilities if e in results and results[e].steps > 0}
     if d.action is ReuseAction.CREATE:
         for e, p in d.probabilities.items():
-            assert p < tau or (trained and e not in trained) or results[e].tied
+            assert p < tau or (trained and e not in trained) or results[e].undecided
     else:
         assert d.probabilities[d.expert_id] >= tau
-        assert not trained or (d.expert_id in trained and not results[d.expert_id].tied)
+        assert not trained or (d.expert_id in trained and not results[d.expert_id].undecided)
 
 
 # --- a trained probe as UCB observations; the noise-aware outcome (docs/adr/0044) -----------------

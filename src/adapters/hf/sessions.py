@@ -88,9 +88,10 @@ class HFSession:
         self.last_nll, self.dev_accuracy, self.dev_entropy = 0.0, 0.0, 0.0
         self.grad_norms: list[float] = []
         self.dev_fresh = False  # dev signals describe the current weights
-        # an epoch train_steps began (the rest of its batches, its stats, its length), and torch's
-        # RNG after its last step: what a kept probe copy goes on from (adapters/hf/trials.py)
-        self._open: tuple[list[list[int]], StepStats, int] | None = None
+        # an epoch train_steps began (the rest of its batches, its stats, its length, the seconds
+        # its steps took), and torch's RNG after its last step: what a kept probe copy goes on
+        # from (adapters/hf/trials.py)
+        self._open: tuple[list[list[int]], StepStats, int, float] | None = None
         self.rng_after: list[torch.Tensor] = []
 
     def train_epoch(self) -> EpochReport:
@@ -98,9 +99,9 @@ class HFSession:
         self.epoch += 1
         b.experts.activate(self.expert_id)
         b.experts.model.train()
-        started = time.perf_counter()
+        started, carried = time.perf_counter(), 0.0
         if self._open is not None:  # finish the epoch a kept probe copy began
-            batches, stats, steps = self._open
+            batches, stats, steps, carried = self._open
             self._open = None
         else:
             stats = StepStats()
@@ -130,6 +131,7 @@ class HFSession:
             tuple(losses),
             weight_scale=scale,
             rows=rows,
+            carried_seconds=carried,
         )
 
     def _step(self, batch: list[int], stats: StepStats) -> bool:
@@ -182,14 +184,15 @@ class HFSession:
         epochs = itertools.chain(plan, itertools.chain.from_iterable(later))
         b.experts.activate(self.expert_id)
         b.experts.model.train()
-        done = 0
+        done, started = 0, time.perf_counter()
         for batch in itertools.islice(epochs, steps):
             if not self._step(batch, stats):
                 break
             done += 1
         b.experts.model.eval()
         within = done == steps <= len(plan)
-        self._open = (plan[steps:], stats, len(plan)) if within else None
+        seconds = time.perf_counter() - started
+        self._open = (plan[steps:], stats, len(plan), seconds) if within else None
         self.rng_after = [torch.get_rng_state()]
         if b.device.type == "cuda":
             self.rng_after.append(torch.cuda.get_rng_state(b.device))

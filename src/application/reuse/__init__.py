@@ -27,13 +27,15 @@ from adaptive_learner.domain.task import Task
 @frozen
 class Choice:
     """A rule's decision with its measurements: the probe's results per candidate (logged), how
-    long the probe took, and the chosen expert's earlier tasks' dev scores it took before any
-    training (a reuse's outcome is measured against them)."""
+    long the probe took, the chosen expert's earlier tasks' dev scores it took before any
+    training (a reuse's outcome is measured against them), and the screen that picked which
+    candidates the probe trained (the new task's dev accuracy under each as it is)."""
 
     decision: ReuseDecision
     probes: dict[str, dict[str, Any]] | None = None  # None: no probe ran
     probe_seconds: float = 0.0
     scored: dict[str, Score] = field(factory=dict)
+    screened: dict[str, float] = field(factory=dict)
 
 
 class ReuseRule(Protocol):

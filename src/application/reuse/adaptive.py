@@ -45,6 +45,7 @@ class AdaptiveRule:
             probes={e: r.to_dict() for e, r in probed.results.items()},
             probe_seconds=probed.seconds,
             scored=probed.scored.get(chosen, {}) if chosen else {},
+            screened=probed.screened,
         )
 
     def learns_again(self, step: int, total: int) -> bool:

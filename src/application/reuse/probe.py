@@ -1,11 +1,14 @@
 """The transfer probe: the new task's dev accuracy under each candidate and under a fresh start.
 
 Zero-step (docs/adr/0034): the candidates as they are, the fresh start being the bare backbone.
-Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of each candidate and of a fresh
-LoRA trained k steps under the consolidation policy, with the candidate's earlier tasks scored
-before and after, so the evidence is the change of summed dev accuracy (plain accuracy, what the
-matrix reports; docs/adr/0048). The math is domain/probe.py; this gathers the measurements
-through the Learner port.
+Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of candidates and of a fresh LoRA
+trained k steps under the consolidation policy, with the candidate's earlier tasks scored before
+and after, so the evidence is the change of summed dev accuracy (plain accuracy, what the matrix
+reports; docs/adr/0048). Before it (docs/adr/0059) every candidate and the bare backbone answer
+the new task's dev inputs as they are (forward passes only): the best-answering
+`probe_candidates` are trained, ties kept in the similarity order, and these starting points are
+a tie's evidence. The math is domain/probe.py; this gathers the measurements through the Learner
+port.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from attrs import frozen
+from attrs import field, frozen
 
 from adaptive_learner.application.catalog import TaskCatalog
 from adaptive_learner.application.ports import Learner
@@ -28,11 +31,13 @@ from adaptive_learner.domain.task import Task
 @frozen
 class Probed:
     """The probe's results per candidate, the earlier tasks' dev scores it took per candidate
-    (before any training), and its wall time."""
+    (before any training), its wall time, and the screen that chose which candidates to train
+    (the new task's dev accuracy under each expert as it is; empty when none was needed)."""
 
     results: dict[str, ProbeResult]
     scored: dict[str, dict[str, Score]]
     seconds: float
+    screened: dict[str, float] = field(factory=dict)
 
 
 class TransferProbe:
@@ -52,9 +57,15 @@ class TransferProbe:
         return bool(self.settings.probe_candidates and experts and self.catalog.has_dev(task.id))
 
     def __call__(self, task: Task, state: RunState, candidates: Iterable[str]) -> Probed:
-        """Probe the first `probe_candidates` of `candidates` (nearest first)."""
+        """Probe `probe_candidates` of `candidates` (nearest first): the first ones for the
+        zero-step probe, the best-answering ones as they are for the trained probe."""
         n, k = self.settings.probe_candidates, self.settings.probe_steps
         started = time.perf_counter()
+        candidates, screened, bare = list(candidates), {}, 0.0
+        if k:  # where each option starts: which candidates to train, and a tie's evidence
+            screened = {e: self.learner.score(e, task, "dev").accuracy for e in candidates}
+            candidates.sort(key=lambda e: -screened[e])  # stable: ties stay nearest first
+            bare = self.learner.score(None, task, "dev").accuracy  # a fresh LoRA's start
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
         if k:
@@ -63,7 +74,7 @@ class TransferProbe:
         else:
             fresh = self.learner.score(None, task, "dev")
         results, scored = {}, {}
-        for expert_id in list(candidates)[:n]:
+        for expert_id in candidates[:n]:
             if not k:
                 score = self.learner.score(expert_id, task, "dev")
                 results[expert_id] = ProbeResult(score.accuracy, fresh.accuracy, max(1, fresh.n))
@@ -84,6 +95,11 @@ class TransferProbe:
                 for t in earlier
             ]
             results[expert_id] = ProbeResult(
-                after[task.id].accuracy, fresh.accuracy, max(1, fresh.n), k, changes
+                after[task.id].accuracy,
+                fresh.accuracy,
+                max(1, fresh.n),
+                k,
+                changes,
+                (screened[expert_id], bare),
             )
-        return Probed(results, scored, time.perf_counter() - started)
+        return Probed(results, scored, time.perf_counter() - started, screened)

@@ -1,0 +1,39 @@
+"""The adaptive main job on the fake backbone screens every candidate forward-only and trains the
+probe on the best-answering one (docs/adr/0060); report.md says what deciding cost against
+training."""
+
+import json
+
+import pytest
+
+from adaptive_learner.bootstrap.cli import entry
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_probe_trains_the_candidate_that_answers_best_as_it_is(tmp_path, capsys):
+    # the default tracker writes events.jsonl, which keeps the screen's order
+    entry(["run", "--backbone", "fake", "--output-dir", str(tmp_path / "runs")])
+    capsys.readouterr()
+    (state_file,) = (tmp_path / "runs").glob("*/state.json")
+    scores = {
+        d["step"]: d["scores"] for d in json.loads(state_file.read_text())["router"]["decisions"]
+    }
+    events = (state_file.parent / "events.jsonl").read_text().splitlines()
+    decisions = [e for e in map(json.loads, events) if e.get("event") == "router_decision"]
+    screened = [d for d in decisions if "screened" in d]
+    assert screened, "no decision was screened"
+    many = 0
+    for d in screened:
+        (probed,) = d["probes"]  # probe_candidates = 1
+        best = max(d["screened"].values())
+        # the log lists the screen nearest first; the probe takes the first best one
+        order = list(d["screened"])
+        assert order == sorted(order, key=lambda e: (-scores[d["step"]][e], e))
+        first_best = next(e for e in order if d["screened"][e] == best)
+        assert probed == first_best, d
+        assert d["probes"][probed]["start"][0] == d["screened"][probed]
+        many += len(d["screened"]) > 1
+    assert many, "no decision had more than one candidate to screen"
+    report = (state_file.parent / "report.md").read_text()
+    assert "| of them deciding |" in report and "Deciding: " in report
