@@ -28,7 +28,7 @@ class EpochReport:
     weight_scale: float | None = None  # largest |LoRA weight| after the epoch (None: not measured)
     rows: int = 0  # examples through a training forward, replayed rows included (0: not counted)
     # seconds of this epoch's steps a probe copy took before this session went on from it
-    # (docs/adr/0057): training, though LearnTask timed them while deciding
+    # (docs/adr/0057): training, though LearnTask timed them while deciding (docs/adr/0060)
     carried_seconds: float = 0.0
 
 

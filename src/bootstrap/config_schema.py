@@ -313,7 +313,7 @@ class RoutingConfig:
     probe_candidates: int = doc(
         1,
         "Adaptive routing: transfer probe on N experts: the N that answer the new task's dev "
-        "inputs best as they are (forward passes, docs/adr/0059) and a fresh start are trained "
+        "inputs best as they are (forward passes, docs/adr/0060) and a fresh start are trained "
         "probe_steps steps on it and measured on those inputs (docs/adr/0040); the chosen "
         "option's copy goes on as its training (docs/adr/0057). With probe_steps 0 the N "
         "nearest are answered as they are (docs/adr/0034). 0 = off.",

@@ -6,7 +6,7 @@ For a new task with profile q and experts with profiles P_e:
   2. p_reuse     p_e = calibrator(s_e), the probability that reusing e works
   3. eligible    E = {e : p_e >= tau, and e's trained probe is not undecided}; tau >= 1 means
                  "always a new expert". A measured tie is read at the options' start (the head
-                 start, docs/adr/0059); a tie there too (docs/adr/0056) is no evidence: the option
+                 start, docs/adr/0060); a tie there too (docs/adr/0056) is no evidence: the option
                  cheaper to undo, a new expert, leaves every existing expert as it was. When a
                  trained probe ran, only the candidates it measured are eligible
   4. choice      among E, the highest UCB index  mean_reward_e + c * sqrt(ln N / n_e)

@@ -40,7 +40,7 @@ count, so the sum is
 
 and a reuse that wins the new task by overwriting an old one counts as a loss. A trained probe
 whose total is exactly 0 is a measured tie (`tied`). The trained probe also knows where the two
-options started (`start`, docs/adr/0059): the candidate as it is and the bare backbone, a fresh
+options started (`start`, docs/adr/0060): the candidate as it is and the bare backbone, a fresh
 LoRA's start, on the same dev inputs. On a tie the evidence is that earlier point of the same
 learning curves, the head start,
 
@@ -149,7 +149,7 @@ class ProbeResult:
     @property
     def undecided(self) -> bool:
         """A tie after the probe's steps and none before them either: no evidence (ADR 0056,
-        0059)."""
+        0060)."""
         return self.tied and (self.head_start is None or abs(self.head_start) < TIE)
 
     @property
@@ -162,10 +162,11 @@ class ProbeResult:
 
     def probability(self) -> float:
         """P(reusing the candidate ends ahead of a fresh start), in (0, 1); 0.5 when
-        everything ties. A tie after the steps is read at the start (the head start, ADR 0059)."""
+        everything ties. A tie after the steps is read at the start (the head start, ADR 0060)."""
         if self.tied and self.start is not None:
-            se = math.sqrt(difference_variance(self.start[0], self.start[1], self.n))  # floored
-            return normal_cdf((self.start[0] - self.start[1]) / se)
+            candidate, fresh = self.start
+            se = math.sqrt(difference_variance(candidate, fresh, self.n))  # floored: never 0
+            return normal_cdf((candidate - fresh) / se)
         return normal_cdf(self.total / self.standard_error)
 
     def note(self) -> str:

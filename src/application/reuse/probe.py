@@ -4,7 +4,7 @@ Zero-step (docs/adr/0034): the candidates as they are, the fresh start being the
 Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of candidates and of a fresh LoRA
 trained k steps under the consolidation policy, with the candidate's earlier tasks scored before
 and after, so the evidence is the change of summed dev accuracy (plain accuracy, what the matrix
-reports; docs/adr/0048). Before it (docs/adr/0059) every candidate and the bare backbone answer
+reports; docs/adr/0048). Before it (docs/adr/0060) every candidate and the bare backbone answer
 the new task's dev inputs as they are (forward passes only): the best-answering
 `probe_candidates` are trained, ties kept in the similarity order, and these starting points are
 a tie's evidence. The math is domain/probe.py; this gathers the measurements through the Learner
