@@ -1,0 +1,85 @@
+"""benchmarks/regimes.py (issue 31 item 5): what counts as a learned task, that every arm and regime
+of a seed runs at the protocol's one size, and how the table judges the targets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def regimes(tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "regimes_benchmark", REPO / "benchmarks" / "regimes.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "OUT", tmp_path / "out")
+    return module
+
+
+def result(final: dict, zero: list, majority: list, avg: float = 0.5, **extra) -> dict:
+    return {
+        "final": final,
+        "accuracy": {"task_ids": list(final), "zero_shot": zero},
+        "majority": majority,
+        "metrics": {"avg_acc": avg, "bwt": 0.0},
+        "experts": 2,
+        "train_steps": 10,
+        "train_rows": 100,
+        "deciding_seconds": 1.0,
+        "training_seconds": 10.0,
+        "routing": {"task_free_accuracy": avg},
+        **extra,
+    }
+
+
+def test_a_task_is_learned_only_more_than_0_05_above_both_baselines(regimes):
+    r = result({"a": 0.80, "b": 0.56, "c": 0.70}, [0.6, 0.5, 0.3], [0.5, 0.5, 0.66])
+    assert regimes.learned(r) == {"a": True, "b": True, "c": False}
+    assert not regimes.learned(result({"a": 0.65}, [0.6], [0.5]))["a"]  # exactly 0.05 above
+
+
+def test_seed_lists(regimes):
+    assert regimes.seed_list("0-3,7") == [0, 1, 2, 3, 7]
+    assert regimes.seed_list("100") == [100]
+
+
+def test_every_arm_and_regime_runs_at_the_protocols_size(regimes, tmp_path, monkeypatch):
+    protocol = tmp_path / "protocol.json"
+    size = {"train": 32, "epochs": 2, "patience": 1, "dev": 16, "validation": 20}
+    protocol.write_text(json.dumps({"size": size}))
+    monkeypatch.setattr(regimes, "PROTOCOL", protocol)
+    calls = []
+
+    def fake_run(seed, size_, extra):
+        calls.append((seed, dict(size_), tuple(extra)))
+        return result({"a": 0.9}, [0.5], [0.5])
+
+    monkeypatch.setattr(regimes, "run", fake_run)
+    regimes.arms_stage([0, 1], list(regimes.REGIMES), list(regimes.ARMS))
+    assert len(calls) == 2 * len(regimes.REGIMES) * len(regimes.ARMS)
+    assert all(c[1] == size for c in calls)
+    assert any("consolidation.replay='none'" in c[2] for c in calls)
+    # resumable: a second pass finds every file and runs nothing
+    regimes.arms_stage([0, 1], list(regimes.REGIMES), list(regimes.ARMS))
+    assert len(calls) == 2 * len(regimes.REGIMES) * len(regimes.ARMS)
+
+
+def test_the_table_judges_the_adaptive_arm_against_both_fixed_arms(regimes):
+    regimes.OUT.mkdir(parents=True)
+    for arm, avg in (("adaptive", 0.70), ("always-new", 0.60), ("always-shared", 0.705)):
+        r = result({"a": 0.9}, [0.5], [0.5], avg)
+        (regimes.OUT / f"replay-{arm}-s0.json").write_text(json.dumps(r))
+    text = regimes.table([0])
+    # best fixed 0.705 - 0.01 = 0.695 <= 0.70: met; worst 0.60 + 0.03 = 0.63 <= 0.70: met
+    assert "replay: adaptive 0.700; best fixed - 0.01 = 0.695 (met)" in text
+    assert "worst fixed + 0.03 = 0.630 (met)" in text
+    assert "rehearsal-free:" not in text  # no runs, no verdict
