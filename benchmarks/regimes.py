@@ -40,7 +40,7 @@ from run_preset import machine
 
 from adaptive_learner.bootstrap.config import load_config
 from adaptive_learner.bootstrap.containers import make_container
-from adaptive_learner.bootstrap.runs import new_run_dir
+from adaptive_learner.bootstrap.runs import new_run_dir, repair_run
 
 PROTOCOL = HERE / "regimes-protocol.json"
 OUT = HERE / "results" / "regimes"
@@ -75,10 +75,22 @@ def overrides(seed: int, size: dict, extra: list[str]) -> list[str]:
     ]
 
 
-def run(seed: int, size: dict, extra: list[str]) -> dict:
-    """One sequence; the figures of its state (matrix, steps, seconds, routing evaluation)."""
+def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
+    """One sequence; the figures of its state (matrix, steps, seconds, routing evaluation).
+
+    OUT/<name>.run names the run folder once it exists: a run killed with its session (the
+    product's runs are crash-safe, docs/adr/0016) is resumed from its last saved task, not
+    started again."""
     cfg = load_config("cl-hybrid", overrides(seed, size, extra))
-    run_dir = new_run_dir(cfg)
+    marker = OUT / f"{name}.run"
+    resumed = marker.exists() and Path(marker.read_text().strip()).is_dir()
+    if resumed:
+        run_dir = Path(marker.read_text().strip())
+        repair_run(run_dir, cfg, [], [])
+    else:
+        run_dir = new_run_dir(cfg)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{run_dir}\n")
     load = os.getloadavg()[0]
     started = time.perf_counter()
     state = make_container(cfg, run_dir).run_sequence()()
@@ -92,7 +104,9 @@ def run(seed: int, size: dict, extra: list[str]) -> dict:
         "seed": seed,
         "sets": extra,
         "run_dir": str(run_dir),
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": round(wall, 1),  # of the last process only when resumed
+        "resumed": resumed,
+        "task_seconds": round(sum(r.seconds for r in reports), 1),
         "load_at_start": round(load, 2),
         "load_at_end": round(os.getloadavg()[0], 2),
         "metrics": state.accuracy.summary(),
@@ -150,7 +164,8 @@ def size_stage(seed: int, tag: str, size: dict, arm: str) -> None:
         sys.exit("size: settings are chosen on seeds >= 100 only")
     path = OUT / f"size-{tag}-{arm}-s{seed}.json"
     if not path.exists():
-        save(path, {"stage": "size", "size": size, "arm": arm, **run(seed, size, ARMS[arm])})
+        result = run(seed, size, ARMS[arm], path.stem)
+        save(path, {"stage": "size", "size": size, "arm": arm, **result})
     result = json.loads(path.read_text())
     ok = learned(result)
     for t, acc in result["final"].items():
@@ -167,7 +182,7 @@ def arms_stage(seeds: list[int], regimes: list[str], arms: list[str]) -> None:
                 if path.exists():
                     continue
                 print(f"{regime} {arm} seed {seed} ...", flush=True)
-                result = run(seed, protocol["size"], [*REGIMES[regime], *ARMS[arm]])
+                result = run(seed, protocol["size"], [*REGIMES[regime], *ARMS[arm]], path.stem)
                 save(path, {"stage": "arms", "regime": regime, "arm": arm, **result})
 
 

@@ -59,7 +59,7 @@ def test_every_arm_and_regime_runs_at_the_protocols_size(regimes, tmp_path, monk
     monkeypatch.setattr(regimes, "PROTOCOL", protocol)
     calls = []
 
-    def fake_run(seed, size_, extra):
+    def fake_run(seed, size_, extra, name):
         calls.append((seed, dict(size_), tuple(extra)))
         return result({"a": 0.9}, [0.5], [0.5])
 
@@ -83,3 +83,18 @@ def test_the_table_judges_the_adaptive_arm_against_both_fixed_arms(regimes):
     assert "replay: adaptive 0.700; best fixed - 0.01 = 0.695 (met)" in text
     assert "worst fixed + 0.03 = 0.630 (met)" in text
     assert "rehearsal-free:" not in text  # no runs, no verdict
+
+
+@pytest.mark.skipif(
+    not (REPO.parent / "shared" / "data" / "glue" / "sst2").exists(), reason="no ../shared/data"
+)
+def test_a_run_whose_folder_exists_is_resumed_not_started_again(regimes, tmp_path):
+    """The run folder is named in OUT/<name>.run as soon as it exists; a second call (after a
+    killed session) continues that folder instead of starting a new one."""
+    size = {"train": 8, "epochs": 1, "patience": 1, "dev": 8, "validation": 8}
+    extra = ["run.backbone='fake'", f"run.output_dir='{tmp_path / 'runs'}'"]
+    first = regimes.run(100, size, extra, "probe")
+    again = regimes.run(100, size, extra, "probe")
+    assert not first["resumed"] and again["resumed"]
+    assert again["run_dir"] == first["run_dir"] and len(list((tmp_path / "runs").iterdir())) == 1
+    assert again["accuracy"] == first["accuracy"]
