@@ -175,6 +175,8 @@ def size_stage(seed: int, tag: str, size: dict, arm: str) -> None:
 
 def arms_stage(seeds: list[int], regimes: list[str], arms: list[str]) -> None:
     protocol = json.loads(PROTOCOL.read_text())
+    if protocol.get("tasks", ITEM2) != ITEM2:
+        sys.exit(f"{PROTOCOL}: tasks {protocol['tasks']} are not the sequence this script runs")
     for seed in seeds:
         for regime in regimes:
             for arm in arms:

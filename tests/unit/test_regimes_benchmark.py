@@ -98,3 +98,13 @@ def test_a_run_whose_folder_exists_is_resumed_not_started_again(regimes, tmp_pat
     assert not first["resumed"] and again["resumed"]
     assert again["run_dir"] == first["run_dir"] and len(list((tmp_path / "runs").iterdir())) == 1
     assert again["accuracy"] == first["accuracy"]
+
+
+def test_the_committed_protocol_is_the_sequence_and_sizes_the_script_runs(regimes):
+    protocol = json.loads((REPO / "benchmarks" / "regimes-protocol.json").read_text())
+    assert protocol["tasks"] == regimes.ITEM2
+    assert set(protocol["size"]) == {"train", "epochs", "patience", "dev", "validation"}
+    assert set(protocol["arms"]) == set(regimes.ARMS)
+    assert set(protocol["regimes"]) == set(regimes.REGIMES)
+    assert all(s >= 100 for s in protocol["settings_seeds"])
+    assert not set(protocol["settings_seeds"]) & set(protocol["reported_seeds"])
