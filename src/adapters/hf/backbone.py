@@ -28,6 +28,7 @@ from adaptive_learner.adapters.hf.prompts import (
     label_token_ids,
     length_batches,
 )
+from adaptive_learner.adapters.hf.score_memo import ScoreMemo
 from adaptive_learner.adapters.hf.sessions import HFJointSession, HFSession
 from adaptive_learner.adapters.hf.trials import KeptTrials, trial_id
 from adaptive_learner.adapters.progress import progress
@@ -82,6 +83,7 @@ class HFBackbone:
         )
         self.fisher_method = "vmap"  # "loop" is the per-example reference (adapters.hf.fisher)
         self.trials = KeptTrials(self)
+        self.memo = ScoreMemo()  # docs/adr/0063: the same weights score a split once
 
     # --- data, tokenised once per task and split ----------------------------------------------
     def encoded(self, task: Task, split: str) -> Encoded:
@@ -182,7 +184,12 @@ class HFBackbone:
 
     @torch.inference_mode()
     def evaluate(self, expert_id: str | None, task: Task, split: str) -> tuple[Score, float]:
-        """Score and mean predictive entropy over the labels, batched by length."""
+        """Score and mean predictive entropy over the labels, batched by length; remembered by
+        the expert's weights (docs/adr/0063), so weights scored before are not scored again."""
+        weights = None if expert_id is None else self.experts.state(expert_id)
+        key = self.memo.key(weights, task.id, split)
+        if (known := self.memo.get(key)) is not None:
+            return known
         data, label_ids = self.encoded(task, split), self.label_ids(task)
         predictions, entropies, order = [], [], []
         batches = self.world.shard(
@@ -206,6 +213,7 @@ class HFBackbone:
                 by_row[i] = p
             entropy += part_entropy
         score = Score.from_predictions(data.labels, by_row, task.labels)
+        self.memo.put(key, (score, entropy / len(data)))
         return score, entropy / len(data)
 
     def _model_for(self, expert_id: str | None):

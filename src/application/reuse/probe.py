@@ -4,11 +4,12 @@ Zero-step (docs/adr/0034): the candidates as they are, the fresh start being the
 Trained (`probe_steps` k > 0, docs/adr/0040): throwaway copies of candidates and of a fresh LoRA
 trained k steps under the consolidation policy, with the candidate's earlier tasks scored before
 and after, so the evidence is the change of summed dev accuracy (plain accuracy, what the matrix
-reports; docs/adr/0048). Before it (docs/adr/0060) every candidate and the bare backbone answer
-the new task's dev inputs as they are (forward passes only): the best-answering
-`probe_candidates` are trained, ties kept in the similarity order, and these starting points are
-a tie's evidence. The math is domain/probe.py; this gathers the measurements through the Learner
-port.
+reports; docs/adr/0048). Before it (docs/adr/0060), when there are more candidates than
+`probe_candidates`, every candidate answers the new task's dev inputs as it is (forward passes
+only) and the best-answering ones are trained, ties kept in the similarity order. Where a trained
+probe ties, the starting points (the candidate as it is, the bare backbone) are its evidence; they
+are measured then, and only then (docs/adr/0063). The math is domain/probe.py; this gathers the
+measurements through the Learner port.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from adaptive_learner.application.catalog import TaskCatalog
 from adaptive_learner.application.ports import Learner
@@ -61,11 +62,10 @@ class TransferProbe:
         zero-step probe, the best-answering ones as they are for the trained probe."""
         n, k = self.settings.probe_candidates, self.settings.probe_steps
         started = time.perf_counter()
-        candidates, screened, bare = list(candidates), {}, 0.0
-        if k:  # where each option starts: which candidates to train, and a tie's evidence
+        candidates, screened = list(candidates), {}
+        if k and len(candidates) > n:  # which candidates to train: the best as they are
             screened = {e: self.learner.score(e, task, "dev").accuracy for e in candidates}
             candidates.sort(key=lambda e: -screened[e])  # stable: ties stay nearest first
-            bare = self.learner.score(None, task, "dev").accuracy  # a fresh LoRA's start
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
         if k:
@@ -94,12 +94,18 @@ class TransferProbe:
                 )
                 for t in earlier
             ]
-            results[expert_id] = ProbeResult(
-                after[task.id].accuracy,
-                fresh.accuracy,
-                max(1, fresh.n),
-                k,
-                changes,
-                (screened[expert_id], bare),
+            result = ProbeResult(
+                after[task.id].accuracy, fresh.accuracy, max(1, fresh.n), k, changes
             )
+            if result.tied:  # read at the start (docs/adr/0060), measured only when needed
+                result = evolve(result, start=self._start(expert_id, task, screened))
+            results[expert_id] = result
         return Probed(results, scored, time.perf_counter() - started, screened)
+
+    def _start(self, expert_id: str, task: Task, screened: dict[str, float]) -> tuple[float, float]:
+        """Where the two options started on the new task's dev inputs: the candidate as it is
+        (screened, or scored now) and the bare backbone, a fresh LoRA's start."""
+        as_is = screened.get(expert_id)
+        if as_is is None:
+            as_is = self.learner.score(expert_id, task, "dev").accuracy
+        return as_is, self.learner.score(None, task, "dev").accuracy
