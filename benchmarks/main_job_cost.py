@@ -71,6 +71,7 @@ def summarise(state: dict) -> dict:
                 "expert": r["expert_id"],
                 "seconds": r["seconds"],
                 "routing_seconds": r.get("routing_seconds", 0.0),
+                "router_seconds": r.get("router_seconds", 0.0),
                 "train_steps": r.get("train_steps", 0),
                 "train_rows": r.get("train_rows", 0),
             }
@@ -82,19 +83,21 @@ def summarise(state: dict) -> dict:
 def table(results: dict[str, dict]) -> str:
     head = "| arm | wall | AvgAcc | BWT | experts | routing (expert / task) | task-free |"
     rows = [
-        head + " deciding / training (s) | steps (rows, replayed included) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        head + " deciding / training (s) | router keys and fits (s) |"
+        " steps (rows, replayed included) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm, r in results.items():
         decide = sum(t["routing_seconds"] for t in r["tasks"])
-        train = sum(t["seconds"] for t in r["tasks"]) - decide
+        upkeep = sum(t.get("router_seconds", 0.0) for t in r["tasks"])  # ADR 0063: neither
+        train = sum(t["seconds"] for t in r["tasks"]) - decide - upkeep
         ra, rt, tf = r["routing_accuracy"], r["task_routing_accuracy"], r["task_free_accuracy"]
         steps = sum(t.get("train_steps", 0) for t in r["tasks"])
         seen = sum(t.get("train_rows", 0) for t in r["tasks"])
         rows.append(
             f"| {arm} | {r['wall_s']:.0f} s | {r['avg_acc']:.3f} | {r['bwt']:+.3f} | "
             f"{r['experts']} | {ra:.3f} / {rt:.3f} | {tf:.3f} | {decide:.0f} / {train:.0f} | "
-            f"{steps} ({seen}) |"
+            f"{upkeep:.0f} | {steps} ({seen}) |"
         )
     if {"schedule", "adaptive"} <= set(results):
         ratio = results["adaptive"]["wall_s"] / results["schedule"]["wall_s"]

@@ -118,7 +118,11 @@ def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
         "train_steps": sum(r.train_steps for r in reports),
         "train_rows": sum(r.train_rows for r in reports),
         "deciding_seconds": round(sum(r.routing_seconds for r in reports), 1),
-        "training_seconds": round(sum(r.seconds - r.routing_seconds for r in reports), 1),
+        # the task-free router's keys and fits (ADR 0063): neither deciding nor training
+        "router_seconds": round(sum(r.router_seconds for r in reports), 1),
+        "training_seconds": round(
+            sum(r.seconds - r.routing_seconds - r.router_seconds for r in reports), 1
+        ),
         "per_task": [
             {
                 "task": r.task_id,
@@ -129,6 +133,7 @@ def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
                 "train_rows": r.train_rows,
                 "seconds": round(r.seconds, 1),
                 "deciding_seconds": round(r.routing_seconds, 1),
+                "router_seconds": round(r.router_seconds, 1),
             }
             for r in reports
         ],

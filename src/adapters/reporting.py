@@ -209,14 +209,21 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
             ),
         ]
     deciding = sum(r.routing_seconds for r in state.reports)
-    training = sum(r.seconds - r.routing_seconds for r in state.reports)
+    upkeep = sum(r.router_seconds for r in state.reports)
+    training = sum(r.seconds - r.routing_seconds - r.router_seconds for r in state.reports)
     if deciding and training > 0:
         lines += [
             "",
             (
                 f"Deciding: {deciding:.1f} s against {training:.1f} s of training, consolidation "
                 f"and saving ({deciding / training:.2f}x; a probe copy's steps that go on as "
-                "training count as training, docs/adr/0060)."
+                "training count as training, docs/adr/0060)"
+                + (
+                    f"; the task-free router's keys and fits, in neither: {upkeep:.1f} s"
+                    " (docs/adr/0063)."
+                    if upkeep
+                    else "."
+                )
             ),
         ]
     lines += routing_markdown(state)

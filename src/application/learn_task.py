@@ -142,8 +142,8 @@ class LearnTask:
         expert = state.library.assign(task.id, expert.id)
         # after early stopping and consolidation, before saving (docs/adr/0032)
         mark = time.perf_counter()
-        self.outcome.after(state, expert.id, pending)
-        routing += time.perf_counter() - mark
+        upkeep = self.outcome.after(state, expert.id, pending)
+        routing += time.perf_counter() - mark - upkeep
         expert = state.library.set_adapter_ref(
             expert.id, self.store.save_expert(expert.id, expert.tasks)
         )
@@ -156,6 +156,7 @@ class LearnTask:
             best_epoch=stopper.best_epoch if stopper is not None else epochs_run,
             seconds=time.perf_counter() - started,
             routing_seconds=routing,
+            router_seconds=upkeep,
             train_steps=compute["steps"],
             train_rows=compute["rows"],
             fisher_scale=fisher_scale,

@@ -7,6 +7,7 @@ expert is saved (docs/adr/0032); the library already lists the task under its ex
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 from attrs import frozen
@@ -39,7 +40,10 @@ class OutcomeRecord(Protocol):
 
     def before(self, state: RunState, step: int, task: Task, choice: Choice) -> Pending: ...
 
-    def after(self, state: RunState, expert_id: str, pending: Pending) -> None: ...
+    def after(self, state: RunState, expert_id: str, pending: Pending) -> float:
+        """Record the outcome; returns the seconds of it that were the task-free router's upkeep
+        (the task's key and the router's fit), which are not deciding (docs/adr/0063)."""
+        ...
 
 
 class RecordOutcome:
@@ -71,19 +75,22 @@ class RecordOutcome:
         }
         return Pending(step, task, choice, scores)
 
-    def after(self, state: RunState, expert_id: str, pending: Pending) -> None:
+    def after(self, state: RunState, expert_id: str, pending: Pending) -> float:
         memory, task, choice = self.settings.memory(state), pending.task, pending.choice
         entry = self._entry(pending.step, task, expert_id, choice)
         if pending.before:
             entry.update(self._outcome(state, expert_id, choice, pending.before))
         memory.expert_profiles[expert_id] = self.profiles.expert_profile(state, expert_id)
-        memory.task_keys[task.id] = self.router.key(task)
         memory.decisions.append(entry)
+        started = time.perf_counter()
+        memory.task_keys[task.id] = self.router.key(task)
         self.router.fit(state)
+        upkeep = time.perf_counter() - started
         hidden = ("scores", "probabilities")
         self.tracker.log_event(
             "router_decision", **{k: v for k, v in entry.items() if k not in hidden}
         )
+        return upkeep
 
     def _entry(self, step: int, task: Task, expert_id: str, choice: Choice) -> dict[str, Any]:
         d = choice.decision
@@ -141,5 +148,6 @@ class KeepProfile:
     def before(self, state: RunState, step: int, task: Task, choice: Choice) -> Pending:
         return Pending(step, task, choice, {})
 
-    def after(self, state: RunState, expert_id: str, pending: Pending) -> None:
+    def after(self, state: RunState, expert_id: str, pending: Pending) -> float:
         state.task_profiles[pending.task.id] = self.encoder.profile(pending.task)
+        return 0.0  # the task-free router is fitted at the evaluation

@@ -33,6 +33,9 @@ class TaskReport:
     fisher_scale: float = field(default=1.0, validator=_number)
     # of `seconds`, the rule's decision with its probe and the outcome record around training
     routing_seconds: float = field(default=0.0, validator=_number)
+    # of `seconds`, neither deciding nor training: the task-free router's upkeep (the task's routing
+    # key embedded, the router refitted), which every strategy pays once per task (ADR 0063)
+    router_seconds: float = field(default=0.0, validator=_number)
     # the training's compute: optimiser steps and examples through a training forward (replayed
     # rows included; 0 where the learner does not count them)
     train_steps: int = field(default=0, validator=instance_of(int))

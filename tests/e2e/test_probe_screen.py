@@ -1,6 +1,6 @@
 """The adaptive main job on the fake backbone screens every candidate forward-only and trains the
 probe on the best-answering one (docs/adr/0060); report.md says what deciding cost against
-training."""
+training, and the task-free router's upkeep apart from both (docs/adr/0063)."""
 
 import json
 
@@ -42,3 +42,8 @@ def test_the_probe_trains_the_candidate_that_answers_best_as_it_is(tmp_path, cap
     assert many, "no decision had more than one candidate to screen"
     report = (state_file.parent / "report.md").read_text()
     assert "| of them deciding |" in report and "Deciding: " in report
+    # the task-free router's keys and fits are their own line, neither deciding nor training
+    reports = json.loads(state_file.read_text())["reports"]
+    assert all(r["router_seconds"] > 0 for r in reports)
+    assert all(r["seconds"] >= r["routing_seconds"] + r["router_seconds"] for r in reports)
+    assert "the task-free router's keys and fits, in neither" in report
