@@ -65,12 +65,34 @@ def test_every_arm_and_regime_runs_at_the_protocols_size(regimes, tmp_path, monk
 
     monkeypatch.setattr(regimes, "run", fake_run)
     regimes.arms_stage([0, 1], list(regimes.REGIMES), list(regimes.ARMS))
-    assert len(calls) == 2 * len(regimes.REGIMES) * len(regimes.ARMS)
+    # every arm of every regime, but an arm that is another regime's bit for bit is not run twice
+    runs = 2 * (len(regimes.REGIMES) * len(regimes.ARMS) - len(regimes.SAME))
+    assert len(calls) == runs
     assert all(c[1] == size for c in calls)
     assert any("consolidation.replay='none'" in c[2] for c in calls)
     # resumable: a second pass finds every file and runs nothing
     regimes.arms_stage([0, 1], list(regimes.REGIMES), list(regimes.ARMS))
-    assert len(calls) == 2 * len(regimes.REGIMES) * len(regimes.ARMS)
+    assert len(calls) == runs
+    twin = json.loads((regimes.OUT / "replay-always-new-s1.json").read_text())
+    same = json.loads((regimes.OUT / "rehearsal-free-always-new-s1.json").read_text())
+    assert same["same_as"] == "replay-always-new-s1" and same["regime"] == "rehearsal-free"
+    assert same["accuracy"] == twin["accuracy"] and same["metrics"] == twin["metrics"]
+    assert "consolidation.replay='none'" in same["sets"]
+
+
+def test_an_arm_without_its_twin_is_run(regimes, tmp_path, monkeypatch):
+    protocol = tmp_path / "protocol.json"
+    protocol.write_text(json.dumps({"size": {"train": 8}}))
+    monkeypatch.setattr(regimes, "PROTOCOL", protocol)
+    calls = []
+    monkeypatch.setattr(
+        regimes, "run", lambda *a: calls.append(a) or result({"a": 0.9}, [0.5], [0.5])
+    )
+    regimes.arms_stage([3], ["rehearsal-free"], ["always-new"])
+    assert len(calls) == 1
+    assert "same_as" not in json.loads(
+        (regimes.OUT / "rehearsal-free-always-new-s3.json").read_text()
+    )
 
 
 def test_the_table_judges_the_adaptive_arm_against_both_fixed_arms(regimes):
