@@ -104,6 +104,7 @@ def test_the_table_judges_the_adaptive_arm_against_both_fixed_arms(regimes):
     # best fixed 0.705 - 0.01 = 0.695 <= 0.70: met; worst 0.60 + 0.03 = 0.63 <= 0.70: met
     assert "replay: adaptive 0.700; best fixed - 0.01 = 0.695 (met)" in text
     assert "worst fixed + 0.03 = 0.630 (met)" in text
+    assert "fewer experts than tasks in every run (missed)" in text  # 2 experts for 1 task
     assert "rehearsal-free:" not in text  # no runs, no verdict
 
 
@@ -130,3 +131,29 @@ def test_the_committed_protocol_is_the_sequence_and_sizes_the_script_runs(regime
     assert set(protocol["regimes"]) == set(regimes.REGIMES)
     assert all(s >= 100 for s in protocol["settings_seeds"])
     assert not set(protocol["settings_seeds"]) & set(protocol["reported_seeds"])
+
+
+def test_the_table_says_which_runs_are_another_regimes_and_judges_expert_counts(regimes):
+    regimes.OUT.mkdir(parents=True)
+    final = {"a": 0.9, "b": 0.8, "c": 0.7}
+    for regime in regimes.REGIMES:
+        for arm, avg in (("adaptive", 0.70), ("always-new", 0.60), ("always-shared", 0.65)):
+            r = result(final, [0.5] * 3, [0.5] * 3, avg)  # 2 experts for 3 tasks
+            if (regime, arm) in regimes.SAME:
+                r["same_as"] = f"replay-{arm}-s0"
+            (regimes.OUT / f"{regime}-{arm}-s0.json").write_text(json.dumps(r))
+    text = regimes.table([0])
+    assert "| rehearsal-free | always-new | 1 (1 same as replay) |" in text
+    assert "| replay | always-new | 1 |" in text
+    assert text.count("fewer experts than tasks in every run (met)") == 2
+
+
+def test_nothing_is_judged_on_part_of_the_seeds(regimes):
+    regimes.OUT.mkdir(parents=True)
+    for arm in regimes.ARMS:
+        for seed in (0, 1) if arm != "adaptive" else (0,):
+            r = result({"a": 0.9}, [0.5], [0.5], 0.7)
+            (regimes.OUT / f"replay-{arm}-s{seed}.json").write_text(json.dumps(r))
+    text = regimes.table([0, 1])
+    assert "replay: not judged; an arm has 1 of its 2 seeds" in text
+    assert "(met)" not in text and "(missed)" not in text
