@@ -33,7 +33,7 @@ from adaptive_learner.application import learn_task
 
 SECONDS: dict[tuple, float] = collections.defaultdict(float)
 CALLS: dict[tuple, int] = collections.defaultdict(int)
-CURRENT = {"task": None}
+CURRENT = {"task": None}  # the task being learned (None: before the first, the zero-shot pass)
 TIMED = [  # (class, method, labelled by its caller)
     (backbone.HFBackbone, "score", True),
     (backbone.HFBackbone, "trial", False),
@@ -44,7 +44,7 @@ TIMED = [  # (class, method, labelled by its caller)
     (profiles.HFProfiler, "task_blocks", True),
     (profiles.HFProfiler, "embed_inputs", True),
     (learned.LearnedRouter, "fit", False),
-]  # the task being learned (None: before the first, the zero-shot pass)
+]
 
 
 def timed(cls, name: str, by_caller: bool = False) -> None:

@@ -129,9 +129,7 @@ def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
         "deciding_seconds": round(sum(r.routing_seconds for r in reports), 1),
         # the task-free router's keys and fits (ADR 0063): neither deciding nor training
         "router_seconds": round(sum(r.router_seconds for r in reports), 1),
-        "training_seconds": round(
-            sum(r.seconds - r.routing_seconds - r.router_seconds for r in reports), 1
-        ),
+        "training_seconds": round(sum(r.training_seconds for r in reports), 1),
         "per_task": [
             {
                 "task": r.task_id,
@@ -197,8 +195,12 @@ def arms_stage(seeds: list[int], regimes: list[str], arms: list[str]) -> None:
                 path = OUT / f"{regime}-{arm}-s{seed}.json"
                 if path.exists():
                     continue
-                twin = OUT / f"{SAME.get((regime, arm))}-{arm}-s{seed}.json"
-                if (regime, arm) in SAME and twin.exists():
+                twin = (
+                    OUT / f"{SAME[regime, arm]}-{arm}-s{seed}.json"
+                    if (regime, arm) in SAME
+                    else None
+                )
+                if twin is not None and twin.exists():
                     print(f"{regime} {arm} seed {seed}: the same run as {twin.stem}", flush=True)
                     figures = {**json.loads(twin.read_text()), "same_as": twin.stem}
                     save(

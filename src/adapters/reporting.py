@@ -210,7 +210,7 @@ def report_markdown(state: RunState, title: str, reference: dict | None = None) 
         ]
     deciding = sum(r.routing_seconds for r in state.reports)
     upkeep = sum(r.router_seconds for r in state.reports)
-    training = sum(r.seconds - r.routing_seconds - r.router_seconds for r in state.reports)
+    training = sum(r.training_seconds for r in state.reports)
     if deciding and training > 0:
         lines += [
             "",

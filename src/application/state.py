@@ -49,6 +49,11 @@ class TaskReport:
     end_health: str = field(default="ok", validator=instance_of(str))
     end_health_reason: str = field(default="", validator=instance_of(str))
 
+    @property
+    def training_seconds(self) -> float:
+        """Of `seconds`, neither deciding nor router upkeep: training, consolidation, saving."""
+        return self.seconds - self.routing_seconds - self.router_seconds
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self, recurse=False)
         data["decision"] = {

@@ -98,14 +98,13 @@ class TransferProbe:
                 after[task.id].accuracy, fresh.accuracy, max(1, fresh.n), k, changes
             )
             if result.tied:  # read at the start (docs/adr/0060), measured only when needed
-                result = evolve(result, start=self._start(expert_id, task, screened))
+                result = evolve(result, start=self._start(expert_id, task))
             results[expert_id] = result
         return Probed(results, scored, time.perf_counter() - started, screened)
 
-    def _start(self, expert_id: str, task: Task, screened: dict[str, float]) -> tuple[float, float]:
-        """Where the two options started on the new task's dev inputs: the candidate as it is
-        (screened, or scored now) and the bare backbone, a fresh LoRA's start."""
-        as_is = screened.get(expert_id)
-        if as_is is None:
-            as_is = self.learner.score(expert_id, task, "dev").accuracy
-        return as_is, self.learner.score(None, task, "dev").accuracy
+    def _start(self, expert_id: str, task: Task) -> tuple[float, float]:
+        """Where the two options started on the new task's dev inputs: the candidate as it is and
+        the bare backbone, a fresh LoRA's start (a screened candidate's score is remembered by the
+        backbone, docs/adr/0063, not taken again)."""
+        candidate = self.learner.score(expert_id, task, "dev").accuracy
+        return candidate, self.learner.score(None, task, "dev").accuracy
