@@ -1,6 +1,6 @@
 """Issue 31 item 4: where an adaptive run's seconds go, per task and per kind of backbone call.
 
-    python benchmarks/decision_profile.py OUT.json [--seed 100] [--regime replay]
+    python benchmarks/decision_profile.py OUT.json [--seed 100] [--regime replay] [--set KEY=VALUE]
 
 Runs the regimes benchmark's adaptive arm (benchmarks/regimes-protocol.json: routing item 2's five
 tasks at the reported size) once, with timers around the HF backbone's scoring (labelled by the
@@ -86,11 +86,23 @@ def main() -> None:
     parser.add_argument(
         "--regime", default="replay", choices=sorted(regimes.REGIMES), help="consolidation regime."
     )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override after the arm's own, e.g. routing.decision_dev_examples=64 "
+        "(repeatable).",
+    )
     args = parser.parse_args()
     protocol = json.loads(regimes.PROTOCOL.read_text())
     instrument()
-    extra = regimes.REGIMES[args.regime] + regimes.ARMS["adaptive"]
-    result = regimes.run(args.seed, protocol["size"], extra, f"profile-{args.regime}-s{args.seed}")
+    extra = regimes.REGIMES[args.regime] + regimes.ARMS["adaptive"] + args.sets
+    suffix = "".join(f"-{s.split('=')[0].split('.')[-1]}{s.split('=')[1]}" for s in args.sets)
+    result = regimes.run(
+        args.seed, protocol["size"], extra, f"profile-{args.regime}-s{args.seed}{suffix}"
+    )
     timers = {
         f"{task}|{tag}": [round(s, 2), CALLS[(task, tag)]]
         for (task, tag), s in sorted(SECONDS.items(), key=lambda kv: str(kv[0]))
@@ -98,6 +110,7 @@ def main() -> None:
     out = {
         "seed": args.seed,
         "regime": args.regime,
+        "sets": args.sets,
         "timers (task|call: inclusive seconds, calls)": timers,
         **{k: result[k] for k in ("per_task", "final", "wall_seconds", "machine", "date")},
         **{k: result.get(k) for k in ("deciding_seconds", "router_seconds", "training_seconds")},

@@ -252,6 +252,7 @@ class FakeBackbone:
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
         keep: bool = False,
+        split: str = "dev",
     ) -> dict[str, Score]:
         """The trained probe on a copy: `steps` of an epoch's 10 steps, then dev scores; nothing
         kept (`keep` is declined: the fake's epoch is one update, so a copy cannot go on). The fake
@@ -259,7 +260,7 @@ class FakeBackbone:
         self.experts[TRIAL] = self.experts[parent].copy() if parent else _ExpertState()
         try:
             FakeSession(self, TRIAL, task).learn(min(steps, STEPS) / STEPS / self.epochs_to_learn)
-            return {t.id: self.score(TRIAL, t, "dev") for t in (task, *earlier)}
+            return {t.id: self.score(TRIAL, t, split) for t in (task, *earlier)}
         finally:
             del self.experts[TRIAL]
 

@@ -104,10 +104,12 @@ class Learner(Protocol):
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
         keep: bool = False,
+        split: str = "dev",
     ) -> dict[str, Score]:
         """Train a throwaway copy of `parent` (None: a fresh LoRA) for `steps` optimiser steps on
-        `task` under `policy`, as a reuse would; return its dev scores on `task` and on `earlier`,
-        keyed by task id. Every expert, memory and random stream is left as it was (docs/adr/0040).
+        `task` under `policy`, as a reuse would; return its scores on `split` (a dev split, 'dev'
+        or its first N, 'dev[:N]', docs/adr/0064) of `task` and of `earlier`, keyed by task id.
+        Every expert, memory and random stream is left as it was (docs/adr/0040).
         With `as_id` a fresh copy starts as a new expert of that id would (its LoRA initialisation),
         so the copy's steps are the first steps of that option's real training (docs/adr/0048).
         With `keep` the learner may keep the copy for `adopt` (docs/adr/0057)."""

@@ -136,7 +136,9 @@ class RecordOutcome:
         return out
 
     def _dev(self, expert_id: str, task_id: str) -> Score:
-        return self.learner.score(expert_id, self.catalog.task(task_id), "dev")
+        return self.learner.score(
+            expert_id, self.catalog.task(task_id), self.settings.decision_split
+        )
 
 
 class KeepProfile:

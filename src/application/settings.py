@@ -14,6 +14,7 @@ from adaptive_learner.application.state import RunState
 from adaptive_learner.domain.adaptive_reuse import AdaptiveThreshold
 from adaptive_learner.domain.calibration import ReuseCalibrator
 from adaptive_learner.domain.router_memory import RouterMemory
+from adaptive_learner.domain.task import split_head
 
 
 def _weights(value: Mapping[str, float]) -> dict[str, float]:
@@ -37,11 +38,20 @@ class RoutingSettings:
     outcome_z: float  # forgetting may exceed tol_forget by this many standard errors (ADR 0044)
     probe_candidates: int  # transfer probe on the nearest N candidates (0 = off; ADR 0034)
     probe_steps: int  # training steps of the trained probe (0 = the zero-step probe; ADR 0040)
+    decision_examples: (
+        int  # dev examples per task a decision's measurements read (0: all; ADR 0064)
+    )
     tau: float  # the initial threshold on p_reuse; >= 1 is "always a new expert"
     tau_step: float
     target_regret: float
     calibrator: ReuseCalibrator
     router_dir: str | None  # where the learned router is saved (None: not saved)
+
+    @property
+    def decision_split(self) -> str:
+        """The dev inputs a decision reads: the probe's screen and copies, a reuse's earlier tasks
+        before and after (docs/adr/0064)."""
+        return split_head("dev", self.decision_examples)
 
     def new_memory(self) -> RouterMemory:
         """The router memory of a run that has none yet."""

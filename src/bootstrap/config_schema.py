@@ -327,6 +327,14 @@ class RoutingConfig:
         "accuracy (docs/adr/0040). 0 = the zero-step probe (no training, cheaper).",
         validator=within(0, 100000),
     )
+    decision_dev_examples: int = doc(
+        0,
+        "Adaptive routing: dev examples per task that a decision's measurements read (the "
+        "probe's screen and copies, the candidate's earlier tasks before and after, a reuse's "
+        "outcome): the first N of each dev split, a seeded random draw; 0 = all. Early stopping "
+        "always reads the whole dev split (docs/adr/0064).",
+        validator=within(0, 100000),
+    )
     ucb_c: float = doc(
         0.5, "UCB exploration constant c in mean + c*sqrt(ln N / n).", validator=within(0.0, 100.0)
     )

@@ -70,6 +70,7 @@ PROFILE_KEYS = frozenset({
 })  # fmt: skip
 ADAPTIVE_KEYS = frozenset({
     "router_confidence_threshold", "probe_candidates", "probe_steps", "probe_visits", "ucb_c",
+    "decision_dev_examples",
     "tau_step", "target_regret", "calibration", "prior_midpoint", "prior_slope", "prior_strength",
     "tol_forget", "tol_new", "outcome_z",
 })  # fmt: skip
@@ -189,6 +190,7 @@ def build_routing_settings(cfg: Config, run_dir: Path | None = None) -> RoutingS
         outcome_z=r.outcome_z,
         probe_candidates=r.probe_candidates,
         probe_steps=r.probe_steps,
+        decision_examples=r.decision_dev_examples,
         tau=r.router_confidence_threshold,
         tau_step=r.tau_step,
         target_regret=r.target_regret,

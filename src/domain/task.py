@@ -117,3 +117,24 @@ class TaskSequence:
             return self.ids.index(task_id)
         except ValueError:
             raise DomainError(f"task {task_id!r} is not in the sequence {list(self.ids)}") from None
+
+
+SPLITS = ("train", "dev", "validation")
+_SPLIT = re.compile(r"^(?P<name>[a-z]+)(?:\[:(?P<n>[0-9]+)\])?$")
+
+
+def split_head(split: str, n: int) -> str:
+    """The first `n` examples of a split, named as datasets slices it ('dev[:64]'); n <= 0: all."""
+    parse_split(split)
+    return split if n <= 0 else f"{split}[:{n}]"
+
+
+def parse_split(split: str) -> tuple[str, int | None]:
+    """('dev', 64) for 'dev[:64]', ('dev', None) for 'dev'; a name outside SPLITS is refused."""
+    match = _SPLIT.match(split)
+    if match is None or match["name"] not in SPLITS or match["n"] == "0":
+        raise DomainError(
+            f"split {split!r}: expected one of {list(SPLITS)},"
+            " optionally its first N examples as 'dev[:N]' (N >= 1)"
+        )
+    return match["name"], None if match["n"] is None else int(match["n"])

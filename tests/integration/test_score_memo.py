@@ -80,3 +80,18 @@ def test_a_changed_bit_misses():
     assert ScoreMemo.key(w2, "t", "dev") != key
     assert ScoreMemo.key(None, "t", "dev") != key
     assert ScoreMemo.key({"c": w["a"], "b": w["b"]}, "t", "dev") != key  # names count
+
+
+def test_a_dev_head_scores_its_first_rows_and_the_whole_split_is_one_name(tokenizer, demo_source):
+    """docs/adr/0064: 'dev[:N]' scores the first N dev rows; a head as long as the split is the
+    split itself (the same remembered score, no forward pass)."""
+    b = make_backbone(tokenizer, demo_source)
+    task = demo_source.load()[0]
+    dev = demo_source.data(task.id).dev
+    assert len(dev) >= 4
+    calls = counting(b)
+    whole = b.evaluate(None, task, "dev")
+    forwards = len(calls)
+    assert b.evaluate(None, task, f"dev[:{len(dev) + 40}]") == whole and len(calls) == forwards
+    head = b.score(None, task, "dev[:3]")
+    assert head.n == 3 and len(calls) > forwards

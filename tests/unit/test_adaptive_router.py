@@ -360,9 +360,9 @@ def test_the_trained_probe_trains_throwaway_copies_and_weighs_the_earlier_tasks(
     fb = r.learner
     trials, real = [], fb.trial
 
-    def spy(parent, task, policy, steps, earlier=(), as_id=None, keep=False):
+    def spy(parent, task, policy, steps, earlier=(), as_id=None, keep=False, split="dev"):
         before = {e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()}
-        out = real(parent, task, policy, steps, earlier, as_id, keep)
+        out = real(parent, task, policy, steps, earlier, as_id, keep, split)
         assert {
             e: (dict(s.skill), dict(s.protection)) for e, s in fb.experts.items()
         } == before  # nothing kept
@@ -537,9 +537,9 @@ def test_the_replica_probe_initialises_the_fresh_copy_as_the_next_new_expert():
     fb, asked = r.learner, []
     real = fb.trial
 
-    def spy(parent, task, policy, steps, earlier=(), as_id=None, keep=False):
+    def spy(parent, task, policy, steps, earlier=(), as_id=None, keep=False, split="dev"):
         asked.append((parent, task.id, as_id))
-        return real(parent, task, policy, steps, earlier, as_id, keep)
+        return real(parent, task, policy, steps, earlier, as_id, keep, split)
 
     fb.trial = spy
     d = run().router.decisions

@@ -58,3 +58,16 @@ def test_library_invariants_and_round_trip():
     again = ExpertLibrary.from_dict(lib.to_dict())
     assert again.to_dict() == lib.to_dict()
     assert again.expert_for("c").parent == e0.id
+
+
+def test_a_split_and_its_head_are_named_as_datasets_slices_them():
+    from adaptive_learner.domain.task import parse_split, split_head
+
+    assert split_head("dev", 0) == "dev" and split_head("dev", 64) == "dev[:64]"
+    assert parse_split("dev[:64]") == ("dev", 64) and parse_split("validation") == (
+        "validation",
+        None,
+    )
+    for bad in ("test", "dev[:0]", "dev[2:]", "dev[:-1]", "Dev", "dev[:64"):
+        with pytest.raises(DomainError, match="split"):
+            parse_split(bad)

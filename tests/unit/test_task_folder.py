@@ -332,3 +332,14 @@ def test_lone_surrogate_in_task_json(tmp_path):
     # json.dumps escapes it as \ud800
     write_task(tmp_path, spec={**SPEC, "labels": ["neg", "p\ud800s"]})
     assert "task.json: field 'labels' is not valid Unicode text" in error_of(tmp_path)
+
+
+def test_a_head_of_dev_is_its_first_rows_and_one_name_per_set_of_rows():
+    data = sample_splits(
+        toy_task(), rows(100), rows(10), train_samples=50, dev_samples=20,
+        validation_samples=None, seed=0,
+    )  # fmt: skip
+    assert data.rows("dev[:5]") == data.dev[:5] and data.rows("dev") == data.dev
+    assert data.canonical("dev[:5]") == "dev[:5]"
+    assert data.canonical("dev[:20]") == data.canonical("dev[:64]") == "dev"
+    assert data.rows("validation") == data.validation

@@ -23,18 +23,20 @@ class Learner:
     """Dev accuracy of each option as it is (`as_is`, None: bare) and after the probe's steps."""
 
     def __init__(self, as_is: dict, trained: dict) -> None:
-        self.as_is, self.trained, self.scored = as_is, trained, []
+        self.as_is, self.trained, self.scored, self.splits = as_is, trained, [], set()
 
     def score(self, expert_id, task, split="validation"):
         self.scored.append((expert_id, task.id))
+        self.splits.add(split)
         return score(self.as_is[expert_id] if task.id == NEW.id else 0.8)
 
-    def trial(self, parent, task, policy, steps, earlier=(), as_id=None, keep=False):
+    def trial(self, parent, task, policy, steps, earlier=(), as_id=None, keep=False, split="dev"):
+        self.splits.add(split)
         return {NEW.id: score(self.trained[parent]), **{t.id: score(0.8) for t in earlier}}
 
 
-def probe(learner: Learner, candidates: int) -> TransferProbe:
-    settings = SimpleNamespace(probe_candidates=candidates, probe_steps=8)
+def probe(learner: Learner, candidates: int, split: str = "dev") -> TransferProbe:
+    settings = SimpleNamespace(probe_candidates=candidates, probe_steps=8, decision_split=split)
     catalog = SimpleNamespace(task=lambda t: {"new": NEW, "old": OLD}[t], has_dev=lambda t: True)
     return TransferProbe(learner, catalog, settings, ConsolidationPolicy())
 
@@ -71,3 +73,11 @@ def test_more_candidates_than_trained_are_screened_and_the_best_trained(tie):
     result = probed.results["e1"]
     assert (result.start == (0.75, 0.5)) if tie else (result.start is None)
     assert ((None, "new") in learner.scored) == tie
+
+
+def test_every_measurement_reads_the_decision_split():
+    """The screen, the copies, the earlier tasks before them and a tie's start all read the dev
+    inputs the settings name (docs/adr/0064), never the whole dev split behind their back."""
+    learner = Learner({"e0": 0.7, "e1": 0.6, None: 0.5}, {"e0": 0.6, "e1": 0.6, None: 0.6})
+    probe(learner, 1, "dev[:64]")(NEW, state(["e0", "e1"]), ["e0", "e1"])
+    assert learner.splits == {"dev[:64]"}

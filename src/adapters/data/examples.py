@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from attrs import field, frozen
 
 from adaptive_learner.adapters.errors import DataError
-from adaptive_learner.domain.task import Task
+from adaptive_learner.domain.task import Task, parse_split
 
 
 @frozen
@@ -33,6 +33,18 @@ class TaskData:
     train: tuple[Example, ...] = field(converter=tuple[Example, ...])
     dev: tuple[Example, ...] = field(converter=tuple[Example, ...])
     validation: tuple[Example, ...] = field(converter=tuple[Example, ...])
+
+    def rows(self, split: str) -> tuple[Example, ...]:
+        """The examples of a split: 'train', 'dev', 'validation', or the first N as 'dev[:N]'."""
+        name, n = parse_split(split)
+        rows = getattr(self, name)
+        return rows if n is None else rows[:n]
+
+    def canonical(self, split: str) -> str:
+        """One name per set of rows: 'dev[:64]' of a 24-row dev split is 'dev' (what a score is
+        remembered by, docs/adr/0064)."""
+        name, n = parse_split(split)
+        return name if n is None or n >= len(getattr(self, name)) else f"{name}[:{n}]"
 
 
 def sample_splits(

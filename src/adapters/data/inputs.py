@@ -17,7 +17,7 @@ class SourceInputs:
         self.source = source
 
     def inputs(self, task: Task, split: str, limit: int | None = None) -> list[LabelledInput]:
-        rows = getattr(self.source.data(task.id), split)
+        rows = self.source.data(task.id).rows(split)
         rows = rows[:limit] if limit is not None else rows
         return [LabelledInput(e.text, e.text_pair, task.labels[e.label], task.id) for e in rows]
 

@@ -87,9 +87,10 @@ class HFBackbone:
 
     # --- data, tokenised once per task and split ----------------------------------------------
     def encoded(self, task: Task, split: str) -> Encoded:
-        key = (task.id, split)
+        data = self.source.data(task.id)
+        key = (task.id, data.canonical(split))
         if key not in self._encoded:
-            examples = getattr(self.source.data(task.id), split)
+            examples = data.rows(split)
             self._encoded[key] = encode_split(self.tokenizer, task, examples, self.max_length)
         return self._encoded[key]
 
@@ -142,6 +143,7 @@ class HFBackbone:
         earlier: tuple[Task, ...] = (),
         as_id: str | None = None,
         keep: bool = False,
+        split: str = "dev",
     ) -> dict[str, Score]:
         """The trained probe (docs/adr/0040): a throwaway copy of `parent` (weights and
         consolidation state; None: a fresh LoRA) trained `steps` steps on `task`, scored on the dev
@@ -161,7 +163,7 @@ class HFBackbone:
                 start = self.experts.state(copy_id)
                 session = HFSession(self, copy_id, task, policy)
                 whole = session.train_steps(steps)
-                scores = {t.id: self.score(copy_id, t, "dev") for t in (task, *earlier)}
+                scores = {t.id: self.score(copy_id, t, split) for t in (task, *earlier)}
                 if keep and whole:
                     self.trials.keep(parent, session, start)
                     kept = True
@@ -187,7 +189,7 @@ class HFBackbone:
         """Score and mean predictive entropy over the labels, batched by length; remembered by
         the expert's weights (docs/adr/0063), so weights scored before are not scored again."""
         weights = None if expert_id is None else self.experts.state(expert_id)
-        key = self.memo.key(weights, task.id, split)
+        key = self.memo.key(weights, task.id, self.source.data(task.id).canonical(split))
         if (known := self.memo.get(key)) is not None:
             return known
         data, label_ids = self.encoded(task, split), self.label_ids(task)

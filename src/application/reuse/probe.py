@@ -61,22 +61,25 @@ class TransferProbe:
         """Probe `probe_candidates` of `candidates` (nearest first): the first ones for the
         zero-step probe, the best-answering ones as they are for the trained probe."""
         n, k = self.settings.probe_candidates, self.settings.probe_steps
+        split = self.settings.decision_split  # the dev inputs a decision reads (ADR 0064)
         started = time.perf_counter()
         candidates, screened = list(candidates), {}
         if k and len(candidates) > n:  # which candidates to train: the best as they are
-            screened = {e: self.learner.score(e, task, "dev").accuracy for e in candidates}
+            screened = {e: self.learner.score(e, task, split).accuracy for e in candidates}
             candidates.sort(key=lambda e: -screened[e])  # stable: ties stay nearest first
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
         if k:
             # each copy is kept: the chosen one goes on as the real training (docs/adr/0057)
-            fresh = self.learner.trial(None, task, self.policy, k, as_id=as_id, keep=True)[task.id]
+            fresh = self.learner.trial(
+                None, task, self.policy, k, as_id=as_id, keep=True, split=split
+            )[task.id]
         else:
-            fresh = self.learner.score(None, task, "dev")
+            fresh = self.learner.score(None, task, split)
         results, scored = {}, {}
         for expert_id in candidates[:n]:
             if not k:
-                score = self.learner.score(expert_id, task, "dev")
+                score = self.learner.score(expert_id, task, split)
                 results[expert_id] = ProbeResult(score.accuracy, fresh.accuracy, max(1, fresh.n))
                 continue
             earlier = tuple(
@@ -85,9 +88,11 @@ class TransferProbe:
                 if self.catalog.has_dev(t)
             )
             before = scored[expert_id] = {
-                t.id: self.learner.score(expert_id, t, "dev") for t in earlier
+                t.id: self.learner.score(expert_id, t, split) for t in earlier
             }
-            after = self.learner.trial(expert_id, task, self.policy, k, earlier, keep=True)
+            after = self.learner.trial(
+                expert_id, task, self.policy, k, earlier, keep=True, split=split
+            )
             changes = [
                 EarlierTask(
                     t.id, before[t.id].accuracy, after[t.id].accuracy, max(1, before[t.id].n)
@@ -98,13 +103,13 @@ class TransferProbe:
                 after[task.id].accuracy, fresh.accuracy, max(1, fresh.n), k, changes
             )
             if result.tied:  # read at the start (docs/adr/0060), measured only when needed
-                result = evolve(result, start=self._start(expert_id, task))
+                result = evolve(result, start=self._start(expert_id, task, split))
             results[expert_id] = result
         return Probed(results, scored, time.perf_counter() - started, screened)
 
-    def _start(self, expert_id: str, task: Task) -> tuple[float, float]:
+    def _start(self, expert_id: str, task: Task, split: str) -> tuple[float, float]:
         """Where the two options started on the new task's dev inputs: the candidate as it is and
         the bare backbone, a fresh LoRA's start (a screened candidate's score is remembered by the
         backbone, docs/adr/0063, not taken again)."""
-        candidate = self.learner.score(expert_id, task, "dev").accuracy
-        return candidate, self.learner.score(None, task, "dev").accuracy
+        candidate = self.learner.score(expert_id, task, split).accuracy
+        return candidate, self.learner.score(None, task, split).accuracy
