@@ -113,6 +113,7 @@ def main() -> None:
         "sets": args.sets,
         "timers (task|call: inclusive seconds, calls)": timers,
         **{k: result[k] for k in ("per_task", "final", "wall_seconds", "machine", "date")},
+        **{k: result[k] for k in ("metrics", "experts", "majority", "accuracy", "routing")},
         **{k: result.get(k) for k in ("deciding_seconds", "router_seconds", "training_seconds")},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

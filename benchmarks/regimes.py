@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
@@ -112,6 +114,8 @@ def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
     return {
         "seed": seed,
         "sets": extra,
+        # the routing settings the run resolved (defaults included): which rule a result is of
+        "routing_config": attrs.asdict(cfg.routing),
         "run_dir": str(run_dir),
         "wall_seconds": round(wall, 1),  # of the last process only when resumed
         "resumed": resumed,

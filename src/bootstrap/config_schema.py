@@ -328,7 +328,7 @@ class RoutingConfig:
         validator=within(0, 100000),
     )
     decision_dev_examples: int = doc(
-        0,
+        64,
         "Adaptive routing: dev examples per task that a decision's measurements read (the "
         "probe's screen and copies, the candidate's earlier tasks before and after, a reuse's "
         "outcome): the first N of each dev split, a seeded random draw; 0 = all. Early stopping "

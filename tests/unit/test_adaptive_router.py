@@ -9,13 +9,14 @@ from adaptive_learner.adapters.fake_backbone import FakeBackbone
 from adaptive_learner.adapters.trackers import RecordingTracker
 from adaptive_learner.application.ports import LabelledInput
 from adaptive_learner.application.state import RunState
+from adaptive_learner.bootstrap.config import load_config
 from adaptive_learner.domain.adaptive_reuse import AdaptiveRouter, AdaptiveThreshold, ArmStats
 from adaptive_learner.domain.calibration import ReuseCalibrator, ReuseOutcome, sigmoid
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.profiles import assemble_profile, block_slice
 from adaptive_learner.domain.reuse import FixedAssignment, ReuseAction
 from adaptive_learner.domain.router_memory import RouterMemory
-from adaptive_learner.domain.task import Task, TaskSequence
+from adaptive_learner.domain.task import Task, TaskSequence, split_head
 from adaptive_learner.domain.task_free import mixture
 
 pytestmark = pytest.mark.unit
@@ -481,6 +482,8 @@ def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_trai
 
     fb.start = start
     state = run()
+    # what a decision reads (docs/adr/0064): the schema's default head of dev
+    split = split_head("dev", load_config("fake").routing.decision_dev_examples)
     d = state.router.decisions
     reuses = [e for e in d if e["action"] == "reuse"]
     assert reuses, "the sequence must reuse an expert for the test to mean anything"
@@ -492,7 +495,7 @@ def test_a_reuse_after_a_trained_probe_scores_the_earlier_tasks_once_before_trai
         tasks = state.library.get(e["expert"]).tasks
         for t in tasks[: tasks.index(e["task"])]:  # the expert's tasks before this reuse
             assert (
-                calls[begin:end].count((e["expert"], t, "dev")) == 1
+                calls[begin:end].count((e["expert"], t, split)) == 1
             )  # the probe's score, not a second pass
         assert e["forgetting_se"] > 0 and "works" in e
 
