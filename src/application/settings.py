@@ -38,9 +38,7 @@ class RoutingSettings:
     outcome_z: float  # forgetting may exceed tol_forget by this many standard errors (ADR 0044)
     probe_candidates: int  # transfer probe on the nearest N candidates (0 = off; ADR 0034)
     probe_steps: int  # training steps of the trained probe (0 = the zero-step probe; ADR 0040)
-    decision_examples: (
-        int  # dev examples per task a decision's measurements read (0: all; ADR 0064)
-    )
+    decision_examples: int  # dev inputs per task a decision reads (0: all; ADR 0064)
     tau: float  # the initial threshold on p_reuse; >= 1 is "always a new expert"
     tau_step: float
     target_regret: float

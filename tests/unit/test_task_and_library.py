@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adaptive_learner.domain.errors import DomainError
 from adaptive_learner.domain.expert import ExpertLibrary
@@ -71,3 +73,10 @@ def test_a_split_and_its_head_are_named_as_datasets_slices_them():
     for bad in ("test", "dev[:0]", "dev[2:]", "dev[:-1]", "Dev", "dev[:64"):
         with pytest.raises(DomainError, match="split"):
             parse_split(bad)
+
+
+@given(st.sampled_from(["train", "dev", "validation"]), st.integers(min_value=-5, max_value=10**6))
+def test_a_head_parses_back_to_its_split_and_length(split, n):
+    from adaptive_learner.domain.task import parse_split, split_head
+
+    assert parse_split(split_head(split, n)) == (split, n if n > 0 else None)
