@@ -99,7 +99,10 @@ def main() -> None:
     protocol = json.loads(regimes.PROTOCOL.read_text())
     instrument()
     extra = regimes.REGIMES[args.regime] + regimes.ARMS["adaptive"] + args.sets
-    suffix = "".join(f"-{s.split('=')[0].split('.')[-1]}{s.split('=')[1]}" for s in args.sets)
+    suffix = "".join(  # routing.decision_dev_examples=64 -> -decision_dev_examples64
+        "-{}{}".format(key.rsplit(".", 1)[-1], value.strip("'\""))
+        for key, _, value in (s.partition("=") for s in args.sets)
+    )
     result = regimes.run(
         args.seed, protocol["size"], extra, f"profile-{args.regime}-s{args.seed}{suffix}"
     )

@@ -38,7 +38,7 @@ class RoutingSettings:
     outcome_z: float  # forgetting may exceed tol_forget by this many standard errors (ADR 0044)
     probe_candidates: int  # transfer probe on the nearest N candidates (0 = off; ADR 0034)
     probe_steps: int  # training steps of the trained probe (0 = the zero-step probe; ADR 0040)
-    decision_examples: int  # dev inputs per task a decision reads (0: all; ADR 0064)
+    decision_dev_examples: int  # dev inputs per task a decision reads (0: all; ADR 0064)
     tau: float  # the initial threshold on p_reuse; >= 1 is "always a new expert"
     tau_step: float
     target_regret: float
@@ -49,7 +49,7 @@ class RoutingSettings:
     def decision_split(self) -> str:
         """The dev inputs a decision reads: the probe's screen and copies, a reuse's earlier tasks
         before and after (docs/adr/0064)."""
-        return split_head("dev", self.decision_examples)
+        return split_head("dev", self.decision_dev_examples)
 
     def new_memory(self) -> RouterMemory:
         """The router memory of a run that has none yet."""

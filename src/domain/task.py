@@ -124,8 +124,10 @@ _SPLIT = re.compile(r"^(?P<name>[a-z]+)(?:\[:(?P<n>[0-9]+)\])?$")
 
 
 def split_head(split: str, n: int) -> str:
-    """The first `n` examples of a split, named as datasets slices it ('dev[:64]'); n <= 0: all."""
-    parse_split(split)
+    """The first `n` examples of a split, named as datasets slices it ('dev[:64]'); n <= 0: all.
+    `split` is a whole split: a head of a head is refused, not named 'dev[:8][:4]'."""
+    if parse_split(split)[1] is not None:
+        raise DomainError(f"split {split!r}: already a head; name the whole split")
     return split if n <= 0 else f"{split}[:{n}]"
 
 

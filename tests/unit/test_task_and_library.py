@@ -73,6 +73,8 @@ def test_a_split_and_its_head_are_named_as_datasets_slices_them():
     for bad in ("test", "dev[:0]", "dev[2:]", "dev[:-1]", "Dev", "dev[:64"):
         with pytest.raises(DomainError, match="split"):
             parse_split(bad)
+    with pytest.raises(DomainError, match="already a head"):
+        split_head("dev[:8]", 4)
 
 
 @given(st.sampled_from(["train", "dev", "validation"]), st.integers(min_value=-5, max_value=10**6))
