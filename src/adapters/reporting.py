@@ -269,7 +269,7 @@ def routing_markdown(state: RunState) -> list[str]:
     lines += [
         (
             f"tau now {router.threshold.tau:.3f}; measured reuse outcomes: "
-            f"{len(router.calibrator.outcomes)}."
+            f"{sum('works' in d for d in router.decisions)}."
         ),
         "",
         (
@@ -279,18 +279,25 @@ def routing_markdown(state: RunState) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in router.decisions:
+        scores = d.get("scores") or {}  # none where nothing read them (docs/adr/0065)
         cands = "; ".join(
-            f"{e} {s:.3f}/{d['probabilities'].get(e, 0.0):.2f}"
+            f"{e} {_cosine(scores.get(e))}/{d['probabilities'].get(e, 0.0):.2f}"
             f"{_probe_cell(d.get('probes', {}).get(e))}"
-            for e, s in d.get("scores", {}).items()
+            for e in scores or d.get("probabilities", {})
         )
         tau = "" if d.get("tau") is None else f"{d['tau']:.3f}"
         works = "" if "works" not in d else _works(d)
         lines.append(
-            f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | {d['score']:.3f} | "
+            f"| {d['step']} | {d['task']} | {d['action']} | {d['expert']} | "
+            f"{_cosine(d['score'])} | "
             f"{d['probability']:.3f} | {tau} | {works} | {d['reason']} | {cands} |"
         )
     return lines
+
+
+def _cosine(score: float | None) -> str:
+    """A cosine in the decision table; '-' where the run did not compute it (docs/adr/0065)."""
+    return "-" if score is None else f"{score:.3f}"
 
 
 def _probe_cell(probe: dict | None) -> str:

@@ -13,7 +13,13 @@ Vector = tuple[float, ...]
 
 
 class TaskProfiles:
-    """Profiles of tasks (under an expert or the bare backbone) and clean per-expert aggregates."""
+    """Profiles of tasks (under an expert or the bare backbone) and clean per-expert aggregates.
+
+    `defer` (docs/adr/0065): the run's rule reads profiles only to break exact ties, so they are
+    computed when asked for, not after every task. A profile is a pure function of the weights it
+    is taken under and of the task's inputs, and an expert's weights do not change between the end
+    of its training and its next one, so one computed late is the one that would have been kept.
+    """
 
     def __init__(
         self,
@@ -22,9 +28,20 @@ class TaskProfiles:
         catalog: TaskCatalog,
         settings: RoutingSettings,
         index: VectorIndex | None = None,
+        defer: bool = False,
     ) -> None:
         self.profiler, self.examples, self.catalog = profiler, examples, catalog
-        self.settings, self.index = settings, index
+        self.settings, self.index, self.defer = settings, index, defer
+
+    def deferred(self, state: RunState) -> bool:
+        """Whether this run's profiles wait until something reads them: the rule defers them and
+        every decision is measured (each task has dev inputs for the probe, and tau < 1), so the
+        calibrated similarity prior is never read (docs/adr/0065)."""
+        return (
+            self.defer
+            and not self.settings.memory(state).threshold.always_new
+            and all(self.catalog.has_dev(t) for t in state.task_ids)
+        )
 
     def profile(
         self, task: Task, expert_id: str | None = None, split: str = "train"
@@ -42,6 +59,9 @@ class TaskProfiles:
         profile, dims = self.profile(task)
         state.task_profiles[task.id] = profile
         memory.block_dims = dims
+        for expert in state.library:  # deferred ones are taken now (docs/adr/0065)
+            if expert.id not in memory.expert_profiles:
+                memory.expert_profiles[expert.id] = self.expert_profile(state, expert.id)
         experts = memory.expert_profiles
         if self.index is not None and experts:
             self.index.rebuild(experts)
@@ -58,6 +78,9 @@ class TaskProfiles:
         """
         tasks = state.library.get(expert_id).tasks
         if not self.settings.dynamic_profiles:
+            for t in tasks:  # a deferred task profile: the bare backbone's, as on arrival
+                if t not in state.task_profiles:
+                    state.task_profiles[t] = self.profile(self.catalog.task(t))[0]
             return mean_vector([state.task_profiles[t] for t in tasks])
         return mean_vector(
             [self.profile(self.catalog.task(t), expert_id, self._split(t))[0] for t in tasks]

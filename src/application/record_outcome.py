@@ -80,7 +80,10 @@ class RecordOutcome:
         entry = self._entry(pending.step, task, expert_id, choice)
         if pending.before:
             entry.update(self._outcome(state, expert_id, choice, pending.before))
-        memory.expert_profiles[expert_id] = self.profiles.expert_profile(state, expert_id)
+        if self.profiles.deferred(state):  # taken when a decision reads it (docs/adr/0065)
+            memory.expert_profiles.pop(expert_id, None)
+        else:
+            memory.expert_profiles[expert_id] = self.profiles.expert_profile(state, expert_id)
         memory.decisions.append(entry)
         started = time.perf_counter()
         memory.task_keys[task.id] = self.router.key(task)

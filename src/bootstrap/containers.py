@@ -32,6 +32,7 @@ from adaptive_learner.bootstrap.routing import (
     build_outcome_record,
     build_reuse_rule,
     build_routing_settings,
+    defers_profiles,
 )
 from adaptive_learner.domain.consolidation import ConsolidationPolicy, GammaGain
 from adaptive_learner.domain.early_stopping import EarlyStopping
@@ -182,7 +183,13 @@ class Container(containers.DeclarativeContainer):
     routing_settings = providers.Singleton(build_routing_settings, settings, run_dir)
     index = providers.Singleton(build_vector_index)
     task_profiles = providers.Singleton(
-        TaskProfiles, profiler, examples, catalog, routing_settings, index
+        TaskProfiles,
+        profiler,
+        examples,
+        catalog,
+        routing_settings,
+        index,
+        providers.Callable(defers_profiles, settings),
     )
     input_router = providers.Singleton(
         InputRouter,

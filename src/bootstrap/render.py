@@ -163,10 +163,8 @@ def seeds_table(states: Sequence[RunState], seeds: Sequence[int]) -> Table:
 
 def decision_text(decision: ReuseDecision) -> str:
     target = decision.expert_id or "a new expert"
-    return (
-        f"{decision.action}: {target} (score {decision.score:.3f}, p {decision.probability:.2f}) "
-        f"— {decision.reason}"
-    )
+    score = "" if decision.score is None else f"score {decision.score:.3f}, "
+    return f"{decision.action}: {target} ({score}p {decision.probability:.2f}) — {decision.reason}"
 
 
 def _to_task(ev: dict) -> str:

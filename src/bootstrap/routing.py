@@ -153,6 +153,13 @@ def build_reuse_rule(cfg: Config, profiles: TaskProfiles, probe: TransferProbe) 
     return row.build(cfg, profiles, probe)
 
 
+def defers_profiles(cfg: Config) -> bool:
+    """Whether the run's rule reads profiles only to break exact ties, so TaskProfiles computes
+    them when asked (docs/adr/0065): the adaptive rule with a trained probe."""
+    r = cfg.routing
+    return strategy_name(cfg) == "adaptive" and r.probe_steps > 0 and r.probe_candidates > 0
+
+
 def build_outcome_record(cfg: Config, learner, catalog, profiles, router, tracker):
     if not strategy_of(cfg).measured:
         return KeepProfile(learner)

@@ -20,6 +20,11 @@ For a new task with profile q and experts with profiles P_e:
   5. fork        a chosen expert whose measured reuses mostly failed is forked, not reused
   6. tau         moves with observed regret: tau += step * (regret - target_regret)
 
+Where a trained probe measured every candidate, steps 1-2 are not read: p_e is the probe's, and the
+cosine only breaks exact ties. `decide_from` then decides without the cosines and asks for them
+(`SimilarityNeeded`) only when a tie or an unmeasured candidate needs them, so a run need not
+compute profiles nothing reads (docs/adr/0065).
+
 Every decision carries its scores, probabilities, tau and a reason. `RouterMemory`
 (domain/router_memory.py) is what a run keeps between decisions.
 """
@@ -27,7 +32,7 @@ Every decision carries its scores, probabilities, tau and a reason. `RouterMemor
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve, field, frozen, validators
@@ -119,44 +124,82 @@ class AdaptiveRouter:
     ) -> ReuseDecision:
         """`probes`: transfer-probe results of some candidates (docs/adr/0034), combined with their
         calibrated p_reuse in log-odds; candidates without one keep the calibrated value."""
+        scores = self.candidates(profile, experts)
+        return self.decide_from(list(scores), scores, calibrator, threshold, arms, probes)
+
+    def decide_from(
+        self,
+        candidates: Sequence[str],
+        scores: Mapping[str, float] | None,
+        calibrator: ReuseCalibrator,
+        threshold: AdaptiveThreshold,
+        arms: Mapping[str, ArmStats] | None = None,
+        probes: Mapping[str, ProbeResult] | None = None,
+    ) -> ReuseDecision:
+        """`decide` over `candidates` (nearest first) with their cosines `scores`, or with none
+        (docs/adr/0065): measurements alone decide where every candidate was measured by a trained
+        probe and no exact tie is left for the similarity to break; otherwise `SimilarityNeeded`
+        is raised, and the caller computes the profiles and asks again. Where it answers without
+        `scores`, it answers what it would with any `scores` (tested), the cosine fields aside."""
         arms, probes = arms or {}, probes or {}
         tau = threshold.tau
-        scores = self.candidates(profile, experts)
-        probs = {e: calibrator.probability(s) for e, s in scores.items()}
-        probs = {e: self._with_probe(p, probes.get(e)) for e, p in probs.items()}
+        if scores is None and not candidates:
+            scores = {}  # nothing to compare: no cosine is needed
+        measured = {e for e in candidates if e in probes and probes[e].steps > 0}
+
+        def similarity() -> Mapping[str, float]:
+            if scores is None:
+                raise SimilarityNeeded("a candidate's p_reuse or a tie needs the profile cosine")
+            return scores
+
+        if scores is None and (not measured or threshold.always_new):
+            similarity()  # the calibrator or the always-new score reads the cosines
+        # with a trained probe run, a reuse rests on a measurement: an expert it did not measure
+        # is not reused on its similarity prior alone (docs/adr/0056)
+        pool = [e for e in candidates if not measured or e in measured]
+        probs = {
+            e: self._with_probe(
+                None if e in measured else calibrator.probability(similarity()[e]), probes.get(e)
+            )
+            for e in (candidates if scores is not None else pool)
+        }
         # ReuseDecision's evidence fields: scores, probabilities, tau, and the UCB indices below.
-        evidence: dict[str, Any] = {"scores": scores, "probabilities": probs, "tau": tau}
+        evidence: dict[str, Any] = {
+            "scores": dict(scores or {}),
+            "probabilities": probs,
+            "tau": tau,
+        }
         if threshold.always_new:
             return ReuseDecision(
                 ReuseAction.CREATE,
                 None,
-                max(scores.values(), default=0.0),
+                max(similarity().values(), default=0.0),
                 1.0,
                 f"router_confidence_threshold {tau:g} >= 1: always a new expert",
                 **evidence,
             )
-        if not scores:
+        if not candidates:
             return ReuseDecision(ReuseAction.CREATE, None, 0.0, 1.0, "no expert yet", **evidence)
-        tied = {e for e in scores if e in probes and probes[e].undecided}
-        # with a trained probe run, a reuse rests on a measurement: an expert it did not measure
-        # is not reused on its similarity prior alone (docs/adr/0056)
-        trained = {e for e in scores if e in probes and probes[e].steps > 0}
-        pool = [e for e in scores if not trained or e in trained]
+        tied = {e for e in candidates if e in probes and probes[e].undecided}
         eligible = [e for e in pool if probs[e] >= tau and e not in tied]
+
+        def cosine_of(e: str) -> float | None:
+            return scores[e] if scores is not None else None
+
         if not eligible:
-            top = max(pool, key=lambda e: (probs[e], scores[e], e))
+            top = _best(pool, lambda e: (probs[e],), similarity)
             if top in tied and probs[top] >= tau:
                 why = "a measured tie is no evidence; a new expert is cheaper to undo"
             else:
                 why = f"< tau {tau:.3f}"
-            if len(pool) < len(scores):
-                why += f"; {len(scores) - len(pool)} unmeasured candidate(s) not reused"
+            if len(pool) < len(candidates):
+                why += f"; {len(candidates) - len(pool)} unmeasured candidate(s) not reused"
             return ReuseDecision(
                 ReuseAction.CREATE,
                 None,
-                scores[top],
+                cosine_of(top),
                 1.0 - max(probs[e] for e in pool),
-                f"best p_reuse {probs[top]:.3f} ({top}, cosine {scores[top]:.3f}"
+                f"best p_reuse {probs[top]:.3f} ({top}{_cosine_note(cosine_of(top))}"
                 f"{_probe_note(probes, top)}) {why}",
                 **evidence,
             )
@@ -169,18 +212,18 @@ class AdaptiveRouter:
         }
         total = sum(a.visits for a in arms.values()) + sum(weights.values())
         index = {e: ucb_index(o, total, self.ucb_c) for e, o in observed.items()}
-        chosen = max(eligible, key=lambda e: (index[e], probs[e], scores[e], e))
+        chosen = _best(eligible, lambda e: (index[e], probs[e]), similarity)
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
         head = (
-            f"p_reuse {probs[chosen]:.3f} (cosine {scores[chosen]:.3f}"
-            f"{_probe_note(probes, chosen)}) >= tau {tau:.3f}"
+            f"p_reuse {probs[chosen]:.3f} ({_cosine_note(cosine_of(chosen), lead='')}"
+            f"{_probe_note(probes, chosen, lead='' if scores is None else ', ')}) >= tau {tau:.3f}"
         )
         if arm.visits and arm.mean < self.fork_below:
             return ReuseDecision(
                 ReuseAction.FORK,
                 chosen,
-                scores[chosen],
+                cosine_of(chosen),
                 probs[chosen],
                 f"{head}; but {arm.visits} measured reuse(s) of {chosen} mostly failed"
                 f" (mean reward {arm.mean:.2f}): fork",
@@ -195,7 +238,12 @@ class AdaptiveRouter:
                 f" over {arm.visits:g} measured reuse(s){probe})"
             )
         return ReuseDecision(
-            ReuseAction.REUSE, chosen, scores[chosen], probs[chosen], f"{head}; {why}", **evidence
+            ReuseAction.REUSE,
+            chosen,
+            cosine_of(chosen),
+            probs[chosen],
+            f"{head}; {why}",
+            **evidence,
         )
 
     def _probe_weight(self, probe: ProbeResult | None) -> float:
@@ -204,14 +252,40 @@ class AdaptiveRouter:
         tasks)."""
         return self.probe_visits if probe is not None and probe.steps > 0 else 0.0
 
-    def _with_probe(self, p_calibrated: float, probe: ProbeResult | None) -> float:
+    def _with_probe(self, p_calibrated: float | None, probe: ProbeResult | None) -> float:
+        if probe is not None and probe.steps > 0:  # it measured the reuse itself (ADR 0042)
+            return probe.probability()
+        assert p_calibrated is not None  # decide_from computes it for every unmeasured candidate
         if probe is None:
             return p_calibrated
-        if probe.steps > 0:  # a trained probe measured the reuse itself (docs/adr/0042)
-            return probe.probability()
         return combine(p_calibrated, probe.probability())
 
 
-def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str) -> str:
+class SimilarityNeeded(Exception):
+    """`AdaptiveRouter.decide_from` cannot decide without the profile cosines: a candidate no
+    trained probe measured (its p_reuse is the calibrated prior of its cosine), the always-new
+    score, or an exact tie of the evidence, which the cosine breaks (docs/adr/0065)."""
+
+
+def _best(
+    ids: Sequence[str],
+    key: Callable[[str], tuple[float, ...]],
+    similarity: Callable[[], Mapping[str, float]],
+) -> str:
+    """`max(ids, key=lambda e: (*key(e), cosine_e, e))`, reading the cosines only when `key` ties
+    (the expert id breaks what the cosine leaves tied)."""
+    top = max(key(e) for e in ids)
+    level = [e for e in ids if key(e) == top]
+    if len(level) == 1:
+        return level[0]
+    scores = similarity()
+    return max(level, key=lambda e: (scores[e], e))
+
+
+def _cosine_note(score: float | None, lead: str = ", ") -> str:
+    return "" if score is None else f"{lead}cosine {score:.3f}"
+
+
+def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str, lead: str = ", ") -> str:
     probe = probes.get(expert_id)
-    return f", {probe.note()}" if probe is not None else ""
+    return f"{lead}{probe.note()}" if probe is not None else ""

@@ -47,11 +47,12 @@ def mean_change_se(changes: Sequence[tuple[float, float, int]]) -> float:
 
 @frozen
 class ReuseOutcome:
-    """What a reuse did: its similarity, the mean dev-accuracy loss of the expert's earlier tasks,
-    and, when a fresh expert was measured too, how far the reused expert fell short of it.
+    """What a reuse did: its similarity (None: not computed, docs/adr/0065), the mean dev-accuracy
+    loss of the expert's earlier tasks, and, when a fresh expert was measured too, how far the
+    reused expert fell short of it.
     `noise` is the standard error of `forgetting` (`mean_change_se`; 0 = taken as exact)."""
 
-    similarity: float
+    similarity: float | None
     forgetting: float
     shortfall: float | None = None
     noise: float = field(default=0.0, validator=validators.ge(0.0))

@@ -35,7 +35,7 @@ class ReuseDecision:
 
     action: ReuseAction = field(converter=ReuseAction)
     expert_id: str | None
-    score: float = 0.0
+    score: float | None = 0.0  # the cosine of the expert (None: not computed, docs/adr/0065)
     probability: float = 1.0
     reason: str = ""
     # The evidence: cosine and p_reuse per candidate expert, UCB indices, and tau (adaptive router).

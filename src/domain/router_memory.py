@@ -51,7 +51,8 @@ class RouterMemory:
         z: float = 0.0,
     ) -> bool:
         works = outcome.works(tol_forget, tol_new, z)
-        self.calibrator = self.calibrator.observe(outcome.similarity, works)
+        if outcome.similarity is not None:  # unknown where no decision reads the calibrator (0065)
+            self.calibrator = self.calibrator.observe(outcome.similarity, works)
         self.arms[expert_id] = self.arms.get(expert_id, ArmStats()).observe(1.0 if works else 0.0)
         self.threshold = self.threshold.observe(outcome.regret())
         return works

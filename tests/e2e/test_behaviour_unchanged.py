@@ -10,7 +10,9 @@ learned router (issue 31); two `adaptive`/`default` reasons gained "n unmeasured
 reused" (docs/adr/0056; the decisions themselves unchanged); every case for the six-task demo
 suite (docs/adr/0059; `fixed` gained a sixth entry, the new task on expert 0); the adaptive
 cases' reasons when one best-screened candidate is probed instead of the two nearest
-(docs/adr/0060; every decision, matrix and evaluation unchanged)."""
+(docs/adr/0060; every decision, matrix and evaluation unchanged); the adaptive cases' reasons
+without the profile cosines, which their probed decisions no longer compute (docs/adr/0065; every
+decision, matrix, outcome and evaluation unchanged)."""
 
 import json
 from pathlib import Path

@@ -15,7 +15,7 @@ measurements through the Learner port.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from attrs import evolve, field, frozen
 
@@ -53,19 +53,30 @@ class TransferProbe:
     ) -> None:
         self.learner, self.catalog, self.settings, self.policy = learner, catalog, settings, policy
 
-    def wanted(self, task: Task, experts: dict) -> bool:
+    def wanted(self, task: Task, experts: Collection[str]) -> bool:
         """Whether a probe runs: it is on, there are experts, and the task has dev inputs."""
         return bool(self.settings.probe_candidates and experts and self.catalog.has_dev(task.id))
 
-    def __call__(self, task: Task, state: RunState, candidates: Iterable[str]) -> Probed:
+    def __call__(
+        self,
+        task: Task,
+        state: RunState,
+        candidates: Iterable[str],
+        order: Callable[[], Sequence[str]] | None = None,
+    ) -> Probed:
         """Probe `probe_candidates` of `candidates` (nearest first): the first ones for the
-        zero-step probe, the best-answering ones as they are for the trained probe."""
+        zero-step probe, the best-answering ones as they are for the trained probe. `order`: the
+        candidates nearest first, asked for only when the screen ties at the last place trained
+        (then `candidates` need not be in that order; docs/adr/0065)."""
         n, k = self.settings.probe_candidates, self.settings.probe_steps
         split = self.settings.decision_split  # the dev inputs a decision reads (ADR 0064)
         started = time.perf_counter()
         candidates, screened = list(candidates), {}
         if k and len(candidates) > n:  # which candidates to train: the best as they are
             screened = {e: self.learner.score(e, task, split).accuracy for e in candidates}
+            ranked = sorted(screened.values(), reverse=True)
+            if order is not None and n and ranked[n - 1] == ranked[n]:
+                candidates = list(order())  # a tie at the cut is broken nearest first
             candidates.sort(key=lambda e: -screened[e])  # stable: ties stay nearest first
         # the id a new expert would get, so the fresh copy starts as that expert would (ADR 0048)
         as_id = state.library.next_id()
