@@ -101,7 +101,7 @@ def run(seed: int, size: dict, extra: list[str], name: str) -> dict:
     else:
         run_dir = new_run_dir(cfg)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{run_dir}\n")
+        marker.write_text(f"{run_dir.resolve()}\n")  # absolute: resumable from any directory
     load = os.getloadavg()[0]
     started = time.perf_counter()
     state = make_container(cfg, run_dir).run_sequence()()
