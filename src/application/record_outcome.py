@@ -47,7 +47,8 @@ class OutcomeRecord(Protocol):
 
 
 class RecordOutcome:
-    """Measure a reuse's forgetting, teach the router from it, re-profile the expert, log."""
+    """Measure a reuse's forgetting, teach the router from it, re-profile the expert (or drop its
+    profile until a decision reads it, docs/adr/0065), log."""
 
     def __init__(
         self,

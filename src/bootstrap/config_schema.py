@@ -288,7 +288,8 @@ class RoutingConfig:
     )
     dynamic_profiles: bool = doc(
         True,
-        "Re-profile an expert with its trained weights on held-out dev examples after each task.",
+        "Re-profile an expert with its trained weights on held-out dev examples after each task "
+        "(where a trained probe measures every decision: when a decision reads it, docs/adr/0065).",
     )
     calibration: str = doc(
         "logistic",
