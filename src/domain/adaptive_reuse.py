@@ -199,8 +199,8 @@ class AdaptiveRouter:
                 None,
                 cosine_of(top),
                 1.0 - max(probs[e] for e in pool),
-                f"best p_reuse {probs[top]:.3f} ({top}{_cosine_note(cosine_of(top))}"
-                f"{_probe_note(probes, top)}) {why}",
+                f"best p_reuse {probs[top]:.3f}"
+                f" ({_notes(top, cosine_of(top), probes, named=True)}) {why}",
                 **evidence,
             )
         weights = {e: self._probe_weight(probes.get(e)) for e in eligible}
@@ -216,8 +216,8 @@ class AdaptiveRouter:
         arm = arms.get(chosen, ArmStats())
         evidence["ucb"] = {e: (v if math.isfinite(v) else None) for e, v in index.items()}
         head = (
-            f"p_reuse {probs[chosen]:.3f} ({_cosine_note(cosine_of(chosen), lead='')}"
-            f"{_probe_note(probes, chosen, lead='' if scores is None else ', ')}) >= tau {tau:.3f}"
+            f"p_reuse {probs[chosen]:.3f} ({_notes(chosen, cosine_of(chosen), probes)})"
+            f" >= tau {tau:.3f}"
         )
         if arm.visits and arm.mean < self.fork_below:
             return ReuseDecision(
@@ -282,10 +282,15 @@ def _best(
     return max(level, key=lambda e: (scores[e], e))
 
 
-def _cosine_note(score: float | None, lead: str = ", ") -> str:
-    return "" if score is None else f"{lead}cosine {score:.3f}"
-
-
-def _probe_note(probes: Mapping[str, ProbeResult], expert_id: str, lead: str = ", ") -> str:
+def _notes(
+    expert_id: str, cosine: float | None, probes: Mapping[str, ProbeResult], named: bool = False
+) -> str:
+    """A candidate's evidence in a reason: its id (`named`), its cosine where one was taken, its
+    probe."""
     probe = probes.get(expert_id)
-    return f"{lead}{probe.note()}" if probe is not None else ""
+    parts = [
+        expert_id if named else None,
+        None if cosine is None else f"cosine {cosine:.3f}",
+        probe.note() if probe is not None else None,
+    ]
+    return ", ".join(p for p in parts if p)
